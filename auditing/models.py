@@ -1,0 +1,254 @@
+"""The regulator's side of auditing: certification of auditor organisations,
+conflicts of interest, audits with their assigned auditors, and fees."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from core.models import BaseModel, Organisation
+
+
+class CertificationStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUSPENDED = "suspended", "Suspended"
+    REVOKED = "revoked", "Revoked"
+    SUPERSEDED = "superseded", "Superseded by a renewal"
+
+
+class InfosecLevel(models.TextChoices):
+    # Security levels for protecting model weights (after RAND's SL1–SL5).
+    SL1 = "SL1", "SL1: amateur attempts"
+    SL2 = "SL2", "SL2: professional opportunistic"
+    SL3 = "SL3", "SL3: cybercrime syndicates and insiders"
+    SL4 = "SL4", "SL4: standard state operations"
+    SL5 = "SL5", "SL5: top-priority state operations"
+
+
+class CertificationQuerySet(models.QuerySet["Certification"]):
+    def visible_to(self, actor: Any, action: str = "view") -> CertificationQuerySet:
+        from auditing.permissions import certification_scope
+
+        return certification_scope(self, actor, action)
+
+    def valid_at(self, when: datetime.datetime | None = None) -> CertificationQuerySet:
+        when = when or timezone.now()
+        return self.filter(status=CertificationStatus.ACTIVE, issued_at__lte=when, expires_at__gt=when)
+
+
+class Certification(BaseModel):
+    """The regulator's certification of an auditor organisation or academic group."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="certifications")
+    status = models.CharField(max_length=16, choices=CertificationStatus.choices, default=CertificationStatus.ACTIVE)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    risk_areas = models.JSONField(default=list, help_text="Risk areas in scope (standards.RiskArea)")
+    infosec_level = models.CharField(max_length=3, choices=InfosecLevel.choices)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status_reason = models.TextField(blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CertificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("issued_at")), name="certification_expiry_after_issue"),
+            models.UniqueConstraint(
+                fields=["organisation"],
+                condition=models.Q(status__in=["active", "suspended"]),
+                name="certification_one_current",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.name}: {self.status} until {self.expires_at:%Y-%m-%d}"
+
+    def is_valid_at(self, when: datetime.datetime | None = None) -> bool:
+        when = when or timezone.now()
+        return self.status == CertificationStatus.ACTIVE and self.issued_at <= when < self.expires_at
+
+
+class ConflictKind(models.TextChoices):
+    DESIGNED = "designed", "Designed the system"
+    DEVELOPED = "developed", "Developed the system"
+    MARKETED = "marketed", "Marketed the system"
+    CONSULTED = "consulted", "Consulted on the system"
+    ECONOMIC_INTEREST = "economic_interest", "Economic interest in the lab"
+    OTHER = "other", "Other"
+
+
+class ConflictQuerySet(models.QuerySet["ConflictOfInterest"]):
+    def visible_to(self, actor: Any, action: str = "view") -> ConflictQuerySet:
+        from auditing.permissions import conflict_scope
+
+        return conflict_scope(self, actor, action)
+
+    def in_force(self) -> ConflictQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+
+class ConflictOfInterest(BaseModel):
+    """A declared conflict between an auditor organisation and a lab. It bars the
+    organisation from that lab's audits until the regulator ends it."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="conflicts")
+    lab = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="conflicts_against")
+    kind = models.CharField(max_length=24, choices=ConflictKind.choices)
+    reason = models.TextField()
+    declared_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+
+    objects = ConflictQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "conflict of interest"
+        verbose_name_plural = "conflicts of interest"
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(organisation=models.F("lab")), name="conflict_distinct_parties"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.name} × {self.lab.name}: {self.kind}"
+
+
+class AuditKind(models.TextChoices):
+    INITIAL = "initial", "Initial audit"
+    DELTA = "delta", "Delta re-audit of a changed system"
+    PERIODIC = "periodic", "Periodic re-audit (online learning)"
+    INCIDENT = "incident", "Re-audit after an incident"
+
+
+class AuditStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class AuditQuerySet(models.QuerySet["Audit"]):
+    def visible_to(self, actor: Any, action: str = "view") -> AuditQuerySet:
+        from auditing.permissions import audit_scope
+
+        return audit_scope(self, actor, action)
+
+
+class Audit(BaseModel):
+    """One system version audited against the standard in force when it opened."""
+
+    lab = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="audits")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="audits")
+    standard = models.ForeignKey("standards.Standard", on_delete=models.PROTECT, related_name="audits")
+    kind = models.CharField(max_length=12, choices=AuditKind.choices, default=AuditKind.INITIAL)
+    status = models.CharField(max_length=12, choices=AuditStatus.choices, default=AuditStatus.OPEN)
+    scope_notes = models.TextField(blank=True)
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.TextField(blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Audit of {self.system_version} ({self.status})"
+
+
+class AssignmentQuerySet(models.QuerySet["AuditAssignment"]):
+    def visible_to(self, actor: Any, action: str = "view") -> AssignmentQuerySet:
+        from auditing.permissions import assignment_scope
+
+        return assignment_scope(self, actor, action)
+
+    def in_force(self) -> AssignmentQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+
+class AuditAssignment(BaseModel):
+    """The regulator's assignment of an auditor organisation to an audit. Only
+    the regulator ends one; the lab cannot."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="assignments")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    end_reason = models.TextField(blank=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["audit", "organisation"],
+                condition=models.Q(ended_at__isnull=True),
+                name="assignment_unique_in_force",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.name} on {self.audit_id}"
+
+
+class FeeDirection(models.TextChoices):
+    LAB_TO_REGULATOR = "lab_to_regulator", "Lab pays the regulator"
+    REGULATOR_TO_AUDITOR = "regulator_to_auditor", "Regulator pays the auditor"
+
+
+class FeeQuerySet(models.QuerySet["Fee"]):
+    def visible_to(self, actor: Any, action: str = "view") -> FeeQuerySet:
+        from auditing.permissions import fee_scope
+
+        return fee_scope(self, actor, action)
+
+
+class Fee(BaseModel):
+    """Money for an audit, always routed through the regulator. The amount is
+    fixed when the audit opens (lab's fee) or the auditor is assigned (payout),
+    before any result exists, and never changes: nothing here refers to an
+    outcome, so no fee can depend on one."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="fees")
+    direction = models.CharField(max_length=24, choices=FeeDirection.choices)
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="fees", help_text="The paying lab or the paid auditor"
+    )
+    assignment = models.OneToOneField(
+        AuditAssignment, null=True, blank=True, on_delete=models.PROTECT, related_name="payout"
+    )
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, default="GBP")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    objects = FeeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="fee_amount_positive"),
+            models.UniqueConstraint(
+                fields=["audit"], condition=models.Q(direction="lab_to_regulator"), name="fee_one_lab_fee_per_audit"
+            ),
+            models.CheckConstraint(
+                condition=(models.Q(direction="lab_to_regulator") & models.Q(assignment__isnull=True))
+                | (models.Q(direction="regulator_to_auditor") & models.Q(assignment__isnull=False)),
+                name="fee_payout_has_assignment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.amount} {self.currency}"

@@ -1,0 +1,72 @@
+"""Who may see and change auditing objects. The regulator reads everything and
+is the only one who certifies, assigns and records fees; labs see their own
+audits; auditors see the audits their organisation is assigned to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from core.actors import Actor
+from core.permissions import VIEW
+
+
+def certification_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    # Certifications are the public register of who may audit.
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    return qs if action == VIEW else qs.none()
+
+
+def conflict_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action == VIEW:
+        return qs.filter(Q(organisation_id__in=actor.auditor_org_ids) | Q(lab_id__in=actor.lab_ids))
+    return qs.none()  # ending a declared conflict is the regulator's decision
+
+
+def audit_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action != VIEW:
+        return qs.none()
+    visible = Q(lab_id__in=actor.lab_ids)
+    if actor.auditor_org_ids:
+        assigned = qs.model.objects.filter(
+            assignments__organisation_id__in=actor.auditor_org_ids, assignments__ended_at__isnull=True
+        )
+        visible |= Q(pk__in=assigned.values("pk"))
+    return qs.filter(visible)
+
+
+def assignment_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action != VIEW:
+        return qs.none()  # the lab cannot remove an assigned auditor
+    from auditing.models import Audit
+
+    return qs.filter(audit__in=Audit.objects.visible_to(actor, VIEW))
+
+
+def fee_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action != VIEW:
+        return qs.none()
+    # A lab sees what it pays; an auditor what it is paid. Neither sees the other's.
+    return qs.filter(Q(direction="lab_to_regulator", organisation_id__in=actor.lab_ids) | Q(
+        direction="regulator_to_auditor", organisation_id__in=actor.auditor_org_ids
+    ))

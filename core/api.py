@@ -1,0 +1,130 @@
+"""API plumbing shared by every app: one error shape (RFC 9457 problem details
+with a stable ``code``), cursor pagination and the actor of a request."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.actors import Actor, actor_for
+from core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    429: "Too many requests",
+}
+
+
+def problem(status_code: int, code: str, detail: str, errors: dict[str, Any] | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:stagegate:problem:{code}",
+        "title": _TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _flatten_errors(data: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error structure as {"field.sub": [messages]}."""
+    out: dict[str, list[str]] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = "non_field_errors" if key in ("non_field_errors", "__all__") and not prefix else str(key)
+            out.update(_flatten_errors(value, f"{prefix}.{name}" if prefix else name))
+    elif isinstance(data, list) and data and all(isinstance(v, (str, exceptions.ErrorDetail)) for v in data):
+        out[prefix or "non_field_errors"] = [str(v) for v in data]
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            if value:
+                out.update(_flatten_errors(value, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        out[prefix or "non_field_errors"] = [str(data)]
+    return out
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return problem(exc.status, exc.code, exc.detail, exc.errors or None, **exc.extra)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return problem(400, "invalid", "The request is not valid.", {k: list(v) for k, v in errors.items()})
+    if isinstance(exc, Http404):
+        return problem(404, "not_found", "Not found.")
+    if isinstance(exc, DjangoPermissionDenied):
+        return problem(403, "forbidden", "You may not do this.")
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten_errors(exc.detail)
+        fields = ", ".join(sorted(errors))
+        return problem(400, "invalid", f"Invalid input: {fields}.", errors)
+    if isinstance(exc, exceptions.APIException):
+        code = exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code
+        response = problem(exc.status_code, str(code), str(exc.detail))
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response["Retry-After"] = str(int(exc.wait))
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            response.status_code = status.HTTP_401_UNAUTHORIZED
+            response["WWW-Authenticate"] = 'Bearer realm="stagegate"'
+        return response
+    return None  # a real bug: let Django log it and answer 500
+
+
+class CreatedCursorPagination(CursorPagination):
+    ordering = "-created_at"
+    page_size = 50
+    max_page_size = 200
+    page_size_query_param = "page_size"
+
+
+class IdCursorPagination(CreatedCursorPagination):
+    ordering = "-id"
+
+
+def actor_of(request: Request) -> Actor:
+    return actor_for(request.user)
+
+
+def paginated(view: Any, queryset: Any, serializer_class: type[serializers.BaseSerializer[Any]]) -> Response:
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": view.request}).data)
+
+
+ProblemSerializer = inline_serializer(
+    name="Problem",
+    fields={
+        "type": serializers.CharField(),
+        "title": serializers.CharField(),
+        "status": serializers.IntegerField(),
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False),
+    },
+)
+
+PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9457)")
+ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}

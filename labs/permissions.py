@@ -1,0 +1,48 @@
+"""Who may see and change lab objects. Labs see their own; auditors see the
+system versions (and their models) of audits their organisation is assigned to;
+the regulator reads everything and changes nothing here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from core.actors import Actor
+from core.permissions import VIEW
+
+
+def _assigned(prefix: str, actor: Actor) -> Q:
+    # Reverse lookups by name: auditing depends on labs, never the other way.
+    return Q(
+        **{
+            f"{prefix}audits__assignments__organisation_id__in": actor.auditor_org_ids,
+            f"{prefix}audits__assignments__ended_at__isnull": True,
+        }
+    )
+
+
+def system_version_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if action != VIEW:
+        return qs.filter(lab_id__in=actor.lab_writer_ids)
+    if actor.is_regulator:
+        return qs
+    visible = Q(lab_id__in=actor.lab_ids)
+    if actor.auditor_org_ids:
+        visible |= Q(pk__in=qs.model.objects.filter(_assigned("", actor)).values("pk"))
+    return qs.filter(visible)
+
+
+def model_version_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+    if not actor.is_authenticated:
+        return qs.none()
+    if action != VIEW:
+        return qs.filter(lab_id__in=actor.lab_writer_ids)
+    if actor.is_regulator:
+        return qs
+    visible = Q(lab_id__in=actor.lab_ids)
+    if actor.auditor_org_ids:
+        visible |= Q(pk__in=qs.model.objects.filter(_assigned("system_versions__", actor)).values("pk"))
+    return qs.filter(visible)

@@ -1,0 +1,42 @@
+"""The canonical document of a standard's requirements and its digest, built
+from plain values so migrations, services and verifiers compute the same thing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.canonical import digest_of
+
+GATE_FIELDS = (
+    "internal_signoffs_required",
+    "auditor_signoffs_required",
+    "distinct_auditor_orgs_required",
+    "stage2_customer_cap",
+    "monitoring_period_days",
+    "online_learning_signoff_expiry_days",
+    "auditor_rotation_limit",
+)
+SUITE_FIELDS = ("suite", "min_suite_version", "stage", "trigger", "affordance_id", "risk_area", "threshold_metric", "threshold_max")
+INCIDENT_FIELDS = ("key", "name", "reporting_deadline_days", "serious", "suspends_stage")
+
+
+def standard_document(standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> dict[str, Any]:
+    def thresholds(value: Any) -> Any:
+        # RFC 8785 numbers: keep floats as floats, so 0.1 and 0.10 hash alike.
+        return float(value) if isinstance(value, float) else value
+
+    return {
+        "schema": "stagegate.standard/v1",
+        "name": standard["name"],
+        "version": standard["version"],
+        "gates": {f: standard[f] for f in GATE_FIELDS},
+        "suites": sorted(
+            ({f: thresholds(s.get(f)) for f in SUITE_FIELDS} for s in suites),
+            key=lambda s: (s["stage"], s["suite"], s["trigger"], s["affordance_id"] or "", s["threshold_metric"]),
+        ),
+        "incident_kinds": sorted(({f: i[f] for f in INCIDENT_FIELDS} for i in incidents), key=lambda i: i["key"]),
+    }
+
+
+def standard_digest(standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> str:
+    return digest_of(standard_document(standard, suites, incidents))

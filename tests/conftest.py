@@ -1,0 +1,48 @@
+"""Tests run against PostgreSQL and Redis, as in production (DATABASE_URL and
+REDIS_URL; scripts/test sets local defaults)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from core.actors import actor_for
+
+os.environ.setdefault("STAGEGATE_ENV", "test")
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """An API client authenticated as a user."""
+
+    def make(user) -> APIClient:
+        c = APIClient()
+        c.force_authenticate(user=user)
+        return c
+
+    return make
+
+
+@pytest.fixture
+def actor_of():
+    def make(user):
+        if hasattr(user, "_stagegate_actor"):
+            del user._stagegate_actor
+        return actor_for(user)
+
+    return make
+
+
+@pytest.fixture
+def world(db):
+    """A small world with every role: see tests/factories.World."""
+    from tests.factories import World
+
+    return World.build()

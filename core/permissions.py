@@ -73,3 +73,15 @@ def audit_event_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[
     from django.db.models import Q
 
     return qs.filter(Q(organisations__in=actor.organisation_ids) | Q(actor=actor.user)).distinct()
+
+
+def require(condition: bool, detail: str, *, code: str = "forbidden") -> None:
+    """Refuse with 403 when the actor may see the object but not do this to it."""
+    from core.errors import Forbidden
+
+    if not condition:
+        raise Forbidden(detail, code=code)
+
+
+def require_regulator(actor: Actor) -> None:
+    require(actor.is_regulator, "Only the regulator may do this.", code="regulator_only")

@@ -114,6 +114,14 @@ class Membership(BaseModel):
         return f"{self.user} as {self.role} of {self.organisation.name}"
 
 
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def visible_to(self, actor: Any, action: str = "view") -> ApiTokenQuerySet:
+        # A token is its owner's alone: not even the regulator lists other people's.
+        if not actor.is_authenticated:
+            return self.none()
+        return self.filter(user=actor.user)
+
+
 class ApiToken(BaseModel):
     """A personal API token. Only its SHA-256 is stored; the secret is shown once."""
 
@@ -124,6 +132,8 @@ class ApiToken(BaseModel):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

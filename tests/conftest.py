@@ -3,14 +3,10 @@ REDIS_URL; scripts/test sets local defaults)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from rest_framework.test import APIClient
 
 from core.actors import actor_for
-
-os.environ.setdefault("STAGEGATE_ENV", "test")
 
 
 @pytest.fixture

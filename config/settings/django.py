@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from config.settings.env import BASE_DIR, PRODUCTION, env, local_secret
+from config.settings.env import BASE_DIR, PRODUCTION, STAGEGATE_ENV, env, local_secret
 
 SECRET_KEY: str = env.str("SECRET_KEY", default="") or ("" if PRODUCTION else local_secret("secret_key"))
 DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION)
@@ -60,6 +60,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+if STAGEGATE_ENV == "test":
+    # Tests create many users; the production hasher's cost is a waste there.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"

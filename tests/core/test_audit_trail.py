@@ -1,0 +1,69 @@
+"""The audit trail is append-only, written in the service's transaction, and scoped."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from core.actors import actor_for
+from core.audit import audit_event_record
+from core.models import AppendOnlyError, AuditEvent, Organisation
+from core.services import organisation_create
+
+pytestmark = pytest.mark.django_db
+
+
+def _event(world) -> AuditEvent:
+    organisation_create(actor=actor_for(world.regulator), kind="lab", name="Cobalt", slug="cobalt")
+    return AuditEvent.objects.get(action="organisation.create")
+
+
+def test_orm_refuses_update_and_delete(world):
+    event = _event(world)
+    event.action = "rewritten"
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_database_refuses_update_and_delete_behind_the_orm(world):
+    event = _event(world)
+    for statement in ("UPDATE core_auditevent SET action = 'x' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+            cur.execute(statement, [event.pk])
+    assert AuditEvent.objects.get(pk=event.pk).action == "organisation.create"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_outside_a_transaction_is_refused(world):
+    org = Organisation.objects.get(slug="aurora")
+    with pytest.raises(RuntimeError, match="inside the service's transaction"):
+        audit_event_record(actor=actor_for(world.regulator), action="x", target=org)
+
+
+def test_failed_service_leaves_no_event(world):
+    before = AuditEvent.objects.count()
+    with pytest.raises(Exception):  # noqa: B017 - duplicate slug: any refusal will do
+        organisation_create(actor=actor_for(world.regulator), kind="lab", name="Dup", slug="aurora")
+    assert AuditEvent.objects.count() == before
+
+
+def test_events_are_scoped_to_the_organisations_they_concern(world, client_for):
+    organisation_create(actor=actor_for(world.regulator), kind="lab", name="Cobalt", slug="cobalt")
+    from core.models import Membership
+    from core.services import membership_create
+
+    membership_create(
+        actor=actor_for(world.lab_admin),
+        organisation=world.lab,
+        user=world.outsider,
+        role="lab_reviewer",
+    )
+    actions = lambda user: {e["action"] for e in client_for(user).get("/api/audit-events").json()["results"]}  # noqa: E731
+    assert {"organisation.create", "membership.create"} <= actions(world.regulator)
+    assert "membership.create" in actions(world.lab_admin)
+    assert "membership.create" not in actions(world.other_lab_admin)
+    assert "organisation.create" not in actions(world.auditor)
+    assert Membership.objects.filter(user=world.outsider).count() == 1

@@ -52,13 +52,17 @@ class Certification(BaseModel):
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     status_reason = models.TextField(blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # When the expiry was written to the audit trail (once per certification).
+    expiry_recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = CertificationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-issued_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("issued_at")), name="certification_expiry_after_issue"),
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("issued_at")), name="certification_expiry_after_issue"
+            ),
             models.UniqueConstraint(
                 fields=["organisation"],
                 condition=models.Q(status__in=["active", "suspended"]),

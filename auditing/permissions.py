@@ -67,6 +67,7 @@ def fee_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
     if action != VIEW:
         return qs.none()
     # A lab sees what it pays; an auditor what it is paid. Neither sees the other's.
-    return qs.filter(Q(direction="lab_to_regulator", organisation_id__in=actor.lab_ids) | Q(
-        direction="regulator_to_auditor", organisation_id__in=actor.auditor_org_ids
-    ))
+    return qs.filter(
+        Q(direction="lab_to_regulator", organisation_id__in=actor.lab_ids)
+        | Q(direction="regulator_to_auditor", organisation_id__in=actor.auditor_org_ids)
+    )

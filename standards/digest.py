@@ -16,11 +16,22 @@ GATE_FIELDS = (
     "online_learning_signoff_expiry_days",
     "auditor_rotation_limit",
 )
-SUITE_FIELDS = ("suite", "min_suite_version", "stage", "trigger", "affordance_id", "risk_area", "threshold_metric", "threshold_max")
+SUITE_FIELDS = (
+    "suite",
+    "min_suite_version",
+    "stage",
+    "trigger",
+    "affordance_id",
+    "risk_area",
+    "threshold_metric",
+    "threshold_max",
+)
 INCIDENT_FIELDS = ("key", "name", "reporting_deadline_days", "serious", "suspends_stage")
 
 
-def standard_document(standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> dict[str, Any]:
+def standard_document(
+    standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]
+) -> dict[str, Any]:
     def thresholds(value: Any) -> Any:
         # RFC 8785 numbers: keep floats as floats, so 0.1 and 0.10 hash alike.
         return float(value) if isinstance(value, float) else value

@@ -10,7 +10,7 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,40 +29,13 @@ from auditing.models import (
     FeeDirection,
     InfosecLevel,
 )
-from core.api import ERRORS, CreatedCursorPagination, actor_of, paginated
-from core.errors import Forbidden
+from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.models import Organisation
 from core.permissions import VIEW
 from labs.models import SystemVersion
 from standards.models import RiskArea
 
 TAGS = ["auditing"]
-
-
-def _one_of(values: list[str]) -> str:
-    return f"One of: {', '.join(values)}."
-
-
-class RegulatorWrites(BasePermission):
-    """Writes to a collection only the regulator adds to are refused before the
-    body is read, so a non-regulator learns nothing from validation (which
-    system versions exist, say). The service checks again."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method not in SAFE_METHODS and not actor_of(request).is_regulator:
-            raise Forbidden("Only the regulator may do this.", code="regulator_only")
-        return True
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class CodeField(serializers.ChoiceField):
-    """A choice documented as a plain string with its values in the description:
-    field names such as ``kind`` and ``status`` recur across apps with different
-    choices, and drf-spectacular would warn about colliding enum names."""
-
-    def __init__(self, choices: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", _one_of([str(c[0]) for c in choices]))
-        super().__init__(choices, **kwargs)
 
 
 @extend_schema_field(OpenApiTypes.UUID)
@@ -98,12 +71,12 @@ class CertificationOutput(serializers.Serializer[Certification]):
     id = serializers.UUIDField()
     organisation = serializers.UUIDField(source="organisation_id")
     organisation_name = serializers.CharField(source="organisation.name")
-    status = serializers.CharField(help_text=_one_of(CertificationStatus.values))
+    status = serializers.CharField(help_text=one_of(CertificationStatus.values))
     valid_now = serializers.SerializerMethodField(help_text="Active, issued and not yet expired.")
     issued_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
-    risk_areas = serializers.ListField(child=serializers.CharField(), help_text=_one_of(RiskArea.values))
-    infosec_level = serializers.CharField(help_text=_one_of(InfosecLevel.values))
+    risk_areas = serializers.ListField(child=serializers.CharField(), help_text=one_of(RiskArea.values))
+    infosec_level = serializers.CharField(help_text=one_of(InfosecLevel.values))
     status_reason = serializers.CharField()
     status_changed_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
@@ -120,7 +93,7 @@ class ConflictOutput(serializers.Serializer[ConflictOfInterest]):
     organisation_name = serializers.CharField(source="organisation.name")
     lab = serializers.UUIDField(source="lab_id")
     lab_name = serializers.CharField(source="lab.name")
-    kind = serializers.CharField(help_text=_one_of(ConflictKind.values))
+    kind = serializers.CharField(help_text=one_of(ConflictKind.values))
     reason = serializers.CharField()
     in_force = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
@@ -152,8 +125,8 @@ class AuditOutput(serializers.Serializer[Audit]):
     system_version_name = serializers.CharField(source="system_version.__str__")
     standard = serializers.UUIDField(source="standard_id")
     standard_version = serializers.CharField(source="standard.version")
-    kind = serializers.CharField(help_text=_one_of(AuditKind.values))
-    status = serializers.CharField(help_text=_one_of(AuditStatus.values))
+    kind = serializers.CharField(help_text=one_of(AuditKind.values))
+    status = serializers.CharField(help_text=one_of(AuditStatus.values))
     scope_notes = serializers.CharField()
     opened_at = serializers.DateTimeField(source="created_at")
     closed_at = serializers.DateTimeField(allow_null=True)
@@ -165,7 +138,7 @@ class AuditOutput(serializers.Serializer[Audit]):
 class FeeOutput(serializers.Serializer[Fee]):
     id = serializers.UUIDField()
     audit = serializers.UUIDField(source="audit_id")
-    direction = serializers.CharField(help_text=_one_of(FeeDirection.values))
+    direction = serializers.CharField(help_text=one_of(FeeDirection.values))
     organisation = serializers.UUIDField(source="organisation_id", help_text="The paying lab or the paid auditor.")
     organisation_name = serializers.CharField(source="organisation.name")
     assignment = serializers.UUIDField(source="assignment_id", allow_null=True)

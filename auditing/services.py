@@ -263,7 +263,9 @@ def certification_reinstate(*, actor: Actor, certification: Certification, reaso
 
 @transaction.atomic
 def certification_revoke(*, actor: Actor, certification: Certification, reason: str) -> Certification:
-    """Revoke for good. The organisation's in-force assignments end with it."""
+    """Revoke for good. The organisation's assignments on open audits end with
+    it; those on finished audits stay on record, so the auditor keeps sight of
+    the work it did."""
     certification, now = _certification_change(
         actor=actor,
         certification=certification,
@@ -276,7 +278,9 @@ def certification_revoke(*, actor: Actor, certification: Certification, reason: 
     assignments = (
         AuditAssignment.objects.select_for_update(of=("self",))
         .select_related("audit")
-        .filter(organisation_id=certification.organisation_id, ended_at__isnull=True)
+        .filter(
+            organisation_id=certification.organisation_id, ended_at__isnull=True, audit__status=AuditStatus.OPEN
+        )
     )
     for assignment in assignments:
         _end_assignment(actor=actor, assignment=assignment, reason=REASON_CERTIFICATION_REVOKED, now=now)

@@ -9,14 +9,16 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.actors import Actor, actor_for
-from core.errors import ApplicationError
+from core.errors import ApplicationError, Forbidden
 
 logger = logging.getLogger(__name__)
 
@@ -128,3 +130,30 @@ ProblemSerializer = inline_serializer(
 
 PROBLEM = OpenApiResponse(ProblemSerializer, description="Problem details (RFC 9457)")
 ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
+
+
+def one_of(values: list[str]) -> str:
+    return f"One of: {', '.join(values)}."
+
+
+class RegulatorWrites(BasePermission):
+    """Writes to a collection only the regulator adds to are refused before the
+    body is read, so a non-regulator learns nothing from validation (which
+    system versions exist, say). The service checks again."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method not in SAFE_METHODS and not actor_of(request).is_regulator:
+            raise Forbidden("Only the regulator may do this.", code="regulator_only")
+        return True
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class CodeField(serializers.ChoiceField):
+    """A choice documented as a plain string with its values in the description:
+    the same vocabularies (kinds, statuses, risk areas) recur across apps, and
+    drf-spectacular would otherwise emit colliding enum components."""
+
+    def __init__(self, choices: Any, **kwargs: Any) -> None:
+        values = [str(c[0]) if isinstance(c, tuple | list) else str(c) for c in choices]
+        kwargs.setdefault("help_text", one_of(values))
+        super().__init__(choices, **kwargs)

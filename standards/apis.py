@@ -5,43 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
-from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERRORS, CreatedCursorPagination, actor_of, paginated
-from core.errors import Forbidden
+from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, paginated
 from standards import selectors, services
 from standards.models import IncidentKind, RiskArea, Standard, StandardStatus, SuiteRequirement, SuiteTrigger
 
 TAGS = ["standards"]
-
-
-class RegulatorWrites(BasePermission):
-    """Writes to a collection only the regulator may add to are refused before
-    the body is read, so a non-regulator learns nothing from validation. The
-    service checks again."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method not in SAFE_METHODS and not actor_of(request).is_regulator:
-            raise Forbidden("Only the regulator may do this.", code="regulator_only")
-        return True
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class CodeField(serializers.ChoiceField):
-    """A choice documented as a plain string (values in the description): the
-    same vocabularies (risk areas, stages, statuses) recur across apps, and
-    drf-spectacular would otherwise warn about colliding enum names."""
-
-    def __init__(self, choices: Any, **kwargs: Any) -> None:
-        values = [str(c[0]) if isinstance(c, tuple | list) else str(c) for c in choices]
-        kwargs.setdefault("help_text", f"One of: {', '.join(values)}.")
-        super().__init__(choices, **kwargs)
 
 
 # Outputs

@@ -209,6 +209,21 @@ def test_revocation_ends_the_organisations_assignments_only(world, system_versio
     assert AuditEvent.objects.filter(action="assignment.end").count() == 2
 
 
+def test_revocation_keeps_assignments_on_finished_audits(world, system_version, other_system_version):
+    certify(world, world.auditor_org)
+    finished = open_audit(world, system_version)
+    done = assign(world, finished, world.auditor_org)
+    services.audit_close(actor=actor(world.regulator), audit=finished, status="closed")
+    ongoing = open_audit(world, other_system_version)
+    current = assign(world, ongoing, world.auditor_org)
+    certification = Certification.objects.get(organisation=world.auditor_org)
+    services.certification_revoke(actor=actor(world.regulator), certification=certification, reason="Bribery")
+    done.refresh_from_db()
+    current.refresh_from_db()
+    assert done.ended_at is None  # the record of work done stays, and stays visible to the auditor
+    assert current.ended_at is not None
+
+
 def test_suspension_keeps_assignments(world, assignment):
     certification = Certification.objects.get(organisation=world.auditor_org)
     services.certification_suspend(actor=actor(world.regulator), certification=certification, reason="Inquiry")

@@ -16,7 +16,6 @@ from core.api import ERRORS, CreatedCursorPagination, IdCursorPagination, actor_
 from core.errors import InvalidInput
 from core.models import AuditEvent, Membership, Organisation, OrganisationKind, Role
 
-
 User = get_user_model()
 
 
@@ -33,7 +32,16 @@ class MembershipOutput(serializers.ModelSerializer[Membership]):
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "organisation", "organisation_name", "organisation_kind", "role", "created_at", "ended_at"]
+        fields = [
+            "id",
+            "username",
+            "organisation",
+            "organisation_name",
+            "organisation_kind",
+            "role",
+            "created_at",
+            "ended_at",
+        ]
 
 
 class MeOutput(serializers.Serializer[Any]):
@@ -60,7 +68,7 @@ class MeApi(APIView):
 class OrganisationListApi(APIView):
     pagination_class = CreatedCursorPagination
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class OrganisationCreateInput(serializers.Serializer[Any]):
         kind = serializers.ChoiceField(choices=OrganisationKind.choices)
         name = serializers.CharField(max_length=200)
         slug = serializers.SlugField(max_length=80)
@@ -80,19 +88,21 @@ class OrganisationListApi(APIView):
     @extend_schema(
         operation_id="organisations_create",
         tags=["people"],
-        request=InputSerializer,
+        request=OrganisationCreateInput,
         responses={201: OrganisationOutput, **ERRORS},
         description="The regulator registers an organisation.",
     )
     def post(self, request: Request) -> Response:
-        s = self.InputSerializer(data=request.data)
+        s = self.OrganisationCreateInput(data=request.data)
         s.is_valid(raise_exception=True)
         org = services.organisation_create(actor=actor_of(request), **s.validated_data)
         return Response(OrganisationOutput(org).data, status=status.HTTP_201_CREATED)
 
 
 class OrganisationDetailApi(APIView):
-    @extend_schema(operation_id="organisations_retrieve", tags=["people"], responses={200: OrganisationOutput, **ERRORS})
+    @extend_schema(
+        operation_id="organisations_retrieve", tags=["people"], responses={200: OrganisationOutput, **ERRORS}
+    )
     def get(self, request: Request, pk: Any) -> Response:
         return Response(OrganisationOutput(selectors.organisation_get(actor=actor_of(request), pk=pk)).data)
 
@@ -100,7 +110,7 @@ class OrganisationDetailApi(APIView):
 class MembershipListApi(APIView):
     pagination_class = CreatedCursorPagination
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class MembershipCreateInput(serializers.Serializer[Any]):
         organisation = serializers.UUIDField()
         username = serializers.CharField(max_length=150)
         role = serializers.ChoiceField(choices=Role.choices)
@@ -121,12 +131,12 @@ class MembershipListApi(APIView):
     @extend_schema(
         operation_id="memberships_create",
         tags=["people"],
-        request=InputSerializer,
+        request=MembershipCreateInput,
         responses={201: MembershipOutput, **ERRORS},
         description="The regulator adds anyone to any organisation; a lab admin adds people to their lab.",
     )
     def post(self, request: Request) -> Response:
-        s = self.InputSerializer(data=request.data)
+        s = self.MembershipCreateInput(data=request.data)
         s.is_valid(raise_exception=True)
         actor = actor_of(request)
         org = selectors.organisation_get(actor=actor, pk=s.validated_data["organisation"])
@@ -138,7 +148,9 @@ class MembershipListApi(APIView):
 
 
 class MembershipEndApi(APIView):
-    @extend_schema(operation_id="memberships_end", tags=["people"], request=None, responses={200: MembershipOutput, **ERRORS})
+    @extend_schema(
+        operation_id="memberships_end", tags=["people"], request=None, responses={200: MembershipOutput, **ERRORS}
+    )
     def post(self, request: Request, pk: Any) -> Response:
         actor = actor_of(request)
         membership = selectors.membership_get(actor=actor, pk=pk)
@@ -162,7 +174,7 @@ class ApiTokenCreatedOutput(ApiTokenOutput):
 class ApiTokenListApi(APIView):
     pagination_class = CreatedCursorPagination
 
-    class InputSerializer(serializers.Serializer[Any]):
+    class ApiTokenCreateInput(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=100)
         expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -173,11 +185,11 @@ class ApiTokenListApi(APIView):
     @extend_schema(
         operation_id="tokens_create",
         tags=["people"],
-        request=InputSerializer,
+        request=ApiTokenCreateInput,
         responses={201: ApiTokenCreatedOutput, **ERRORS},
     )
     def post(self, request: Request) -> Response:
-        s = self.InputSerializer(data=request.data)
+        s = self.ApiTokenCreateInput(data=request.data)
         s.is_valid(raise_exception=True)
         token, secret = services.api_token_create(actor=actor_of(request), **s.validated_data)
         data = dict(ApiTokenOutput(token).data, token=secret)
@@ -185,7 +197,9 @@ class ApiTokenListApi(APIView):
 
 
 class ApiTokenRevokeApi(APIView):
-    @extend_schema(operation_id="tokens_revoke", tags=["people"], request=None, responses={200: ApiTokenOutput, **ERRORS})
+    @extend_schema(
+        operation_id="tokens_revoke", tags=["people"], request=None, responses={200: ApiTokenOutput, **ERRORS}
+    )
     def post(self, request: Request, pk: Any) -> Response:
         actor = actor_of(request)
         token = selectors.api_token_get(actor=actor, pk=pk)
@@ -214,8 +228,9 @@ class AuditEventListApi(APIView):
     def get(self, request: Request) -> Response:
         p = request.query_params
         qs = selectors.audit_event_list(
-            actor=actor_of(request), target_type=p.get("target_type"), target_id=p.get("target_id"), action=p.get("action")
+            actor=actor_of(request),
+            target_type=p.get("target_type"),
+            target_id=p.get("target_id"),
+            action=p.get("action"),
         )
         return paginated(self, qs, AuditEventOutput)
-
-

@@ -70,8 +70,12 @@ class ModelVersion(BaseModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["lab", "name", "version"], name="model_version_unique_name"),
-            models.CheckConstraint(condition=models.Q(weights_digest__regex=SHA256_HEX), name="model_version_digest_hex"),
-            models.CheckConstraint(condition=models.Q(training_compute_flop__gt=0), name="model_version_compute_positive"),
+            models.CheckConstraint(
+                condition=models.Q(weights_digest__regex=SHA256_HEX), name="model_version_digest_hex"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(training_compute_flop__gt=0), name="model_version_compute_positive"
+            ),
             models.CheckConstraint(condition=models.Q(parameter_count__gt=0), name="model_version_params_positive"),
         ]
 
@@ -95,9 +99,7 @@ class SystemVersion(BaseModel):
     model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="system_versions")
     name = models.CharField(max_length=120, help_text="The system's name; versions of one system share it")
     sequence = models.PositiveIntegerField(help_text="1 for the first version of this system, then 2, 3, …")
-    predecessor = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="successors"
-    )
+    predecessor = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="successors")
     change_summary = models.TextField(blank=True)
     affordances = models.ManyToManyField(Affordance, related_name="system_versions", blank=True)
     scaffolding = models.TextField(blank=True, help_text="How the model is wrapped: agent loop, tools, memory")

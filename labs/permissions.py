@@ -4,12 +4,15 @@ the regulator reads everything and changes nothing here."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Q, QuerySet
 
 from core.actors import Actor
 from core.permissions import VIEW
+
+# Scopes return the queryset type they were given (a model's own QuerySet subclass).
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 
 def _assigned(prefix: str, actor: Actor) -> Q:
@@ -22,7 +25,7 @@ def _assigned(prefix: str, actor: Actor) -> Q:
     )
 
 
-def system_version_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def system_version_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if action != VIEW:
@@ -35,7 +38,7 @@ def system_version_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QueryS
     return qs.filter(visible)
 
 
-def model_version_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def model_version_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if action != VIEW:

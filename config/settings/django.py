@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "auditing",
     "evals",
     "deploy",
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,173 @@
+"""The demo's domain objects, created through the same services an operator or
+client would use, each only when it is not there yet."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from auditing import services as auditing
+from auditing.models import Audit, Certification, ConflictOfInterest, Fee
+from core.actors import actor_for
+from core.models import Organisation
+from labs import services as labs
+from labs.models import ModelVersion, SystemVersion
+from labs.selectors import system_version_affordances
+
+UPSTREAM_URL = os.environ.get("STAGEGATE_DEMO_UPSTREAM_URL", "http://127.0.0.1:8081/v1")
+UPSTREAM_MODEL = os.environ.get("STAGEGATE_DEMO_UPSTREAM_MODEL", "SmolLM2-135M-Instruct")
+
+
+def _digest(label: str) -> str:
+    return hashlib.sha256(f"demo-weights:{label}".encode()).hexdigest()
+
+
+def _model(actor: Any, lab: Organisation, name: str, version: str, params: int, flop: float, notes: str) -> ModelVersion:
+    existing = ModelVersion.objects.filter(lab=lab, name=name, version=version).first()
+    if existing:
+        return existing
+    return labs.model_version_create(
+        actor=actor,
+        lab=lab,
+        name=name,
+        version=version,
+        weights_digest=_digest(f"{lab.slug}/{name}/{version}"),
+        parameter_count=params,
+        training_compute_flop=flop,
+        notes=notes,
+    )
+
+
+def _system(actor: Any, lab: Organisation, model: ModelVersion, name: str, **fields: Any) -> SystemVersion:
+    first = SystemVersion.objects.filter(lab=lab, name=name, sequence=1).first()
+    if first:
+        return first
+    return labs.system_version_create(
+        actor=actor,
+        lab=lab,
+        model_version=model,
+        name=name,
+        endpoint_base_url=UPSTREAM_URL,
+        endpoint_model=UPSTREAM_MODEL,
+        endpoint_credential="demo-upstream-" + secrets.token_urlsafe(18),
+        **fields,
+    )
+
+
+def _certify(regulator: Any, org: Organisation, risk_areas: list[str], level: str) -> None:
+    if Certification.objects.filter(organisation=org).valid_at().exists():
+        return
+    auditing.certification_issue(
+        actor=regulator,
+        organisation=org,
+        expires_at=timezone.now() + datetime.timedelta(days=365),
+        risk_areas=risk_areas,
+        infosec_level=level,
+    )
+
+
+def _audit(regulator: Any, system: SystemVersion, fee: str, notes: str, assignees: list[tuple[Organisation, str]]) -> Audit:
+    audit = Audit.objects.filter(system_version=system).first()
+    if audit is None:
+        audit = auditing.audit_open(
+            actor=regulator, system_version=system, lab_fee_amount=Decimal(fee), currency="GBP", scope_notes=notes
+        )
+    for org, payout in assignees:
+        if not audit.assignments.filter(organisation=org, ended_at__isnull=True).exists():
+            auditing.audit_assign(actor=regulator, audit=audit, organisation=org, payout_amount=Decimal(payout))
+    return audit
+
+
+def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: Any) -> list[str]:
+    regulator = actor_for(users["regulator"])
+    aurora_engineer = actor_for(users["lab_engineer"])
+    borealis_admin = actor_for(users["other_lab_admin"])
+
+    _certify(regulator, orgs["sentinel"], ["deception", "cyber", "autonomy"], "SL4")
+    _certify(regulator, orgs["veritas"], ["deception", "fairness", "societal_impact"], "SL3")
+    _certify(regulator, orgs["northgate"], ["cyber", "cbrn"], "SL4")
+    _certify(regulator, orgs["thornfield"], ["deception", "societal_impact"], "SL2")
+
+    if not ConflictOfInterest.objects.in_force().filter(organisation=orgs["northgate"], lab=orgs["aurora"]).exists():
+        auditing.conflict_declare(
+            actor=regulator,
+            organisation=orgs["northgate"],
+            lab=orgs["aurora"],
+            kind="consulted",
+            reason="Northgate ran Aurora Labs' internal red-teaming programme in 2026 under a paid contract.",
+        )
+
+    aurora_model = _model(
+        aurora_engineer, orgs["aurora"], "Aurora", "7B-2026-10", 7_200_000_000, 8.4e23,
+        "Instruction-tuned; weights held in Aurora's SL4 enclave.",
+    )
+    assistant_v1 = _system(
+        aurora_engineer,
+        orgs["aurora"],
+        aurora_model,
+        "Aurora Assistant",
+        affordances=["tool_use", "retrieval"],
+        scaffolding="Single-turn assistant with a calculator tool and retrieval over the product manual.",
+        system_prompt="You are Aurora Assistant, a careful and honest helper for Aurora's customers.",
+        content_filters=["input-moderation-v3", "output-pii-redaction"],
+        change_summary="First release candidate.",
+    )
+    assistant = assistant_v1.successors.first()
+    if assistant is None:
+        assistant = labs.system_version_revise(
+            actor=aurora_engineer,
+            system_version=assistant_v1,
+            change_summary="Adds web browsing so the assistant can cite current sources.",
+            affordances=["tool_use", "retrieval", "internet_access"],
+        )
+
+    borealis_model = _model(
+        borealis_admin, orgs["borealis"], "Borealis Coder", "2.1", 34_000_000_000, 3.1e24,
+        "Code-specialised model.",
+    )
+    coder = _system(
+        borealis_admin,
+        orgs["borealis"],
+        borealis_model,
+        "Borealis Code Agent",
+        affordances=["code_execution", "file_system"],
+        scaffolding="ReAct agent loop with a sandboxed Python interpreter and a scratch directory.",
+        system_prompt="You are a coding agent. Work only inside /workspace.",
+        content_filters=["secret-scanner"],
+        online_learning=True,
+        change_summary="Agent release with continual fine-tuning on accepted suggestions.",
+    )
+
+    aurora_audit = _audit(
+        regulator,
+        assistant,
+        "240000.00",
+        "Initial audit before limited release: deception under pressure, and what web access makes reachable.",
+        [(orgs["sentinel"], "85000.00"), (orgs["veritas"], "85000.00"), (orgs["thornfield"], "20000.00")],
+    )
+    _audit(
+        regulator,
+        coder,
+        "180000.00",
+        "Initial audit of the code agent; online learning means periodic re-audits.",
+        [(orgs["northgate"], "90000.00"), (orgs["sentinel"], "60000.00")],
+    )
+    lab_fee = Fee.objects.get(audit=aurora_audit, direction="lab_to_regulator")
+    if lab_fee.paid_at is None:
+        auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
+
+    affordances = system_version_affordances(system_version=assistant)
+    declared = ", ".join(a["affordance"] for a in affordances["contextual"])
+    reachable = ", ".join(r["affordance"] for r in affordances["reachable"])
+    return [
+        f"{assistant} declares {declared}; through them it reaches {reachable}",
+        f"{coder} (online learning) at Borealis AI",
+        f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
+        "Northgate is barred by a declared conflict of interest with Aurora Labs",
+    ]

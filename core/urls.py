@@ -1,8 +1,10 @@
 from django.urls import path
 
 from core import apis
+from core.health import HealthView
 
 urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
     path("me", apis.MeApi.as_view(), name="me"),
     path("organisations", apis.OrganisationListApi.as_view(), name="organisation-list"),
     path("organisations/<uuid:pk>", apis.OrganisationDetailApi.as_view(), name="organisation-detail"),

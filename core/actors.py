@@ -68,8 +68,8 @@ def actor_for(user: Any) -> Actor:
         return cached  # type: ignore[no-any-return]
     roles: dict[UUID, set[str]] = {}
     kinds: dict[UUID, str] = {}
-    for org_id, kind, role in Membership.objects.active().filter(user=user).values_list(
-        "organisation_id", "organisation__kind", "role"
+    for org_id, kind, role in (
+        Membership.objects.active().filter(user=user).values_list("organisation_id", "organisation__kind", "role")
     ):
         roles.setdefault(org_id, set()).add(role)
         kinds[org_id] = kind

@@ -27,11 +27,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2 or not header[1].startswith(TOKEN_PREFIX):
             raise exceptions.AuthenticationFailed("Malformed API token header.")
-        token = (
-            ApiToken.objects.select_related("user")
-            .filter(digest=token_digest(header[1]))
-            .first()
-        )
+        token = ApiToken.objects.select_related("user").filter(digest=token_digest(header[1])).first()
         now = timezone.now()
         if token is None or not token.is_usable(now) or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")

@@ -26,7 +26,9 @@ def organisation_create(
 ) -> Organisation:
     require_regulator(actor)
     if Organisation.objects.filter(slug=slug).exists():
-        raise Conflict(f"An organisation with slug {slug!r} exists.", code="duplicate", errors={"slug": ["Already taken."]})
+        raise Conflict(
+            f"An organisation with slug {slug!r} exists.", code="duplicate", errors={"slug": ["Already taken."]}
+        )
     org = Organisation(kind=kind, name=name, slug=slug, country=country.upper(), website=website)
     org.full_clean()
     org.save()
@@ -59,7 +61,11 @@ def membership_create(*, actor: Actor, organisation: Organisation, user: Any, ro
     except IntegrityError:
         raise Conflict("This person already holds this role here.", code="duplicate") from None
     audit_event_record(
-        actor=actor, action="membership.create", target=membership, after=snapshot(membership), organisations=[organisation]
+        actor=actor,
+        action="membership.create",
+        target=membership,
+        after=snapshot(membership),
+        organisations=[organisation],
     )
     return membership
 
@@ -67,7 +73,9 @@ def membership_create(*, actor: Actor, organisation: Organisation, user: Any, ro
 @transaction.atomic
 def membership_end(*, actor: Actor, membership: Membership) -> Membership:
     membership = Membership.objects.select_for_update().select_related("organisation").get(pk=membership.pk)
-    require(_may_manage_members(actor, membership.organisation), "Only the regulator or the lab's admins end memberships.")
+    require(
+        _may_manage_members(actor, membership.organisation), "Only the regulator or the lab's admins end memberships."
+    )
     if membership.ended_at is not None:
         raise Conflict("This membership has already ended.", code="already_ended")
     before = snapshot(membership)
@@ -107,9 +115,7 @@ def api_token_create(
     token = ApiToken(user=actor.user, name=name, prefix=secret[:10], digest=token_digest(secret), expires_at=expires_at)
     token.full_clean()
     token.save()
-    audit_event_record(
-        actor=actor, action="api_token.create", target=token, after=snapshot(token, exclude=["digest"])
-    )
+    audit_event_record(actor=actor, action="api_token.create", target=token, after=snapshot(token, exclude=["digest"]))
     return token, secret
 
 

@@ -28,7 +28,9 @@ def _digest(label: str) -> str:
     return hashlib.sha256(f"demo-weights:{label}".encode()).hexdigest()
 
 
-def _model(actor: Any, lab: Organisation, name: str, version: str, params: int, flop: float, notes: str) -> ModelVersion:
+def _model(
+    actor: Any, lab: Organisation, name: str, version: str, params: int, flop: float, notes: str
+) -> ModelVersion:
     existing = ModelVersion.objects.filter(lab=lab, name=name, version=version).first()
     if existing:
         return existing
@@ -72,7 +74,9 @@ def _certify(regulator: Any, org: Organisation, risk_areas: list[str], level: st
     )
 
 
-def _audit(regulator: Any, system: SystemVersion, fee: str, notes: str, assignees: list[tuple[Organisation, str]]) -> Audit:
+def _audit(
+    regulator: Any, system: SystemVersion, fee: str, notes: str, assignees: list[tuple[Organisation, str]]
+) -> Audit:
     audit = Audit.objects.filter(system_version=system).first()
     if audit is None:
         audit = auditing.audit_open(
@@ -104,7 +108,12 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
         )
 
     aurora_model = _model(
-        aurora_engineer, orgs["aurora"], "Aurora", "7B-2026-10", 7_200_000_000, 8.4e23,
+        aurora_engineer,
+        orgs["aurora"],
+        "Aurora",
+        "7B-2026-10",
+        7_200_000_000,
+        8.4e23,
         "Instruction-tuned; weights held in Aurora's SL4 enclave.",
     )
     assistant_v1 = _system(
@@ -128,7 +137,12 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
         )
 
     borealis_model = _model(
-        borealis_admin, orgs["borealis"], "Borealis Coder", "2.1", 34_000_000_000, 3.1e24,
+        borealis_admin,
+        orgs["borealis"],
+        "Borealis Coder",
+        "2.1",
+        34_000_000_000,
+        3.1e24,
         "Code-specialised model.",
     )
     coder = _system(

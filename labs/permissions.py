@@ -25,7 +25,9 @@ def _assigned(prefix: str, actor: Actor) -> Q:
     )
 
 
-def system_version_scope(qs: QS, actor: Actor, action: str) -> QS:
+def _lab_object_scope(qs: QS, actor: Actor, action: str, *, via: str) -> QS:
+    """The lab's own objects; for viewing, also those an assigned auditor reaches
+    through ``via`` (the lookup path from the object to its audits)."""
     if not actor.is_authenticated:
         return qs.none()
     if action != VIEW:
@@ -34,18 +36,13 @@ def system_version_scope(qs: QS, actor: Actor, action: str) -> QS:
         return qs
     visible = Q(lab_id__in=actor.lab_ids)
     if actor.auditor_org_ids:
-        visible |= Q(pk__in=qs.model.objects.filter(_assigned("", actor)).values("pk"))
+        visible |= Q(pk__in=qs.model.objects.filter(_assigned(via, actor)).values("pk"))
     return qs.filter(visible)
+
+
+def system_version_scope(qs: QS, actor: Actor, action: str) -> QS:
+    return _lab_object_scope(qs, actor, action, via="")
 
 
 def model_version_scope(qs: QS, actor: Actor, action: str) -> QS:
-    if not actor.is_authenticated:
-        return qs.none()
-    if action != VIEW:
-        return qs.filter(lab_id__in=actor.lab_writer_ids)
-    if actor.is_regulator:
-        return qs
-    visible = Q(lab_id__in=actor.lab_ids)
-    if actor.auditor_org_ids:
-        visible |= Q(pk__in=qs.model.objects.filter(_assigned("system_versions__", actor)).values("pk"))
-    return qs.filter(visible)
+    return _lab_object_scope(qs, actor, action, via="system_versions__")

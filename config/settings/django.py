@@ -4,7 +4,9 @@ from config.settings.env import BASE_DIR, PRODUCTION, STAGEGATE_ENV, env, local_
 
 SECRET_KEY: str = env.str("SECRET_KEY", default="") or ("" if PRODUCTION else local_secret("secret_key"))
 DEBUG: bool = env.bool("DEBUG", default=not PRODUCTION)
-ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
+ALLOWED_HOSTS: list[str] = env.list(
+    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [

@@ -30,7 +30,10 @@ def test_orm_refuses_update_and_delete(world):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
 def test_database_refuses_update_and_delete_behind_the_orm(world):
     event = _event(world)
-    for statement in ("UPDATE core_auditevent SET action = 'x' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+    for statement in (
+        "UPDATE core_auditevent SET action = 'x' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(statement, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).action == "organisation.create"

@@ -32,7 +32,9 @@ def test_anonymous_gets_401_problem(api):
 
 def test_regulator_creates_organisation_and_event_is_recorded(world, client_for):
     r = client_for(world.regulator).post(
-        "/api/organisations", {"kind": "auditor", "name": "Keystone Audit", "slug": "keystone", "country": "fr"}, format="json"
+        "/api/organisations",
+        {"kind": "auditor", "name": "Keystone Audit", "slug": "keystone", "country": "fr"},
+        format="json",
     )
     assert r.status_code == 201, r.content
     org = Organisation.objects.get(slug="keystone")
@@ -53,7 +55,9 @@ def test_only_regulator_creates_organisations(world, client_for, who):
 
 def test_bad_organisation_input_names_fields_and_writes_nothing(world, client_for):
     before = Organisation.objects.count()
-    r = client_for(world.regulator).post("/api/organisations", {"kind": "spaceship", "slug": "not a slug"}, format="json")
+    r = client_for(world.regulator).post(
+        "/api/organisations", {"kind": "spaceship", "slug": "not a slug"}, format="json"
+    )
     assert r.status_code == 400
     errors = r.json()["errors"]
     assert {"kind", "name", "slug"} <= set(errors)
@@ -74,27 +78,43 @@ def test_lab_admin_adds_engineer_to_own_lab_only(world, client_for):
 
     newcomer = UserFactory(username="newcomer")
     c = client_for(world.lab_admin)
-    r = c.post("/api/memberships", {"organisation": str(world.lab.pk), "username": "newcomer", "role": "lab_engineer"}, format="json")
+    r = c.post(
+        "/api/memberships",
+        {"organisation": str(world.lab.pk), "username": "newcomer", "role": "lab_engineer"},
+        format="json",
+    )
     assert r.status_code == 201, r.content
     assert Membership.objects.filter(user=newcomer, organisation=world.lab, role="lab_engineer").exists()
     # Not into another lab (visible org, no right): 403.
     r = c.post(
-        "/api/memberships", {"organisation": str(world.other_lab.pk), "username": "newcomer", "role": "lab_engineer"}, format="json"
+        "/api/memberships",
+        {"organisation": str(world.other_lab.pk), "username": "newcomer", "role": "lab_engineer"},
+        format="json",
     )
     assert r.status_code == 403
     # A role that does not exist in a lab: 400 on the field.
-    r = c.post("/api/memberships", {"organisation": str(world.lab.pk), "username": "newcomer", "role": "auditor"}, format="json")
+    r = c.post(
+        "/api/memberships",
+        {"organisation": str(world.lab.pk), "username": "newcomer", "role": "auditor"},
+        format="json",
+    )
     assert r.status_code == 400
     assert "role" in r.json()["errors"]
     # The same role twice: 409.
-    r = c.post("/api/memberships", {"organisation": str(world.lab.pk), "username": "newcomer", "role": "lab_engineer"}, format="json")
+    r = c.post(
+        "/api/memberships",
+        {"organisation": str(world.lab.pk), "username": "newcomer", "role": "lab_engineer"},
+        format="json",
+    )
     assert r.status_code == 409
     assert Membership.objects.filter(user=newcomer).count() == 1
 
 
 def test_lab_engineer_cannot_add_members(world, client_for):
     r = client_for(world.lab_engineer).post(
-        "/api/memberships", {"organisation": str(world.lab.pk), "username": "outsider", "role": "lab_admin"}, format="json"
+        "/api/memberships",
+        {"organisation": str(world.lab.pk), "username": "outsider", "role": "lab_admin"},
+        format="json",
     )
     assert r.status_code == 403
     assert not Membership.objects.filter(user=world.outsider).exists()
@@ -161,7 +181,9 @@ def test_malformed_token_header_is_401(api):
 
 
 def test_token_expiry_in_the_past_is_400(world, client_for):
-    r = client_for(world.auditor).post("/api/tokens", {"name": "x", "expires_at": "2000-01-01T00:00:00Z"}, format="json")
+    r = client_for(world.auditor).post(
+        "/api/tokens", {"name": "x", "expires_at": "2000-01-01T00:00:00Z"}, format="json"
+    )
     assert r.status_code == 400
     assert "expires_at" in r.json()["errors"]
     assert not ApiToken.objects.filter(user=world.auditor).exists()

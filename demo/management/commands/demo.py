@@ -100,7 +100,9 @@ class Command(BaseCommand):
     def seed_organisations(self) -> dict[str, Organisation]:
         orgs = {}
         for slug, kind, name, country in ORGANISATIONS:
-            org, _ = Organisation.objects.get_or_create(slug=slug, defaults={"kind": kind, "name": name, "country": country})
+            org, _ = Organisation.objects.get_or_create(
+                slug=slug, defaults={"kind": kind, "name": name, "country": country}
+            )
             orgs[slug] = org
         return orgs
 
@@ -121,7 +123,8 @@ class Command(BaseCommand):
 
     def seed_operator(self) -> Any:
         operator, created = User.objects.get_or_create(
-            username="operator", defaults={"email": "operator@demo.stagegate.test", "is_staff": True, "is_superuser": True}
+            username="operator",
+            defaults={"email": "operator@demo.stagegate.test", "is_staff": True, "is_superuser": True},
         )
         if created:
             operator.set_password(demo_password("operator"))

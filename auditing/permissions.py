@@ -4,15 +4,13 @@ audits; auditors see the audits their organisation is assigned to."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from core.actors import Actor
-from core.permissions import VIEW
+from core.permissions import QS, VIEW
 
 
-def certification_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def certification_scope(qs: QS, actor: Actor, action: str) -> QS:
     # Certifications are the public register of who may audit.
     if not actor.is_authenticated:
         return qs.none()
@@ -21,7 +19,7 @@ def certification_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySe
     return qs if action == VIEW else qs.none()
 
 
-def conflict_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def conflict_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:
@@ -31,7 +29,7 @@ def conflict_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any
     return qs.none()  # ending a declared conflict is the regulator's decision
 
 
-def audit_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def audit_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:
@@ -47,7 +45,7 @@ def audit_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
     return qs.filter(visible)
 
 
-def assignment_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def assignment_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:
@@ -59,7 +57,7 @@ def assignment_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[A
     return qs.filter(audit__in=Audit.objects.visible_to(actor, VIEW))
 
 
-def fee_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def fee_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:

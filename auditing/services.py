@@ -278,9 +278,7 @@ def certification_revoke(*, actor: Actor, certification: Certification, reason: 
     assignments = (
         AuditAssignment.objects.select_for_update(of=("self",))
         .select_related("audit")
-        .filter(
-            organisation_id=certification.organisation_id, ended_at__isnull=True, audit__status=AuditStatus.OPEN
-        )
+        .filter(organisation_id=certification.organisation_id, ended_at__isnull=True, audit__status=AuditStatus.OPEN)
     )
     for assignment in assignments:
         _end_assignment(actor=actor, assignment=assignment, reason=REASON_CERTIFICATION_REVOKED, now=now)

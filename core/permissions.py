@@ -10,34 +10,36 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
+from django.db.models import Manager, Model, QuerySet
 
 from core.actors import Actor
 from core.errors import NotFound
 from core.models import OrganisationKind, Role
 
 M = TypeVar("M", bound=Model)
+# Scope functions narrow a queryset and hand back the same queryset type.
+QS = TypeVar("QS", bound=QuerySet[Any])
 
 VIEW = "view"
 CHANGE = "change"
 
 
-def get_for(queryset: QuerySet[M], actor: Actor, pk: Any, action: str = VIEW, *, lock: bool = False) -> M:
+def get_for(queryset: QuerySet[M] | Manager[M], actor: Actor, pk: Any, action: str = VIEW, *, lock: bool = False) -> M:
     """The object with this primary key if the actor may perform ``action`` on it.
 
     ``lock`` takes a row lock (select_for_update) for read-then-write services.
     """
-    qs = queryset.visible_to(actor, action)  # type: ignore[attr-defined]
+    qs: QuerySet[M] = queryset.visible_to(actor, action)  # type: ignore[union-attr]
     if lock:
         qs = qs.select_for_update(of=("self",))
     try:
-        return qs.get(pk=pk)  # type: ignore[no-any-return]
-    except (queryset.model.DoesNotExist, ValidationError, ValueError, TypeError):
+        return qs.get(pk=pk)
+    except (ObjectDoesNotExist, ValidationError, ValueError, TypeError):
         raise NotFound(f"{queryset.model._meta.verbose_name} not found") from None
 
 
-def organisation_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def organisation_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:
@@ -52,7 +54,7 @@ def organisation_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet
     return qs.filter(Q(kind__in=public) | Q(id__in=actor.organisation_ids))
 
 
-def membership_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def membership_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated:
         return qs.none()
     if actor.is_regulator:
@@ -65,7 +67,7 @@ def membership_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[A
     return qs.filter(organisation_id__in=actor.labs_with_role(Role.LAB_ADMIN))
 
 
-def audit_event_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def audit_event_scope(qs: QS, actor: Actor, action: str) -> QS:
     if not actor.is_authenticated or action != VIEW:
         return qs.none()
     if actor.is_regulator:

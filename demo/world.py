@@ -182,6 +182,8 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
     return [
         f"{assistant} declares {declared}; through them it reaches {reachable}",
         f"{coder} (online learning) at Borealis AI",
-        f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
-        "Northgate is barred by a declared conflict of interest with Aurora Labs",
+        (
+            f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
+            "Northgate is barred by a declared conflict of interest with Aurora Labs"
+        ),
     ]

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
-
 from core.actors import Actor
-from core.permissions import VIEW
+from core.permissions import QS, VIEW
 
 
-def standard_scope(qs: QuerySet[Any], actor: Actor, action: str) -> QuerySet[Any]:
+def standard_scope(qs: QS, actor: Actor, action: str) -> QS:
     """Published standards are public to every signed-in user; drafts are the
     regulator's; only the regulator writes."""
     if not actor.is_authenticated:

@@ -1,0 +1,75 @@
+# Shared by scripts/run and scripts/test (sourced, not executed): find a Python,
+# keep .venv in step with the requirements files.
+# shellcheck shell=bash
+
+MIN_PYTHON="3.11"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Prints the path of the first interpreter >= MIN_PYTHON that can make a venv:
+# $STAGEGATE_PYTHON, the version pinned in .python-version (through pyenv),
+# then python3.12, python3.13, python3.11, python3.
+python_find() {
+    local candidates=() tried=() c path pinned
+    [ -n "${STAGEGATE_PYTHON:-}" ] && candidates+=("$STAGEGATE_PYTHON")
+    if [ -f .python-version ] && command -v pyenv >/dev/null 2>&1; then
+        pinned="$(head -n 1 .python-version | tr -d '[:space:]')"
+        if path="$(pyenv prefix "$pinned" 2>/dev/null)" && [ -x "$path/bin/python" ]; then
+            candidates+=("$path/bin/python")
+        fi
+    fi
+    candidates+=(python3.12 python3.13 python3.11 python3)
+    for c in "${candidates[@]}"; do
+        path="$(command -v "$c" 2>/dev/null)" || { tried+=("$c (not found)"); continue; }
+        if "$path" -c 'import sys, ensurepip, venv; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+            printf '%s\n' "$path"
+            return 0
+        fi
+        tried+=("$c ($("$path" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo 'does not run'), or no venv/ensurepip)")
+    done
+    say "Stagegate needs Python >= $MIN_PYTHON with the venv module (3.12 preferred: see .python-version)."
+    say "Tried: ${tried[*]}"
+    say "Install one, e.g. 'pyenv install $(head -n 1 .python-version 2>/dev/null || echo 3.12)', or your system's"
+    say "python3.12 and python3.12-venv packages, or point STAGEGATE_PYTHON at an interpreter; then run this again."
+    return 1
+}
+
+_sha256() {
+    if command -v sha256sum >/dev/null 2>&1; then cat "$@" | sha256sum | cut -d' ' -f1
+    else cat "$@" | shasum -a 256 | cut -d' ' -f1; fi
+}
+
+# venv_ensure NAME REQUIREMENTS_FILE [MORE_FILES_THAT_IT_INCLUDES...]
+# Creates .venv if it is missing or broken and installs the requirements file
+# unless a stamp in .venv says exactly these file contents were installed.
+venv_ensure() {
+    local name="$1" reqfile="$2"; shift 2
+    local stamp=".venv/.stagegate-stamp-$name" want py
+    want="$(_sha256 "$reqfile" "$@")"
+    if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+        say "The existing .venv does not run Python >= $MIN_PYTHON; making a new one."
+        rm -rf .venv
+    fi
+    if [ ! -x .venv/bin/python ]; then
+        py="$(python_find)" || exit 1
+        say "Creating .venv with $py ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
+        rm -rf .venv
+        "$py" -m venv .venv
+    fi
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "Installing $reqfile into .venv (first run, or the file changed)"
+        PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet -r "$reqfile"
+        printf '%s\n' "$want" > "$stamp"
+    fi
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+    .venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# A URL with any password replaced, for printing.
+url_masked() {
+    printf '%s\n' "$1" | sed -E 's#(://[^:/@]*:)[^@]*@#\1***@#'
+}

@@ -1,0 +1,113 @@
+"""STAGEGATE_ENV=production refuses every unsafe default and accepts a safe
+configuration. Each case loads the settings in a fresh interpreter, as a server
+process would, with nothing inherited from the test environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+LOAD = (
+    "import django; django.setup(); from django.conf import settings; "
+    "print('loaded', settings.DEBUG, settings.DATABASES['default']['NAME'])"
+)
+
+
+def load_settings(env: dict[str, str], state_dir: Path) -> subprocess.CompletedProcess[str]:
+    base = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "STAGEGATE_STATE_DIR": str(state_dir),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", LOAD],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+SAFE = {
+    "STAGEGATE_ENV": "production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "stagegate.example.org",
+    "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate",
+    "REDIS_URL": "redis://redis.invalid:6379/0",
+    "STAGEGATE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+}
+
+
+def test_safe_production_configuration_loads(tmp_path: Path) -> None:
+    result = load_settings(SAFE, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "loaded False" in result.stdout
+    # Production never generates local secrets.
+    assert not any(tmp_path.iterdir())
+
+
+def without(*names: str) -> dict[str, str]:
+    return {k: v for k, v in SAFE.items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        pytest.param({**SAFE, "DEBUG": "true"}, "DEBUG must be off", id="debug-on"),
+        pytest.param(without("SECRET_KEY"), "SECRET_KEY must be set", id="no-secret-key"),
+        pytest.param({**SAFE, "SECRET_KEY": "short-and-guessable"}, "SECRET_KEY must be set", id="short-secret-key"),
+        pytest.param(without("ALLOWED_HOSTS"), "ALLOWED_HOSTS must name", id="no-allowed-hosts"),
+        pytest.param(
+            {**SAFE, "ALLOWED_HOSTS": "stagegate.example.org,*"}, "ALLOWED_HOSTS must name", id="wildcard-host"
+        ),
+        pytest.param(without("DATABASE_URL"), "DATABASE_URL", id="no-database-url"),
+        pytest.param({**SAFE, "DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "must point at PostgreSQL", id="sqlite"),
+        pytest.param(
+            without("STAGEGATE_CREDENTIAL_KEYS"), "STAGEGATE_CREDENTIAL_KEYS must hold", id="no-credential-keys"
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_ALLOW_PRIVATE_UPSTREAMS": "true"},
+            "STAGEGATE_ALLOW_PRIVATE_UPSTREAMS must be off",
+            id="private-upstreams",
+        ),
+        pytest.param(without("REDIS_URL"), "REDIS_URL must be set", id="no-redis-url"),
+    ],
+)
+def test_production_refuses_unsafe_setting(env: dict[str, str], problem: str, tmp_path: Path) -> None:
+    result = load_settings(env, tmp_path)
+    assert result.returncode != 0
+    assert "loaded" not in result.stdout
+    assert problem in result.stderr, result.stderr[-2000:]
+
+
+def test_every_problem_is_named_at_once(tmp_path: Path) -> None:
+    # An operator fixes everything in one go instead of one error per restart.
+    result = load_settings({**without("SECRET_KEY", "ALLOWED_HOSTS", "REDIS_URL"), "DEBUG": "1"}, tmp_path)
+    assert result.returncode != 0
+    for problem in ("DEBUG must be off", "SECRET_KEY must be set", "ALLOWED_HOSTS must name", "REDIS_URL must be set"):
+        assert problem in result.stderr
+
+
+def test_unknown_environment_name_is_refused(tmp_path: Path) -> None:
+    result = load_settings({**SAFE, "STAGEGATE_ENV": "prod"}, tmp_path)
+    assert result.returncode != 0
+    assert "STAGEGATE_ENV must be development, test or production" in result.stderr
+
+
+def test_development_defaults_need_no_configuration(tmp_path: Path) -> None:
+    result = load_settings({}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "loaded True" in result.stdout
+    # SQLite and generated secrets live in the state directory, readable by the owner only.
+    for name in ("secret_key", "credential_key"):
+        assert (tmp_path / name).stat().st_mode & 0o077 == 0
+    assert result.stdout.split()[-1] == str(tmp_path / "stagegate.sqlite3")

@@ -1,0 +1,156 @@
+"""Smoke test of the first README command, `scripts/run`, on its zero-configuration
+defaults: SQLite in a fresh state directory and an embedded Redis.
+
+It must come up (health 200), have a worker that answers a task sent through
+its Redis, and stop on Ctrl-C with exit status 0 leaving no process behind.
+It reuses .venv as it is: scripts/test stamps it before pytest runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.run_script
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def processes_in_group(pgid: int) -> list[str]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # Fields after the command (in parentheses): state, ppid, pgrp, ...
+        state, _ppid, pgrp = text.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            found.append(text.split(")", 1)[0] + ")")
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def get_json(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
+    stamp = ROOT / ".venv" / ".stagegate-stamp-runtime"
+    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != wanted:
+        pytest.fail(".venv is not stamped for requirements.txt: run the tests through scripts/test")
+
+    port = free_port()
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "STAGEGATE_ENV", "PORT"}}
+    env.update({"STAGEGATE_STATE_DIR": str(state), "PORT": str(port)})
+    env.pop("STAGEGATE_BASE_URL", None)
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        # A session of its own: its process group is everything it started.
+        process = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "run")],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output() -> str:
+        return log.read_text(errors="replace")
+
+    try:
+        # Up: the script prints this once the web server answers.
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C to stop." not in output() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert process.poll() is None, f"scripts/run exited early:\n{output()[-6000:]}"
+        assert "Press Ctrl-C to stop." in output(), f"scripts/run did not come up in 120 s:\n{output()[-6000:]}"
+
+        health_url = f"http://127.0.0.1:{port}/api/health"
+        deadline = time.monotonic() + 15
+        status, body = 0, None
+        while time.monotonic() < deadline:
+            try:
+                status, body = get_json(health_url)
+            except OSError:
+                status = 0
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200, f"GET {health_url} answered {status}; output:\n{output()[-6000:]}"
+        assert body == {"status": "ok", "database": "ok", "redis": "ok"}
+
+        text = output()
+        assert "Installing" not in text, "scripts/run reinstalled the requirements into a stamped .venv"
+        assert f"SQLite at {state}/stagegate.sqlite3" in text
+        for url in (f"http://127.0.0.1:{port}/api/docs/", f"http://127.0.0.1:{port}/admin/"):
+            assert url in text
+        demo = state / "demo.json"
+        assert demo.exists(), "the demo was not seeded"
+        assert json.loads(demo.read_text())["users"], "the demo has no logins"
+        assert "Demo logins" in text
+
+        # A task sent through the embedded Redis reaches the run script's worker.
+        match = re.search(r"Redis: (redis://127\.0\.0\.1:\d+/\d+) \(embedded", text)
+        assert match, text[-6000:]
+        broker = match.group(1)
+        probe = Celery("probe", broker=broker, backend=broker)
+        try:
+            result = probe.send_task("stagegate.ping", queue="default")
+            reply = result.get(timeout=60)
+            assert reply["reply"] == "pong"
+            assert reply["worker"].startswith("stagegate-")
+        finally:
+            probe.close()
+
+        pids = [int(p) for p in re.findall(r"(?:redis|worker|web)=(\d+)", text)]
+        assert len(pids) == 3, text[-3000:]
+
+        # Ctrl-C: the script alone gets SIGINT here and must stop the rest.
+        started = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, output()[-6000:]
+        assert time.monotonic() - started < 20
+        assert processes_in_group(process.pid) == []
+        assert [pid for pid in pids if running(pid)] == []
+        assert "Stopped." in output()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        else:
+            # Whatever the script left behind must not outlive the test.
+            for entry in processes_in_group(process.pid):
+                os.kill(int(entry.split()[0]), signal.SIGKILL)

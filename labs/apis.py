@@ -34,6 +34,15 @@ def _errors(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: ERRORS[code] for code in codes}
 
 
+# Upper bounds on free text, so one request cannot store megabytes. System
+# prompts can legitimately run to tens of thousands of tokens.
+MAX_NOTES = 20_000
+MAX_SUMMARY = 5_000
+MAX_SCAFFOLDING = 50_000
+MAX_PROMPT = 400_000
+MAX_CREDENTIAL = 4_096
+
+
 class StrictInput(serializers.Serializer):
     """An input serializer that refuses fields it does not know, so a typo (or
     an attempt to set ``lab`` on an update) is a 400 naming it, not silently
@@ -220,7 +229,7 @@ class ModelVersionCreateApi(APIView):
         weights_digest = serializers.CharField(max_length=64, help_text="SHA-256 of the weights, lowercase hex")
         parameter_count = serializers.IntegerField(min_value=1)
         training_compute_flop = serializers.FloatField(min_value=0, help_text="Training compute in FLOP")
-        notes = serializers.CharField(required=False, allow_blank=True, default="")
+        notes = serializers.CharField(max_length=MAX_NOTES, required=False, allow_blank=True, default="")
 
     @extend_schema(
         operation_id="model_versions_create",
@@ -258,7 +267,7 @@ class ModelVersionUpdateApi(APIView):
         weights_digest = serializers.CharField(max_length=64, required=False)
         parameter_count = serializers.IntegerField(min_value=1, required=False)
         training_compute_flop = serializers.FloatField(min_value=0, required=False)
-        notes = serializers.CharField(required=False, allow_blank=True)
+        notes = serializers.CharField(max_length=MAX_NOTES, required=False, allow_blank=True)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if not attrs:
@@ -330,8 +339,10 @@ class SystemVersionCreateApi(APIView):
         model_version = VisibleModelVersionField()
         name = serializers.CharField(max_length=120)
         affordances = serializers.ListField(child=serializers.CharField(max_length=64), allow_empty=True)
-        scaffolding = serializers.CharField(required=False, allow_blank=True, default="")
-        system_prompt = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+        scaffolding = serializers.CharField(max_length=MAX_SCAFFOLDING, required=False, allow_blank=True, default="")
+        system_prompt = serializers.CharField(
+            max_length=MAX_PROMPT, required=False, allow_blank=True, default="", trim_whitespace=False
+        )
         content_filters = serializers.ListField(
             child=serializers.CharField(max_length=200),
             required=False,
@@ -344,11 +355,12 @@ class SystemVersionCreateApi(APIView):
         endpoint_credential = serializers.CharField(
             required=False,
             write_only=True,
+            max_length=MAX_CREDENTIAL,
             trim_whitespace=False,
             style={"input_type": "password"},
             help_text="Encrypted at rest; never shown again",
         )
-        change_summary = serializers.CharField(required=False, allow_blank=True, default="")
+        change_summary = serializers.CharField(max_length=MAX_SUMMARY, required=False, allow_blank=True, default="")
 
     @extend_schema(
         operation_id="system_versions_create",
@@ -386,11 +398,13 @@ class SystemVersionDetailApi(APIView):
 class SystemVersionReviseApi(APIView):
     @extend_schema_serializer(component_name="SystemVersionReviseInput")
     class InputSerializer(StrictInput):
-        change_summary = serializers.CharField()
+        change_summary = serializers.CharField(max_length=MAX_SUMMARY)
         model_version = VisibleModelVersionField(required=False)
         affordances = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-        scaffolding = serializers.CharField(required=False, allow_blank=True)
-        system_prompt = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+        scaffolding = serializers.CharField(max_length=MAX_SCAFFOLDING, required=False, allow_blank=True)
+        system_prompt = serializers.CharField(
+            max_length=MAX_PROMPT, required=False, allow_blank=True, trim_whitespace=False
+        )
         content_filters = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
         online_learning = serializers.BooleanField(required=False)
         endpoint_base_url = serializers.CharField(max_length=500, required=False)
@@ -398,6 +412,7 @@ class SystemVersionReviseApi(APIView):
         endpoint_credential = serializers.CharField(
             required=False,
             write_only=True,
+            max_length=MAX_CREDENTIAL,
             trim_whitespace=False,
             style={"input_type": "password"},
             help_text="A new credential; the predecessor's carries over if omitted",
@@ -425,6 +440,7 @@ class SystemVersionCredentialApi(APIView):
     class InputSerializer(StrictInput):
         credential = serializers.CharField(
             write_only=True,
+            max_length=MAX_CREDENTIAL,
             trim_whitespace=False,
             style={"input_type": "password"},
             help_text="The new upstream credential; encrypted at rest, never shown",

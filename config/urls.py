@@ -8,6 +8,7 @@ api = [
     path("", include("labs.urls")),
     path("", include("standards.urls")),
     path("", include("auditing.urls")),
+    path("", include("transparency.urls")),
 ]
 
 urlpatterns = [
@@ -17,4 +18,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include(api)),
+    path("gateway/v1/", include("gateway.urls")),
 ]

@@ -1,6 +1,19 @@
+"""ASGI entry point. Requests under /gateway/ go to the gateway's lean ASGI
+application (gateway/server.py), which shares Django's settings and ORM but
+skips its request machinery; everything else goes to Django."""
+
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-application = get_asgi_application()
+django_application = get_asgi_application()
+
+from gateway.server import application as gateway_application  # noqa: E402  (needs Django set up)
+
+
+async def application(scope, receive, send):  # type: ignore[no-untyped-def]
+    if scope["type"] == "http" and scope["path"].startswith("/gateway/"):
+        await gateway_application(scope, receive, send)
+    else:
+        await django_application(scope, receive, send)

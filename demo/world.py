@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import os
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,8 @@ from auditing import services as auditing
 from auditing.models import Audit, Certification, ConflictOfInterest, Fee
 from core.actors import actor_for
 from core.models import Organisation
+from deploy.models import Release
+from deploy.services import release_stage_set
 from labs import services as labs
 from labs.models import ModelVersion, SystemVersion
 from labs.selectors import system_version_affordances
@@ -172,6 +175,15 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
         "Initial audit of the code agent; online learning means periodic re-audits.",
         [(orgs["northgate"], "90000.00"), (orgs["sentinel"], "60000.00")],
     )
+    # Stage 1: the assigned auditors may test the assistant through the gateway
+    # (interim: the regulator sets the stage directly until the gates exist).
+    if Release.objects.filter(system_version=assistant, stage__gte=1).count() == 0:
+        release_stage_set(
+            actor=regulator,
+            system_version=assistant,
+            stage=1,
+            reason="Open to the assigned auditors for the initial audit.",
+        )
     lab_fee = Fee.objects.get(audit=aurora_audit, direction="lab_to_regulator")
     if lab_fee.paid_at is None:
         auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
@@ -187,3 +199,41 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
             "Northgate is barred by a declared conflict of interest with Aurora Labs"
         ),
     ]
+
+
+def seed_gateway_token(*, auditor: Any, secret_for: Callable[[int], str]) -> dict[str, str]:
+    """A working gateway token for the demo auditor on the Aurora assistant.
+    ``secret_for(n)`` derives the n-th secret from SECRET_KEY, so a re-run finds
+    the same token; one that was revoked or is about to expire makes way for
+    the next secret."""
+    from django.conf import settings
+
+    from gateway.models import GatewayToken
+    from gateway.selectors import model_id_of
+    from gateway.services import gateway_token_issue, token_digest
+
+    assistant = SystemVersion.objects.get(lab__slug="aurora", name="Aurora Assistant", sequence=2)
+    audit = Audit.objects.filter(system_version=assistant, status="open").first()
+    soon = timezone.now() + datetime.timedelta(days=1)
+    generation = 0
+    while True:
+        secret = secret_for(generation)
+        existing = GatewayToken.objects.filter(digest=token_digest(secret)).first()
+        if existing is None:
+            gateway_token_issue(
+                actor=actor_for(auditor),
+                kind="auditor",
+                system_version=assistant,
+                audit=audit,
+                name="demo",
+                expires_at=timezone.now() + datetime.timedelta(days=settings.STAGEGATE_GATEWAY_TOKEN_MAX_DAYS - 1),
+                secret=secret,
+            )
+            break
+        if existing.revoked_at is None and existing.expires_at > soon:
+            break
+        generation += 1
+    return {
+        "model": model_id_of(lab_slug="aurora", name=assistant.name, sequence=assistant.sequence),
+        "auditor_token": secret,
+    }

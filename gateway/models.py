@@ -1,1 +1,135 @@
-# Models arrive with their issue.
+"""Gateway tokens (scoped, expiring, revocable grants to call one system
+version through the gateway, stored only as a hash) and the access log of
+every call made with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from core.models import AppendOnlyError, BaseModel, Organisation
+
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class GrantKind(models.TextChoices):
+    AUDITOR = "auditor", "Assigned auditor (stage 1 and later)"
+    ACADEMIC = "academic", "Vetted academic (stage 1 and later)"
+    CUSTOMER = "customer", "KYC-verified customer (stage 2 and later)"
+    LAB_ADMITTED = "lab_admitted", "Admitted by the lab (stage 3)"
+
+
+class GatewayTokenQuerySet(models.QuerySet["GatewayToken"]):
+    def visible_to(self, actor: Any, action: str = "view") -> GatewayTokenQuerySet:
+        from gateway.permissions import gateway_token_scope
+
+        return gateway_token_scope(self, actor, action)
+
+
+class GatewayToken(BaseModel):
+    """A grant to call one system version through the gateway. The secret
+    (``sgw_…``) is shown once; only its SHA-256 is kept. Whether the grant
+    still holds (certification, assignment, stage, halt, …) is checked again
+    on every call, not only when the token is issued."""
+
+    kind = models.CharField(max_length=16, choices=GrantKind.choices)
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gateway_tokens")
+    # The auditor organisation or academic group the holder acts for (none for lab-admitted users).
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="gateway_tokens"
+    )
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="gateway_tokens")
+    lab = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    audit = models.ForeignKey(
+        "auditing.Audit", null=True, blank=True, on_delete=models.PROTECT, related_name="gateway_tokens"
+    )
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="First characters of the token, to tell tokens apart")
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requests_per_minute = models.PositiveIntegerField()
+    tokens_per_day = models.PositiveIntegerField()
+
+    objects = GatewayTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=[k.value for k in GrantKind]), name="gateway_token_kind_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(digest__regex=SHA256_HEX), name="gateway_token_digest_hex"),
+            models.CheckConstraint(condition=models.Q(requests_per_minute__gt=0), name="gateway_token_rpm_positive"),
+            models.CheckConstraint(condition=models.Q(tokens_per_day__gt=0), name="gateway_token_tpd_positive"),
+            # An auditor's grant is tied to one audit; an auditor's or academic's to their organisation.
+            models.CheckConstraint(
+                condition=~models.Q(kind="auditor") | models.Q(audit__isnull=False, organisation__isnull=False),
+                name="gateway_token_auditor_has_audit",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind="academic") | models.Q(organisation__isnull=False),
+                name="gateway_token_academic_has_organisation",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.kind}, {self.name})"
+
+
+class GatewayCallQuerySet(models.QuerySet["GatewayCall"]):
+    def visible_to(self, actor: Any, action: str = "view") -> GatewayCallQuerySet:
+        from gateway.permissions import gateway_call_scope
+
+        return gateway_call_scope(self, actor, action)
+
+
+class GatewayCall(BaseModel):
+    """One call through the gateway: who (the grant), when, which upstream
+    model, the outcome, latency, token usage and the SHA-256 of the request
+    and response bodies. Never the content. Append-only: the ORM refuses
+    updates and deletes, and on PostgreSQL a trigger refuses them too."""
+
+    # The Redis stream entry this row was drained from: makes the drain idempotent.
+    stream_id = models.CharField(max_length=64, unique=True)
+    token = models.ForeignKey(GatewayToken, on_delete=models.PROTECT, related_name="calls")
+    kind = models.CharField(max_length=16, choices=GrantKind.choices)
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lab = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=200)
+    upstream_model = models.CharField(max_length=200, blank=True)
+    stream = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=64, blank=True)
+    latency_ms = models.FloatField()
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    request_sha256 = models.CharField(max_length=64)
+    response_sha256 = models.CharField(max_length=64)
+
+    objects = GatewayCallQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["token", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status_code} ({self.token_id})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("gateway calls are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("gateway calls are append-only")

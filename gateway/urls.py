@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+"""The OpenAI-compatible surface (/gateway/v1/chat/completions, /gateway/v1/models)
+is served by gateway.server.GatewayApp, which config/asgi.py dispatches to by
+path prefix before Django's request machinery. Nothing is routed here: under
+WSGI or Django's test client these paths answer 404."""
 
-urlpatterns: list = []
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

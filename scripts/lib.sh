@@ -59,7 +59,10 @@ venv_ensure() {
     fi
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "Installing $reqfile into .venv (first run, or the file changed)"
-        PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet -r "$reqfile"
+        # llama.cpp (the local model) compiles from source: build for a generic
+        # x86-64, not this CPU's newest instructions, which some VMs fault on.
+        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+            PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet -r "$reqfile"
         printf '%s\n' "$want" > "$stamp"
     fi
 }

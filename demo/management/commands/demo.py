@@ -59,6 +59,13 @@ def demo_password(username: str) -> str:
     return "demo-" + mac.hexdigest()[:16]
 
 
+def demo_gateway_secret(username: str, generation: int = 0) -> str:
+    """The demo auditor's gateway token, stable for a checkout (from SECRET_KEY)."""
+    label = f"stagegate-demo-gateway-token:{username}:{generation}"
+    mac = hmac.new(settings.SECRET_KEY.encode(), label.encode(), hashlib.sha256)
+    return "sgw_" + mac.hexdigest()[:43]
+
+
 def sha256_of(label: str) -> str:
     return hashlib.sha256(label.encode()).hexdigest()
 
@@ -78,6 +85,10 @@ class Command(BaseCommand):
             from demo.world import seed_domain
 
             summary = seed_domain(orgs=orgs, users=users, out=self.stdout)
+            from demo.world import seed_gateway_token
+
+            auditor = users["auditor"]
+            gateway = seed_gateway_token(auditor=auditor, secret_for=lambda n: demo_gateway_secret(auditor.username, n))
 
         base = settings.STAGEGATE_BASE_URL.rstrip("/")
         logins: dict[str, dict[str, str]] = {
@@ -89,7 +100,12 @@ class Command(BaseCommand):
             "password": demo_password(operator.username),
             "api_token": self.seed_token(operator),
         }
-        document = {"web": base + "/", "api": base + "/api/", "users": logins}
+        document = {
+            "web": base + "/",
+            "api": base + "/api/",
+            "users": logins,
+            "gateway": {"base_url": base + "/gateway/v1", **gateway},
+        }
         if json_path:
             path = Path(json_path)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,3 +164,5 @@ class Command(BaseCommand):
         w("Logins (username / password / API token):")
         for role, login in document["users"].items():
             w(f"  {role:<19} {login['username']:<20} {login['password']:<22} {login['api_token']}")
+        gw = document["gateway"]
+        w(f"Gateway: {gw['base_url']}   model {gw['model']}   auditor token {gw['auditor_token']}")

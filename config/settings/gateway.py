@@ -1,0 +1,35 @@
+"""The model-access gateway: token limits, upstream timeouts, Redis for rate
+limits and the access-log hand-off."""
+
+from __future__ import annotations
+
+from config.settings.celery import REDIS_URL
+from config.settings.env import env
+
+# Gateway tokens must expire; this bounds how far ahead.
+STAGEGATE_GATEWAY_TOKEN_MAX_DAYS: int = env.int("STAGEGATE_GATEWAY_TOKEN_MAX_DAYS", default=90)
+# Quotas a token gets when the issuer names none, and the most it may get.
+STAGEGATE_GATEWAY_DEFAULT_RPM: int = env.int("STAGEGATE_GATEWAY_DEFAULT_RPM", default=60)
+STAGEGATE_GATEWAY_MAX_RPM: int = env.int("STAGEGATE_GATEWAY_MAX_RPM", default=100_000)
+STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY: int = env.int("STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY", default=1_000_000)
+STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY: int = env.int("STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY", default=100_000_000)
+
+# Upstream calls (seconds). Read is the longest gap between bytes, so a long
+# stream is fine as long as the model keeps producing.
+STAGEGATE_GATEWAY_CONNECT_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_CONNECT_TIMEOUT", default=5.0)
+STAGEGATE_GATEWAY_READ_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_READ_TIMEOUT", default=120.0)
+STAGEGATE_GATEWAY_WRITE_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_WRITE_TIMEOUT", default=30.0)
+STAGEGATE_GATEWAY_POOL_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_POOL_TIMEOUT", default=10.0)
+STAGEGATE_GATEWAY_MAX_CONNECTIONS: int = env.int("STAGEGATE_GATEWAY_MAX_CONNECTIONS", default=512)
+STAGEGATE_GATEWAY_MAX_REQUEST_BYTES: int = env.int("STAGEGATE_GATEWAY_MAX_REQUEST_BYTES", default=4 * 1024 * 1024)
+STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES: int = env.int("STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES", default=32 * 1024 * 1024)
+
+# Redis: rate limits, quotas and the access-log stream. Short timeouts and a
+# circuit breaker so a dead Redis costs a call milliseconds, not seconds.
+STAGEGATE_GATEWAY_REDIS_URL: str = env.str("STAGEGATE_GATEWAY_REDIS_URL", default=REDIS_URL)
+STAGEGATE_GATEWAY_REDIS_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_REDIS_TIMEOUT", default=0.5)
+STAGEGATE_GATEWAY_BREAKER_SECONDS: float = env.float("STAGEGATE_GATEWAY_BREAKER_SECONDS", default=1.0)
+STAGEGATE_GATEWAY_LOG_STREAM: str = env.str("STAGEGATE_GATEWAY_LOG_STREAM", default="stagegate:gateway:calls")
+# The gateway refuses calls (503) rather than let an undrained log grow past this.
+STAGEGATE_GATEWAY_LOG_BACKLOG_MAX: int = env.int("STAGEGATE_GATEWAY_LOG_BACKLOG_MAX", default=500_000)
+STAGEGATE_GATEWAY_DRAIN_BATCH: int = env.int("STAGEGATE_GATEWAY_DRAIN_BATCH", default=2000)

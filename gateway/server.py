@@ -1,0 +1,563 @@
+"""The gateway's OpenAI-compatible surface, as a lean ASGI application.
+
+config/asgi.py sends every ``/gateway/`` request here before Django's request
+machinery (middleware, URL resolution, DRF): a call then costs one database
+query (does the grant still hold), one Redis script (limits), the upstream
+call, and one Redis script after the caller has the response (quota and the
+access-log hand-off). On PostgreSQL the query runs on psycopg's async
+connections (gateway/grantdb.py); elsewhere through the ORM in a small thread
+pool. Everything else is async, so an in-flight model call holds no thread.
+
+Routes: ``POST /gateway/v1/chat/completions`` (non-streaming, and ``stream:
+true`` passed through as server-sent events chunk by chunk), ``GET
+/gateway/v1/models`` and ``GET /gateway/v1/models/{id}``.
+
+The caller's headers are never forwarded upstream; the upstream gets the lab's
+decrypted credential as ``Authorization: Bearer``. The credential appears in
+no response, log line or error: errors use fixed messages, and an upstream
+error body that echoes it is scrubbed."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from gateway import limits as limits_mod
+from gateway import upstream
+from gateway.grantdb import GrantDbUnavailable, grant_check_async
+from gateway.limits import RedisUnavailable, Refusal
+from gateway.selectors import Grant, GrantRefused
+from labs.credentials import CredentialUnreadable, decrypt_credential
+
+logger = logging.getLogger("stagegate.gateway")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+PREFIX = "/gateway/v1"
+TOKEN_PREFIX = "sgw_"
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway-db")
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "invalid_request_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class ClientGone(Exception):
+    pass
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+@dataclass
+class Call:
+    """What the access log records about one call."""
+
+    method: str
+    path: str
+    started_at: datetime.datetime = field(default_factory=lambda: datetime.datetime.now(datetime.UTC))
+    t0: float = field(default_factory=time.perf_counter)
+    grant: Grant | None = None
+    stream: bool = False
+    upstream_model: str = ""
+    status: int = 0
+    error_code: str = ""
+    latency_ms: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    request_sha256: str = hashlib.sha256(b"").hexdigest()
+    response_hasher: Any = field(default_factory=hashlib.sha256)
+    final_sent: bool = False
+
+    def entry(self, g: Grant) -> dict[str, str]:
+        return {
+            "token": g.token_id,
+            "kind": g.kind,
+            "holder": str(g.holder_id),
+            "organisation": g.organisation_id or "",
+            "lab": g.lab_id,
+            "system_version": g.system_version_id,
+            "started_at": self.started_at.isoformat(),
+            "method": self.method,
+            "path": self.path,
+            "upstream_model": self.upstream_model,
+            "stream": "1" if self.stream else "0",
+            "status": str(self.status),
+            "error_code": self.error_code,
+            "latency_ms": f"{self.latency_ms:.3f}",
+            "prompt_tokens": str(self.prompt_tokens),
+            "completion_tokens": str(self.completion_tokens),
+            "total_tokens": str(self.total_tokens),
+            "request_sha256": self.request_sha256,
+            "response_sha256": self.response_hasher.hexdigest(),
+        }
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
+    return asyncio.get_running_loop().run_in_executor(_executor, functools.partial(fn, *args, **kwargs))
+
+
+def _check_grant(digest: str) -> Grant:
+    from django.db import connection
+
+    from gateway.selectors import grant_check
+
+    connection.close_if_unusable_or_obsolete()
+    return grant_check(digest=digest)
+
+
+def _store_direct(stream_id: str, entry: dict[str, str]) -> None:
+    from django.db import connection
+
+    from gateway.services import gateway_calls_store
+
+    connection.close_if_unusable_or_obsolete()
+    gateway_calls_store(entries=[(stream_id, entry)])
+
+
+@functools.lru_cache(maxsize=256)
+def _credential(ciphertext: str) -> str:
+    return decrypt_credential(ciphertext) if ciphertext else ""
+
+
+def _error_body(status: int, code: str, message: str) -> bytes:
+    kind = _ERROR_TYPES.get(status, "api_error")
+    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+
+
+def _usage(data: Any) -> tuple[int, int, int]:
+    usage = data.get("usage") if isinstance(data, dict) else None
+    if not isinstance(usage, dict):
+        return 0, 0, 0
+
+    def n(key: str) -> int:
+        v = usage.get(key)
+        return v if isinstance(v, int) and v >= 0 else 0
+
+    prompt, completion = n("prompt_tokens"), n("completion_tokens")
+    return prompt, completion, n("total_tokens") or prompt + completion
+
+
+class SseScanner:
+    """Watches a passing event stream for a usage object and counts the data
+    events (the token estimate when the upstream reports no usage)."""
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.events = 0
+        self.usage: tuple[int, int, int] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload.startswith(b"{"):
+                self.events += 1
+                if b'"usage"' in payload:
+                    try:
+                        found = _usage(json.loads(payload))
+                    except ValueError:
+                        continue
+                    if any(found):
+                        self.usage = found
+
+
+def _prepare_grant_query() -> str:
+    from django.db import connection
+
+    from gateway.selectors import _grant_sql
+
+    if connection.vendor == "postgresql":
+        _grant_sql()
+    return connection.vendor
+
+
+class GatewayApp:
+    def __init__(self) -> None:
+        self._vendor: str | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        call = Call(method=method, path=path)
+        try:
+            if path == PREFIX + "/chat/completions":
+                if method != "POST":
+                    await self._error(send, call, 405, "method_not_allowed", "Use POST.")
+                    return
+                await self._chat(scope, receive, send, call)
+            elif path == PREFIX + "/models" or path.startswith(PREFIX + "/models/"):
+                if method != "GET":
+                    await self._error(send, call, 405, "method_not_allowed", "Use GET.")
+                    return
+                await self._models(scope, send, call, path[len(PREFIX + "/models/") :] or None)
+            else:
+                await self._error(send, call, 404, "not_found", "No such endpoint on this gateway.")
+                return
+        except ClientGone:
+            call.status, call.error_code = 499, "client_disconnected"
+        finally:
+            if call.grant is not None and call.status:
+                await self._settle(call)
+
+    # Responses
+
+    async def _respond(
+        self, send: Send, call: Call, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        call.status = status
+        call.response_hasher.update(body)
+        call.final_sent = True
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *(headers or []),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        call.latency_ms = (time.perf_counter() - call.t0) * 1000
+
+    async def _error(
+        self, send: Send, call: Call, status: int, code: str, message: str, retry_after: int | None = None
+    ) -> None:
+        call.error_code = code
+        headers = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="stagegate-gateway"'))
+        if status >= 500 or status == 429:
+            logger.warning(
+                "gateway call refused: status=%s code=%s token=%s", status, code, call.grant and call.grant.token_id
+            )
+        await self._respond(send, call, status, _error_body(status, code, message), headers)
+
+    # Admission: the token, the grant, the limits
+
+    async def _admit(self, scope: Scope, send: Send, call: Call) -> Grant | None:
+        auth = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+                break
+        scheme, _, secret = auth.decode("latin-1").partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX):
+            await self._error(send, call, 401, "invalid_api_key", "A gateway token (sgw_…) is required as Bearer.")
+            return None
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        try:
+            grant: Grant = await self._grant(digest)
+        except GrantDbUnavailable:
+            await self._error(send, call, 503, "grants_unavailable", "The gateway cannot check grants; try again.", 1)
+            return None
+        except GrantRefused as refused:
+            call.grant = refused.grant
+            await self._error(send, call, refused.status, refused.code, refused.message)
+            return None
+        call.grant = grant
+        try:
+            refusal: Refusal | None = await limits_mod.limits().admit(
+                token_id=grant.token_id,
+                requests_per_minute=grant.requests_per_minute,
+                tokens_per_day=grant.tokens_per_day,
+            )
+        except RedisUnavailable:
+            await self._error(
+                send, call, 503, "limits_unavailable", "The gateway cannot check rate limits; try again shortly.", 1
+            )
+            return None
+        if refusal is not None:
+            await self._error(send, call, refusal.status, refusal.code, refusal.message, refusal.retry_after)
+            return None
+        return grant
+
+    async def _grant(self, digest: str) -> Grant:
+        if self._vendor is None:
+            # Compile the grant query once, off the loop (it may ask the server its version).
+            self._vendor = await _in_thread(_prepare_grant_query)
+        if self._vendor == "postgresql":
+            return await grant_check_async(digest=digest, now=datetime.datetime.now(datetime.UTC))
+        grant: Grant = await _in_thread(_check_grant, digest)
+        return grant
+
+    async def _settle(self, call: Call) -> None:
+        """Hand the access-log entry off (the caller already has the response)."""
+        grant = call.grant
+        if grant is None:
+            return
+        if not call.latency_ms:
+            call.latency_ms = (time.perf_counter() - call.t0) * 1000
+        entry = call.entry(grant)
+        try:
+            await limits_mod.limits().settle(token_id=grant.token_id, tokens_used=call.total_tokens, entry=entry)
+        except RedisUnavailable:
+            # Lose nothing: write this one straight to the database.
+            try:
+                await _in_thread(_store_direct, f"direct-{uuid.uuid4()}", entry)
+            except Exception:
+                logger.exception("gateway access log: could not store call of token %s", grant.token_id)
+
+    # Routes
+
+    async def _models(self, scope: Scope, send: Send, call: Call, model_id: str | None) -> None:
+        grant = await self._admit(scope, send, call)
+        if grant is None:
+            return
+        card = {"id": grant.model_id, "object": "model", "created": grant.created, "owned_by": grant.lab_id}
+        if model_id is None:
+            body = json.dumps({"object": "list", "data": [card]}).encode()
+        elif model_id in (grant.model_id, grant.system_version_id):
+            body = json.dumps(card).encode()
+        else:
+            await self._error(send, call, 404, "model_not_found", "This token does not grant that model.")
+            return
+        await self._respond(send, call, 200, body)
+
+    async def _chat(self, scope: Scope, receive: Receive, send: Send, call: Call) -> None:
+        try:
+            raw = await self._read_body(receive)
+        except BodyTooLarge:
+            await self._error(send, call, 413, "request_too_large", "The request body is too large.")
+            return
+        call.request_sha256 = hashlib.sha256(raw).hexdigest()
+        grant = await self._admit(scope, send, call)
+        if grant is None:
+            return
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            await self._error(send, call, 400, "invalid_json", "The request body is not valid JSON.")
+            return
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            await self._error(send, call, 400, "invalid_request", "The body must be a JSON object with a model.")
+            return
+        if body["model"] not in (grant.model_id, grant.system_version_id):
+            await self._error(send, call, 404, "model_not_found", "This token does not grant that model.")
+            return
+        try:
+            credential = _credential(grant.credential_ciphertext)
+        except CredentialUnreadable:
+            await self._error(send, call, 502, "upstream_credential_unavailable", "The lab's credential is unusable.")
+            return
+        body["model"] = grant.endpoint_model
+        call.upstream_model = grant.endpoint_model
+        call.stream = body.get("stream") is True
+        payload = json.dumps(body).encode()
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        if credential:
+            headers["authorization"] = f"Bearer {credential}"
+        url = grant.endpoint_base_url.rstrip("/") + "/chat/completions"
+        client = upstream.client()
+        request = client.build_request("POST", url, content=payload, headers=headers, timeout=upstream.timeout())
+
+        work = asyncio.ensure_future(self._forward(send, call, client, request, credential))
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, work))
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not (work.cancelled() and call.status == 499):
+                raise
+        finally:
+            watcher.cancel()
+
+    async def _watch_disconnect(self, receive: Receive, call: Call, work: asyncio.Future[None]) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                if not call.final_sent and not work.done():
+                    call.status, call.error_code = 499, "client_disconnected"
+                    call.latency_ms = (time.perf_counter() - call.t0) * 1000
+                    logger.warning("gateway call: client disconnected (token %s)", call.grant and call.grant.token_id)
+                    work.cancel()
+                return
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        limit = settings.STAGEGATE_GATEWAY_MAX_REQUEST_BYTES
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    async def _forward(
+        self, send: Send, call: Call, client: httpx.AsyncClient, request: httpx.Request, credential: str
+    ) -> None:
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TimeoutException:
+            await self._error(send, call, 504, "upstream_timeout", "The model did not answer in time.")
+            return
+        except upstream.UpstreamAddressRefused:
+            await self._error(send, call, 502, "upstream_address_refused", "The model's address is not allowed.")
+            return
+        except httpx.HTTPError:
+            await self._error(send, call, 502, "upstream_unreachable", "The model could not be reached.")
+            return
+        try:
+            if call.stream and response.status_code == 200:
+                await self._relay_stream(send, call, response)
+            else:
+                await self._relay_whole(send, call, response, credential)
+        finally:
+            await response.aclose()
+
+    async def _read_limited(self, response: httpx.Response) -> bytes:
+        limit = settings.STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def _relay_whole(self, send: Send, call: Call, response: httpx.Response, credential: str) -> None:
+        try:
+            raw = await self._read_limited(response)
+        except BodyTooLarge:
+            await self._error(send, call, 502, "upstream_response_too_large", "The model's answer is too large.")
+            return
+        except httpx.TimeoutException:
+            await self._error(send, call, 504, "upstream_timeout", "The model did not answer in time.")
+            return
+        except httpx.HTTPError:
+            await self._error(send, call, 502, "upstream_error", "The connection to the model failed.")
+            return
+        status = response.status_code
+        if credential and credential.encode() in raw:
+            raw = raw.replace(credential.encode(), b"[redacted]")
+        if status in (401, 403):
+            await self._error(send, call, 502, "upstream_auth_failed", "The model's endpoint refused the lab's key.")
+            return
+        if status == 429:
+            retry = response.headers.get("retry-after", "")
+            await self._error(
+                send, call, 429, "upstream_rate_limited", "The model's endpoint is rate limiting.",
+                int(retry) if retry.isdigit() else 1,
+            )  # fmt: skip
+            return
+        if status >= 500 or status < 200 or 300 <= status < 400:
+            await self._error(send, call, 502, "upstream_error", f"The model's endpoint failed (HTTP {status}).")
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            await self._error(send, call, 502, "upstream_malformed", "The model's endpoint sent malformed JSON.")
+            return
+        if status >= 400:
+            # The upstream's own complaint about the request (bad parameters): pass it on.
+            if not isinstance(data, dict) or "error" not in data:
+                raw = _error_body(status, "upstream_rejected", "The model's endpoint rejected the request.")
+            call.error_code = "upstream_rejected"
+            await self._respond(send, call, status, raw)
+            return
+        call.prompt_tokens, call.completion_tokens, call.total_tokens = _usage(data)
+        await self._respond(send, call, 200, raw)
+
+    async def _relay_stream(self, send: Send, call: Call, response: httpx.Response) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream; charset=utf-8"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+        call.status = 200
+        scanner = SseScanner()
+        failure: tuple[int, str, str] | None = None
+        try:
+            async for chunk in response.aiter_raw():
+                if not chunk:
+                    continue
+                call.response_hasher.update(chunk)
+                scanner.feed(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except httpx.TimeoutException:
+            failure = (504, "upstream_timeout", "The model stopped answering.")
+        except httpx.HTTPError:
+            failure = (502, "upstream_error", "The connection to the model failed mid-stream.")
+        tail = b""
+        if failure is not None:
+            call.status, call.error_code = failure[0], failure[1]
+            logger.warning("gateway stream failed: code=%s token=%s", failure[1], call.grant and call.grant.token_id)
+            tail = b"data: " + _error_body(*failure) + b"\n\n"
+            call.response_hasher.update(tail)
+        if scanner.usage is not None:
+            call.prompt_tokens, call.completion_tokens, call.total_tokens = scanner.usage
+        else:
+            call.completion_tokens = call.total_tokens = scanner.events
+        call.final_sent = True
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
+        call.latency_ms = (time.perf_counter() - call.t0) * 1000
+
+
+application = GatewayApp()
+
+
+def close_db_connections() -> None:
+    """Close the database connections the gateway's threads hold (tests that
+    drop their database call this; a server process just exits)."""
+    import threading
+
+    from django.db import connections
+
+    from gateway.grantdb import close_all_sync
+
+    close_all_sync()
+    alive = len(getattr(_executor, "_threads", ()))
+    if not alive:
+        return
+    barrier = threading.Barrier(alive)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait(timeout=5)  # one task per thread: each waits for the others
+
+    for future in [_executor.submit(close) for _ in range(alive)]:
+        future.result(timeout=10)

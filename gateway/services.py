@@ -1,0 +1,303 @@
+"""Issuing and revoking gateway tokens."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from auditing.models import Audit, AuditStatus
+from auditing.selectors import organisation_has_conflict, organisation_is_assigned, organisation_is_certified
+from core.actors import Actor
+from core.audit import audit_event_record, snapshot
+from core.errors import Conflict, Forbidden, InvalidInput
+from core.models import OrganisationKind, Role
+from core.permissions import require
+from gateway.models import GatewayCall, GatewayToken, GrantKind
+from labs.models import SystemVersion
+
+TOKEN_PREFIX = "sgw_"
+
+# The lowest stage at which each kind of grant may call a system, and the
+# stages that admit it (rule 7). Checked at issue and on every call.
+STAGES_ADMITTING: dict[str, frozenset[int]] = {
+    GrantKind.AUDITOR: frozenset({1, 2, 3}),
+    GrantKind.ACADEMIC: frozenset({1, 2, 3}),
+    GrantKind.CUSTOMER: frozenset({2, 3}),
+    GrantKind.LAB_ADMITTED: frozenset({3}),
+}
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_gateway_token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _release_state(system_version: SystemVersion) -> tuple[int, str]:
+    # Read by relation name: deploy sits above the gateway in the layers.
+    row = SystemVersion.objects.filter(pk=system_version.pk).values_list("release__stage", "release__status").first()
+    stage, status = row or (None, None)
+    return stage or 0, status or "active"
+
+
+def _bounded(value: int | None, *, default: int, maximum: int, field: str) -> int:
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1 or value > maximum:
+        raise InvalidInput(f"Invalid {field}.", errors={field: [f"Must be a whole number from 1 to {maximum}."]})
+    return value
+
+
+def _membership_org(actor: Actor, kind: str, role: str) -> Any:
+    """The one organisation of ``kind`` where the actor holds ``role``."""
+    orgs = [org for org in actor.ids_of_kind(kind) if actor.has_role(org, role)]
+    if len(orgs) != 1:
+        return None
+    return orgs[0]
+
+
+@transaction.atomic
+def gateway_token_issue(
+    *,
+    actor: Actor,
+    kind: str,
+    system_version: SystemVersion,
+    name: str,
+    expires_at: datetime.datetime,
+    audit: Audit | None = None,
+    holder: Any = None,
+    requests_per_minute: int | None = None,
+    tokens_per_day: int | None = None,
+    secret: str | None = None,
+) -> tuple[GatewayToken, str]:
+    """Issue a token; the secret is returned once and only its digest kept.
+
+    - ``auditor``: a member of an auditor organisation assigned (in force) to
+      ``audit``, an open audit of this system version; certified; no conflict.
+      Issued to themselves.
+    - ``academic``: a member of a certified academic group with no conflict.
+      Issued to themselves.
+    - ``lab_admitted``: issued by an admin of the system's lab to ``holder``
+      (any active user), only once the release is at stage 3.
+    - ``customer``: refused until KYC enrolment exists (issue 6).
+    Every kind needs the release to be at a stage that admits it and not halted.
+    """
+    require(actor.is_authenticated, "Sign in to request a gateway token.")
+    if kind not in GrantKind.values:
+        raise InvalidInput("Unknown token kind.", errors={"kind": [f"Must be one of: {', '.join(GrantKind.values)}."]})
+    if kind == GrantKind.CUSTOMER:
+        raise Conflict(
+            "Customer tokens need KYC enrolment, which is not available yet (staged release, issue 6).",
+            code="customer_enrolment_unavailable",
+        )
+    now = timezone.now()
+    max_days = settings.STAGEGATE_GATEWAY_TOKEN_MAX_DAYS
+    if expires_at <= now:
+        raise InvalidInput("The expiry must be in the future.", errors={"expires_at": ["Must be in the future."]})
+    if expires_at > now + datetime.timedelta(days=max_days):
+        raise InvalidInput(
+            "The expiry is too far ahead.", errors={"expires_at": [f"At most {max_days} days from now."]}
+        )
+    rpm = _bounded(
+        requests_per_minute,
+        default=settings.STAGEGATE_GATEWAY_DEFAULT_RPM,
+        maximum=settings.STAGEGATE_GATEWAY_MAX_RPM,
+        field="requests_per_minute",
+    )
+    tpd = _bounded(
+        tokens_per_day,
+        default=settings.STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY,
+        maximum=settings.STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY,
+        field="tokens_per_day",
+    )
+
+    organisation = None
+    if kind == GrantKind.AUDITOR:
+        if audit is None:
+            raise InvalidInput("An auditor's token names its audit.", errors={"audit": ["This field is required."]})
+        if audit.system_version_id != system_version.pk:
+            raise InvalidInput(
+                "The audit is not of this system version.", errors={"audit": ["Not an audit of this system version."]}
+            )
+        organisation = next(
+            (
+                org
+                for org in actor.auditor_org_ids
+                if actor.kinds[org] == OrganisationKind.AUDITOR
+                and actor.has_role(org, Role.AUDITOR)
+                and organisation_is_assigned(organisation=org, audit=audit)
+            ),
+            None,
+        )
+        require(organisation is not None, "Only an auditor assigned to this audit may request a token for it.")
+        if audit.status != AuditStatus.OPEN:
+            raise Conflict("The audit is not open.", code="audit_not_open")
+        holder = actor.user
+    elif kind == GrantKind.ACADEMIC:
+        organisation = _membership_org(actor, OrganisationKind.ACADEMIC, Role.ACADEMIC_AUDITOR)
+        require(organisation is not None, "Only a member of a vetted academic group may request an academic token.")
+        holder = actor.user
+        audit = None
+    else:  # lab_admitted
+        require(
+            actor.has_role(system_version.lab_id, Role.LAB_ADMIN),
+            "Only an admin of the system's lab admits users at stage 3.",
+        )
+        if holder is None:
+            raise InvalidInput("Name the user to admit.", errors={"holder": ["This field is required."]})
+        if not holder.is_active:
+            raise InvalidInput("That user is deactivated.", errors={"holder": ["User is not active."]})
+        audit = None
+
+    if organisation is not None:
+        if not organisation_is_certified(organisation=organisation):
+            raise Conflict("Your organisation's certification is not valid.", code="certification_invalid")
+        if organisation_has_conflict(organisation=organisation, lab=system_version.lab_id):
+            raise Conflict("A declared conflict of interest bars your organisation.", code="conflict_of_interest")
+
+    stage, status = _release_state(system_version)
+    if status != "active":
+        raise Conflict(f"The release is {status}.", code=f"release_{status}")
+    if stage not in STAGES_ADMITTING[kind]:
+        raise Conflict(
+            f"The system version is at stage {stage}, which does not admit {kind} tokens.", code="stage_not_open"
+        )
+
+    secret = secret or new_gateway_token_secret()
+    token = GatewayToken(
+        kind=kind,
+        holder=holder,
+        organisation_id=organisation,
+        system_version=system_version,
+        lab_id=system_version.lab_id,
+        audit=audit,
+        issued_by=actor.user,
+        name=name,
+        prefix=secret[:12],
+        digest=token_digest(secret),
+        expires_at=expires_at,
+        requests_per_minute=rpm,
+        tokens_per_day=tpd,
+    )
+    token.full_clean()
+    token.save()
+    audit_event_record(
+        actor=actor,
+        action="gateway_token.issue",
+        target=token,
+        after=snapshot(token, exclude=["digest"]),
+        organisations=[organisation, system_version.lab_id] if kind == GrantKind.LAB_ADMITTED else [organisation],
+    )
+    return token, secret
+
+
+def _may_revoke(actor: Actor, token: GatewayToken) -> bool:
+    user_pk = getattr(actor.user, "pk", None)
+    if actor.is_regulator or token.holder_id == user_pk or token.issued_by_id == user_pk:
+        return True
+    return token.kind == GrantKind.LAB_ADMITTED and actor.has_role(token.lab_id, Role.LAB_ADMIN)
+
+
+@transaction.atomic
+def gateway_token_revoke(*, actor: Actor, token: GatewayToken) -> GatewayToken:
+    """Revoke a token: the holder, the issuer, the regulator, or (for
+    lab-admitted tokens) the lab's admins. Takes effect on the next call."""
+    token = GatewayToken.objects.select_for_update().get(pk=token.pk)
+    if not _may_revoke(actor, token):
+        raise Forbidden("You may not revoke this token.")
+    if token.revoked_at is not None:
+        raise Conflict("This token is already revoked.", code="already_revoked")
+    before = snapshot(token, exclude=["digest"])
+    token.revoked_at = timezone.now()
+    token.revoked_by = actor.user
+    token.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="gateway_token.revoke",
+        target=token,
+        before=before,
+        after=snapshot(token, exclude=["digest"]),
+        organisations=[token.organisation_id, token.lab_id]
+        if token.kind == GrantKind.LAB_ADMITTED
+        else [token.organisation_id],
+    )
+    return token
+
+
+# The access log
+
+
+def _call_from_entry(stream_id: str, entry: dict[str, str]) -> GatewayCall:
+    started = datetime.datetime.fromisoformat(entry["started_at"])
+    return GatewayCall(
+        stream_id=stream_id,
+        token_id=entry["token"],
+        kind=entry["kind"],
+        holder_id=int(entry["holder"]),
+        organisation_id=entry.get("organisation") or None,
+        lab_id=entry["lab"],
+        system_version_id=entry["system_version"],
+        created_at=started,
+        method=entry["method"][:8],
+        path=entry["path"][:200],
+        upstream_model=entry.get("upstream_model", "")[:200],
+        stream=entry.get("stream") == "1",
+        status_code=int(entry["status"]),
+        error_code=entry.get("error_code", "")[:64],
+        latency_ms=float(entry["latency_ms"]),
+        prompt_tokens=int(entry.get("prompt_tokens") or 0),
+        completion_tokens=int(entry.get("completion_tokens") or 0),
+        total_tokens=int(entry.get("total_tokens") or 0),
+        request_sha256=entry["request_sha256"],
+        response_sha256=entry["response_sha256"],
+    )
+
+
+@transaction.atomic
+def gateway_calls_store(*, entries: list[tuple[str, dict[str, str]]]) -> int:
+    """Write access-log entries keyed by their stream id; an id already stored
+    is skipped, so handing the same entries over twice stores them once."""
+    rows = [_call_from_entry(stream_id, entry) for stream_id, entry in entries]
+    created = GatewayCall.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    return len(created)
+
+
+def access_log_drain(*, batch: int | None = None, max_batches: int = 50) -> int:
+    """Move access-log entries from the Redis stream into PostgreSQL.
+
+    Each batch is read, stored in one transaction, and deleted from the stream
+    only after that transaction commits. A crash in between leaves the entries
+    in the stream; the next drain stores them again, and the unique stream id
+    makes that a no-op. Returns how many entries were moved."""
+    import redis
+
+    batch = batch or settings.STAGEGATE_GATEWAY_DRAIN_BATCH
+    stream = settings.STAGEGATE_GATEWAY_LOG_STREAM
+    client: Any = redis.Redis.from_url(settings.STAGEGATE_GATEWAY_REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+    moved = 0
+    try:
+        for _ in range(max_batches):
+            items = client.xrange(stream, "-", "+", count=batch)
+            if not items:
+                break
+            entries = [(_text(sid), {_text(k): _text(v) for k, v in fields.items()}) for sid, fields in items]
+            gateway_calls_store(entries=entries)  # commits here
+            client.xdel(stream, *[sid for sid, _ in entries])
+            moved += len(entries)
+            if len(items) < batch:
+                break
+    finally:
+        client.close()
+    return moved
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -27,13 +27,22 @@ from auditing.models import (
     ConflictOfInterest,
     Fee,
     FeeDirection,
+    Finding,
+    FindingSeverity,
+    FindingStatus,
+    FindingUpdate,
     InfosecLevel,
+    RetestOutcome,
+    SigningKey,
+    SigningKeyStatus,
+    SignOff,
+    SignOffDecision,
 )
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.models import Organisation
 from core.permissions import VIEW
 from labs.models import SystemVersion
-from standards.models import RiskArea
+from standards.models import CapabilityKind, RiskArea
 
 TAGS = ["auditing"]
 
@@ -499,3 +508,421 @@ class FeePaidApi(APIView):
         fee = selectors.fee_get(actor=actor, pk=pk)
         fee = services.fee_mark_paid(actor=actor, fee=fee)
         return Response(FeeOutput(selectors.fee_get(actor=actor, pk=fee.pk)).data)
+
+
+# Findings (issue 5)
+
+
+@extend_schema_field(OpenApiTypes.UUID)
+class VisibleAuditField(serializers.PrimaryKeyRelatedField):
+    def get_queryset(self) -> Any:
+        return Audit.objects.visible_to(actor_of(self.context["request"]), VIEW)
+
+
+@extend_schema_serializer(component_name="Evidence")
+class EvidenceSerializer(serializers.Serializer[Any]):
+    kind = CodeField(["eval_sample", "gateway_log", "file"])
+    reference = serializers.CharField(max_length=500, allow_blank=True, required=False, default="")
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="SHA-256, 64 lowercase hex.")
+
+
+@extend_schema_serializer(component_name="FindingUpdate")
+class FindingUpdateOutput(serializers.Serializer[FindingUpdate]):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    author = serializers.CharField(source="author.get_username")
+    organisation = serializers.UUIDField(source="organisation_id")
+    from_status = serializers.CharField()
+    to_status = serializers.CharField()
+    note = serializers.CharField()
+    system_version = serializers.UUIDField(source="system_version_id", allow_null=True)
+    outcome = serializers.CharField()
+    log_index = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+@extend_schema_serializer(component_name="Finding")
+class FindingOutput(serializers.Serializer[Finding]):
+    id = serializers.UUIDField()
+    audit = serializers.UUIDField(source="audit_id")
+    system_version = serializers.UUIDField(source="system_version_id")
+    organisation = serializers.UUIDField(source="organisation_id")
+    organisation_name = serializers.CharField(source="organisation.name")
+    title = serializers.CharField()
+    description = serializers.CharField()
+    severity = serializers.CharField(help_text=one_of(FindingSeverity.values))
+    risk_area = serializers.CharField(help_text=one_of(RiskArea.values))
+    capability_kind = serializers.CharField(help_text=one_of(CapabilityKind.values))
+    status = serializers.CharField(help_text=one_of(FindingStatus.values))
+    evidence = EvidenceSerializer(many=True)
+    log_index = serializers.IntegerField(allow_null=True, help_text="Log entry of the filing.")
+    created_at = serializers.DateTimeField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    updates = FindingUpdateOutput(many=True, source="updates.all")
+
+
+class FindingListApi(APIView):
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema_serializer(component_name="FindingFilter")
+    class FilterSerializer(serializers.Serializer[Any]):
+        audit = serializers.UUIDField(required=False)
+        status = serializers.ChoiceField(choices=FindingStatus.choices, required=False)
+        open_for = VisibleSystemVersionField(
+            required=False, help_text="Only findings open against this system version (carried over included)."
+        )
+
+    @extend_schema_serializer(component_name="FindingFile")
+    class InputSerializer(serializers.Serializer[Any]):
+        audit = VisibleAuditField()
+        title = serializers.CharField(max_length=200)
+        description = serializers.CharField(max_length=50_000)
+        severity = CodeField(FindingSeverity.choices)
+        risk_area = CodeField(RiskArea.choices)
+        capability_kind = CodeField(CapabilityKind.choices)
+        evidence = EvidenceSerializer(many=True, required=False, default=list)
+
+    @extend_schema(
+        operation_id="findings_list",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={200: FindingOutput(many=True), **ERRORS},
+        description="Findings on audits the actor's lab or organisation is part of; all for the regulator.",
+    )
+    def get(self, request: Request) -> Response:
+        f = self.FilterSerializer(data=request.query_params, context={"request": request})
+        f.is_valid(raise_exception=True)
+        qs = selectors.finding_list(
+            actor=actor_of(request),
+            audit_id=f.validated_data.get("audit"),
+            status=f.validated_data.get("status"),
+            open_for=f.validated_data.get("open_for"),
+        ).prefetch_related("updates__author")
+        return paginated(self, qs, FindingOutput)
+
+    @extend_schema(
+        operation_id="findings_file",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={201: FindingOutput, **ERRORS},
+        description="An assigned, certified, conflict-free auditor files a finding on an open audit.",
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        s = self.InputSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        data = dict(s.validated_data)
+        data["evidence"] = [dict(e) for e in data.get("evidence", [])]
+        finding = services.finding_file(actor=actor, **data)
+        return Response(
+            FindingOutput(selectors.finding_get(actor=actor, pk=finding.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+
+class FindingDetailApi(APIView):
+    @extend_schema(operation_id="findings_retrieve", tags=TAGS, responses={200: FindingOutput, **ERRORS})
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(FindingOutput(selectors.finding_get(actor=actor_of(request), pk=pk)).data)
+
+
+@extend_schema_serializer(component_name="FindingNote")
+class NoteInput(serializers.Serializer[Any]):
+    note = serializers.CharField(max_length=20_000)
+
+
+def _finding_change(request: Request, pk: Any, change: Any) -> Response:
+    actor = actor_of(request)
+    finding = selectors.finding_get(actor=actor, pk=pk)
+    s = NoteInput(data=request.data)
+    s.is_valid(raise_exception=True)
+    change(actor=actor, finding=finding, note=s.validated_data["note"])
+    return Response(FindingOutput(selectors.finding_get(actor=actor, pk=pk)).data)
+
+
+def _finding_view(verb: str, service: Any, who: str) -> type[APIView]:
+    class View(APIView):
+        @extend_schema(
+            operation_id=f"findings_{verb}",
+            tags=TAGS,
+            request=NoteInput,
+            responses={200: FindingOutput, **ERRORS},
+            description=who,
+        )
+        def post(self, request: Request, pk: Any) -> Response:
+            return _finding_change(request, pk, service)
+
+    View.__name__ = View.__qualname__ = f"Finding{verb.title().replace('_', '')}Api"
+    return View
+
+
+FindingRespondApi = _finding_view("respond", services.finding_respond, "The lab answers a finding.")
+FindingMitigateApi = _finding_view(
+    "mitigate", services.finding_mitigate, "The lab reports a mitigation; the finding awaits re-test."
+)
+FindingCloseApi = _finding_view(
+    "close", services.finding_close, "Only the filing organisation or the regulator closes a finding."
+)
+FindingAcceptRiskApi = _finding_view(
+    "accept_risk", services.finding_accept_risk, "Only the regulator accepts the risk of a finding."
+)
+
+
+class FindingRetestApi(APIView):
+    @extend_schema_serializer(component_name="FindingRetest")
+    class InputSerializer(serializers.Serializer[Any]):
+        system_version = VisibleSystemVersionField(help_text="The finding's version or a successor.")
+        outcome = CodeField(RetestOutcome.choices)
+        note = serializers.CharField(max_length=20_000, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="findings_retest",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={200: FindingOutput, **ERRORS},
+        description=(
+            "The filing organisation records a re-test on a system version. Resolved: the finding stops carrying "
+            "over to that version and its successors."
+        ),
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        finding = selectors.finding_get(actor=actor, pk=pk)
+        s = self.InputSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        services.finding_retest(actor=actor, finding=finding, **s.validated_data)
+        return Response(FindingOutput(selectors.finding_get(actor=actor, pk=pk)).data)
+
+
+# Signing keys
+
+
+@extend_schema_serializer(component_name="SigningKey")
+class SigningKeyOutput(serializers.Serializer[SigningKey]):
+    keyid = serializers.CharField(help_text="SHA-256 hex of the raw Ed25519 public key.")
+    public_key = serializers.CharField(source="public_key_pem", help_text="PEM (SubjectPublicKeyInfo).")
+    owner = serializers.CharField(source="user.get_username")
+    owner_id = serializers.CharField(source="user_id")
+    organisation = serializers.UUIDField(source="organisation_id")
+    organisation_name = serializers.CharField(source="organisation.name")
+    role = serializers.CharField()
+    status = serializers.CharField(help_text=one_of(SigningKeyStatus.values))
+    created_at = serializers.DateTimeField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(
+        allow_null=True, help_text="A revoked key verifies only statements accepted before this time."
+    )
+
+
+class SigningKeyListApi(APIView):
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema_serializer(component_name="SigningKeyFilter")
+    class FilterSerializer(serializers.Serializer[Any]):
+        status = serializers.ChoiceField(choices=SigningKeyStatus.choices, required=False)
+
+    @extend_schema_serializer(component_name="SigningKeyRegister")
+    class InputSerializer(serializers.Serializer[Any]):
+        public_key = serializers.CharField(max_length=1000, help_text="Ed25519 public key, PEM.")
+        organisation = VisibleOrganisationField(required=False, help_text="Needed if you sign for several.")
+
+    @extend_schema(
+        operation_id="keys_list",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={200: SigningKeyOutput(many=True), **ERRORS},
+        description="The public register of signing keys.",
+    )
+    def get(self, request: Request) -> Response:
+        f = self.FilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        return paginated(
+            self,
+            selectors.signing_key_list(actor=actor_of(request), status=f.validated_data.get("status")),
+            SigningKeyOutput,
+        )
+
+    @extend_schema(
+        operation_id="keys_register",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={201: SigningKeyOutput, **ERRORS},
+        description="An auditor or lab reviewer registers an Ed25519 public key; the regulator approves it.",
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        s = self.InputSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        key = services.signing_key_register(
+            actor=actor,
+            public_key_pem_text=s.validated_data["public_key"],
+            organisation=s.validated_data.get("organisation"),
+        )
+        return Response(SigningKeyOutput(key).data, status=status.HTTP_201_CREATED)
+
+
+class SigningKeyDetailApi(APIView):
+    @extend_schema(
+        operation_id="keys_retrieve",
+        tags=TAGS,
+        responses={200: SigningKeyOutput, **ERRORS},
+        description="A signer's public key (PEM), its owner and status: verify an envelope without trusting us.",
+    )
+    def get(self, request: Request, keyid: str) -> Response:
+        return Response(SigningKeyOutput(selectors.signing_key_get(actor=actor_of(request), keyid=keyid)).data)
+
+
+class SigningKeyApproveApi(APIView):
+    permission_classes = (IsAuthenticated, RegulatorWrites)
+
+    @extend_schema(
+        operation_id="keys_approve",
+        tags=TAGS,
+        request=None,
+        responses={200: SigningKeyOutput, **ERRORS},
+        description="The regulator binds the key to its person and organisation.",
+    )
+    def post(self, request: Request, keyid: str) -> Response:
+        actor = actor_of(request)
+        key = services.signing_key_approve(actor=actor, key=selectors.signing_key_get(actor=actor, keyid=keyid))
+        return Response(SigningKeyOutput(key).data)
+
+
+class SigningKeyRevokeApi(APIView):
+    @extend_schema(
+        operation_id="keys_revoke",
+        tags=TAGS,
+        request=ReasonInput,
+        responses={200: SigningKeyOutput, **ERRORS},
+        description="The key's owner or the regulator revokes it; it stays on record.",
+    )
+    def post(self, request: Request, keyid: str) -> Response:
+        actor = actor_of(request)
+        key = selectors.signing_key_get(actor=actor, keyid=keyid)
+        key = services.signing_key_revoke(actor=actor, key=key, reason=_reason(request))
+        return Response(SigningKeyOutput(key).data)
+
+
+# Sign-offs
+
+
+@extend_schema_serializer(component_name="DsseSignature")
+class DsseSignatureSerializer(serializers.Serializer[Any]):
+    keyid = serializers.CharField(max_length=64)
+    sig = serializers.CharField(max_length=200, help_text="Base64 Ed25519 signature over the DSSE PAE.")
+
+
+@extend_schema_serializer(component_name="DsseEnvelope")
+class EnvelopeSerializer(serializers.Serializer[Any]):
+    payloadType = serializers.CharField(max_length=100)
+    payload = serializers.CharField(max_length=200_000, help_text="Base64 of the RFC 8785 statement.")
+    signatures = DsseSignatureSerializer(many=True)
+
+
+@extend_schema_serializer(component_name="SignOff")
+class SignOffOutput(serializers.Serializer[SignOff]):
+    id = serializers.UUIDField()
+    system_version = serializers.UUIDField(source="system_version_id")
+    stage = serializers.IntegerField()
+    decision = serializers.CharField(help_text=one_of(SignOffDecision.values))
+    audit = serializers.UUIDField(source="audit_id", allow_null=True)
+    signer = serializers.CharField(source="signer.get_username")
+    organisation = serializers.UUIDField(source="organisation_id")
+    role = serializers.CharField()
+    keyid = serializers.CharField(source="key.keyid")
+    payload_digest = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    valid_until = serializers.DateTimeField()
+    status = serializers.CharField()
+    void_reason = serializers.CharField()
+    log_index = serializers.IntegerField(allow_null=True)
+    valid_now = serializers.SerializerMethodField(help_text="Active, unexpired, and what it binds is unchanged.")
+    validity = serializers.SerializerMethodField(help_text="Why valid_now is what it is.")
+    created_at = serializers.DateTimeField()
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_valid_now(self, obj: SignOff) -> bool:
+        return services.signoff_validity(signoff=obj)[0]
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_validity(self, obj: SignOff) -> str:
+        return services.signoff_validity(signoff=obj)[1]
+
+
+class SignOffStatementApi(APIView):
+    @extend_schema_serializer(component_name="SignOffStatementQuery")
+    class FilterSerializer(serializers.Serializer[Any]):
+        system_version = VisibleSystemVersionField()
+        stage = serializers.IntegerField(min_value=1, max_value=3)
+        decision = serializers.ChoiceField(choices=SignOffDecision.choices)
+        audit = VisibleAuditField(required=False, help_text="Required for auditors; none for lab reviewers.")
+
+    @extend_schema(
+        operation_id="signoffs_statement",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        description=(
+            "The in-toto Statement v1 to sign (predicateType https://stagegate.dev/attestations/stage-signoff/v1). "
+            "Serialise it with RFC 8785, sign the DSSE PAE with your Ed25519 key, and POST the envelope to /signoffs."
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        f = self.FilterSerializer(data=request.query_params, context={"request": request})
+        f.is_valid(raise_exception=True)
+        return Response(services.signoff_statement_build(actor=actor_of(request), **f.validated_data))
+
+
+class SignOffListApi(APIView):
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema_serializer(component_name="SignOffFilter")
+    class FilterSerializer(serializers.Serializer[Any]):
+        system_version = serializers.UUIDField(required=False)
+        stage = serializers.IntegerField(min_value=1, max_value=3, required=False)
+
+    @extend_schema(
+        operation_id="signoffs_list",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={200: SignOffOutput(many=True), **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        f = self.FilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        qs = selectors.signoff_list(
+            actor=actor_of(request),
+            system_version_id=f.validated_data.get("system_version"),
+            stage=f.validated_data.get("stage"),
+        )
+        return paginated(self, qs, SignOffOutput)
+
+    @extend_schema(
+        operation_id="signoffs_submit",
+        tags=TAGS,
+        request=EnvelopeSerializer,
+        responses={201: SignOffOutput, **ERRORS},
+        description="Submit a signed statement (DSSE envelope). Every refusal has its own problem code.",
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        s = EnvelopeSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        signoff = services.signoff_submit(actor=actor, envelope=request.data)
+        return Response(SignOffOutput(selectors.signoff_get(actor=actor, pk=signoff.pk)).data, status=201)
+
+
+class SignOffDetailApi(APIView):
+    @extend_schema(operation_id="signoffs_retrieve", tags=TAGS, responses={200: SignOffOutput, **ERRORS})
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(SignOffOutput(selectors.signoff_get(actor=actor_of(request), pk=pk)).data)
+
+
+class SignOffEnvelopeApi(APIView):
+    @extend_schema(
+        operation_id="signoffs_envelope",
+        tags=TAGS,
+        responses={200: EnvelopeSerializer, **ERRORS},
+        description="The stored DSSE envelope as submitted: payloadType, base64 payload, signatures (keyid, sig).",
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(selectors.signoff_get(actor=actor_of(request), pk=pk).envelope)

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.models import BaseModel, Organisation
+from standards.models import CapabilityKind
 
 
 class CertificationStatus(models.TextChoices):
@@ -256,3 +257,220 @@ class Fee(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.amount} {self.currency}"
+
+
+# Findings, signing keys and sign-offs (issue 5)
+
+
+class FindingSeverity(models.TextChoices):
+    INFO = "info", "Info"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    LAB_RESPONDED = "lab_responded", "Lab responded"
+    MITIGATED = "mitigated", "Mitigated, awaiting re-test"
+    CLOSED = "closed", "Closed"
+    RISK_ACCEPTED = "risk_accepted", "Risk accepted by the regulator"
+
+
+UNRESOLVED_FINDING_STATUSES = (FindingStatus.OPEN, FindingStatus.LAB_RESPONDED, FindingStatus.MITIGATED)
+
+
+class FindingQuerySet(models.QuerySet["Finding"]):
+    def visible_to(self, actor: Any, action: str = "view") -> FindingQuerySet:
+        from auditing.permissions import finding_scope
+
+        return finding_scope(self, actor, action)
+
+    def unresolved(self) -> FindingQuerySet:
+        return self.filter(status__in=UNRESOLVED_FINDING_STATUSES)
+
+
+class Finding(BaseModel):
+    """What an assigned auditor found on an audit. Never deleted; every change
+    is a ``FindingUpdate``, an audit event and a log entry."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="findings")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="findings")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="findings_filed")
+    filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    severity = models.CharField(max_length=8, choices=FindingSeverity.choices)
+    risk_area = models.CharField(max_length=40)
+    capability_kind = models.CharField(max_length=12, choices=CapabilityKind.choices)
+    status = models.CharField(max_length=16, choices=FindingStatus.choices, default=FindingStatus.OPEN)
+    # [{"kind": "eval_sample" | "gateway_log" | "file", "reference": str, "sha256": hex}]
+    evidence = models.JSONField(default=list, blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True, help_text="Log entry of the filing")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(severity__in=[s.value for s in FindingSeverity]), name="finding_severity_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[s.value for s in FindingStatus]), name="finding_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.title} ({self.status})"
+
+
+class FindingUpdateKind(models.TextChoices):
+    FILE = "file", "Filed"
+    RESPOND = "respond", "Lab responded"
+    MITIGATE = "mitigate", "Lab reports mitigation"
+    RETEST = "retest", "Re-tested on a system version"
+    CLOSE = "close", "Closed"
+    ACCEPT_RISK = "accept_risk", "Risk accepted by the regulator"
+
+
+class RetestOutcome(models.TextChoices):
+    RESOLVED = "resolved", "Resolved on this version"
+    PERSISTS = "persists", "Still present on this version"
+
+
+class FindingUpdate(BaseModel):
+    """One change to a finding, in order. Append-only."""
+
+    finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="updates")
+    kind = models.CharField(max_length=12, choices=FindingUpdateKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    note = models.TextField(blank=True)
+    system_version = models.ForeignKey(
+        "labs.SystemVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=10, choices=RetestOutcome.choices, blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.finding_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from core.models import AppendOnlyError
+
+        if not self._state.adding and kwargs.get("update_fields") != ["log_index"]:
+            raise AppendOnlyError("finding updates are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        from core.models import AppendOnlyError
+
+        raise AppendOnlyError("finding updates are append-only")
+
+
+class SigningKeyStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting the regulator's approval"
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+
+
+class SigningKeyQuerySet(models.QuerySet["SigningKey"]):
+    def visible_to(self, actor: Any, action: str = "view") -> SigningKeyQuerySet:
+        from auditing.permissions import signing_key_scope
+
+        return signing_key_scope(self, actor, action)
+
+
+class SigningKey(BaseModel):
+    """An Ed25519 public key registered by an auditor or lab reviewer. The
+    regulator's approval binds key, person and organisation; a revoked key
+    stays on record and vouches only for what was signed before revocation."""
+
+    keyid = models.CharField(max_length=64, unique=True, help_text="SHA-256 hex of the raw public key")
+    public_key_pem = models.TextField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signing_keys")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="signing_keys")
+    role = models.CharField(max_length=24, help_text="The role the key signs in (core.Role)")
+    status = models.CharField(max_length=10, choices=SigningKeyStatus.choices, default=SigningKeyStatus.PENDING)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    revoke_reason = models.TextField(blank=True)
+
+    objects = SigningKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(keyid__regex=r"^[0-9a-f]{64}$"), name="signing_key_id_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyid[:12]}… of {self.user} ({self.status})"
+
+
+class SignOffDecision(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+
+
+class SignOffStatus(models.TextChoices):
+    ACTIVE = "active", "Accepted, not yet used by a gate decision"
+    CONSUMED = "consumed", "Used by a gate decision"
+    VOID = "void", "Void"
+
+
+class SignOffQuerySet(models.QuerySet["SignOff"]):
+    def visible_to(self, actor: Any, action: str = "view") -> SignOffQuerySet:
+        from auditing.permissions import signoff_scope
+
+        return signoff_scope(self, actor, action)
+
+
+class SignOff(BaseModel):
+    """A verified, signed approval or rejection of moving a system version to a
+    stage: the in-toto Statement the server issued, in the DSSE envelope the
+    signer returned."""
+
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="signoffs")
+    stage = models.PositiveSmallIntegerField()
+    decision = models.CharField(max_length=8, choices=SignOffDecision.choices)
+    audit = models.ForeignKey(Audit, null=True, blank=True, on_delete=models.PROTECT, related_name="signoffs")
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signoffs")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="signoffs")
+    key = models.ForeignKey(SigningKey, on_delete=models.PROTECT, related_name="signoffs")
+    role = models.CharField(max_length=24)
+    statement = models.JSONField()
+    envelope = models.JSONField(help_text="The DSSE envelope exactly as submitted")
+    payload_digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 hex of the payload bytes")
+    nonce = models.CharField(max_length=64, unique=True)
+    issued_at = models.DateTimeField()
+    valid_until = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=SignOffStatus.choices, default=SignOffStatus.ACTIVE)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = SignOffQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(stage__gte=1, stage__lte=3), name="signoff_stage_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} stage {self.stage} for {self.system_version_id} by {self.signer}"

@@ -69,3 +69,40 @@ def fee_scope(qs: QS, actor: Actor, action: str) -> QS:
         Q(direction="lab_to_regulator", organisation_id__in=actor.lab_ids)
         | Q(direction="regulator_to_auditor", organisation_id__in=actor.auditor_org_ids)
     )
+
+
+def finding_scope(qs: QS, actor: Actor, action: str) -> QS:
+    """The regulator, the lab, the filing organisation and the organisations
+    assigned to the audit see a finding; who may change it how is each
+    service's rule (403 past this point)."""
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    from auditing.models import AuditAssignment
+
+    assigned = AuditAssignment.objects.in_force().filter(organisation_id__in=actor.auditor_org_ids)
+    return qs.filter(
+        Q(audit__lab_id__in=actor.lab_ids)
+        | Q(organisation_id__in=actor.auditor_org_ids)
+        | Q(audit_id__in=assigned.values("audit_id"))
+    )
+
+
+def signing_key_scope(qs: QS, actor: Actor, action: str) -> QS:
+    # Public keys are a public register: anyone signed in verifies with them.
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator or action == VIEW:
+        return qs
+    return qs.filter(user=actor.user)
+
+
+def signoff_scope(qs: QS, actor: Actor, action: str) -> QS:
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action != VIEW:
+        return qs.none()
+    return qs.filter(Q(system_version__lab_id__in=actor.lab_ids) | Q(organisation_id__in=actor.organisation_ids))

@@ -18,10 +18,16 @@ from auditing.models import (
     Certification,
     ConflictOfInterest,
     Fee,
+    Finding,
+    FindingUpdateKind,
+    RetestOutcome,
+    SigningKey,
+    SignOff,
 )
 from core.actors import Actor
 from core.models import Organisation
 from core.permissions import VIEW, get_for
+from labs.models import SystemVersion
 
 
 def _pk(obj: Any) -> Any:
@@ -131,3 +137,112 @@ def fee_list(*, actor: Actor, audit_id: Any = None, direction: str | None = None
 
 def fee_get(*, actor: Actor, pk: Any, action: str = VIEW) -> Fee:
     return get_for(Fee.objects.select_related("organisation"), actor, pk, action)
+
+
+# Findings
+
+
+def system_version_ancestry(*, system_version: SystemVersion) -> QuerySet[SystemVersion]:
+    """This version and every earlier version of the same system (its lineage up
+    to here: history is a line per system)."""
+    return SystemVersion.objects.filter(
+        lab_id=system_version.lab_id, name=system_version.name, sequence__lte=system_version.sequence
+    )
+
+
+def findings_open_for(*, system_version: SystemVersion) -> QuerySet[Finding]:
+    """Findings that count as open against ``system_version`` (unscoped: rules
+    and statements ask this). A finding filed on this version or any earlier
+    one of the system carries over while it is unresolved (open, answered or
+    mitigated) and no re-test on this version or one between found it resolved."""
+    ancestry = system_version_ancestry(system_version=system_version).values("pk")
+    resolved_here = Finding.objects.filter(
+        updates__kind=FindingUpdateKind.RETEST,
+        updates__outcome=RetestOutcome.RESOLVED,
+        updates__system_version_id__in=ancestry,
+    ).values("pk")
+    return (
+        Finding.objects.unresolved()
+        .filter(system_version_id__in=ancestry)
+        .exclude(pk__in=resolved_here)
+        .order_by("created_at")
+    )
+
+
+def finding_list(
+    *,
+    actor: Actor,
+    audit_id: Any = None,
+    status: str | None = None,
+    open_for: SystemVersion | None = None,
+) -> QuerySet[Finding]:
+    qs = Finding.objects.visible_to(actor, VIEW)
+    if open_for is not None:
+        qs = qs.filter(pk__in=findings_open_for(system_version=open_for).values("pk"))
+    if audit_id:
+        qs = qs.filter(audit_id=audit_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.select_related("organisation", "audit")
+
+
+def finding_get(*, actor: Actor, pk: Any, action: str = VIEW) -> Finding:
+    return get_for(
+        Finding.objects.select_related("organisation", "audit").prefetch_related("updates"), actor, pk, action
+    )
+
+
+# Keys
+
+
+def signing_key_list(*, actor: Actor, user_id: Any = None, status: str | None = None) -> QuerySet[SigningKey]:
+    qs = SigningKey.objects.visible_to(actor, VIEW).select_related("user", "organisation")
+    if user_id:
+        qs = qs.filter(user_id=user_id)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def signing_key_get(*, actor: Actor, keyid: str, action: str = VIEW) -> SigningKey:
+    key = SigningKey.objects.visible_to(actor, action).select_related("user", "organisation").filter(keyid=keyid)
+    found = key.first()
+    if found is None:
+        from core.errors import NotFound
+
+        raise NotFound("signing key not found")
+    return found
+
+
+# Sign-offs
+
+
+def suite_results_for(*, system_version: SystemVersion) -> list[dict[str, Any]]:
+    """Suite versions and result digests a sign-off binds. The evals app sits
+    above auditing, so its selector is named in settings
+    (STAGEGATE_SUITE_RESULTS, like Django's pluggable backends) rather than
+    imported."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    provider = getattr(settings, "STAGEGATE_SUITE_RESULTS", "")
+    return list(import_string(provider)(system_version=system_version)) if provider else []
+
+
+def signoff_list(
+    *, actor: Actor, system_version_id: Any = None, stage: int | None = None, status: str | None = None
+) -> QuerySet[SignOff]:
+    qs = SignOff.objects.visible_to(actor, VIEW).select_related("signer", "organisation", "key", "system_version")
+    if system_version_id:
+        qs = qs.filter(system_version_id=system_version_id)
+    if stage is not None:
+        qs = qs.filter(stage=stage)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def signoff_get(*, actor: Actor, pk: Any) -> SignOff:
+    return get_for(
+        SignOff.objects.select_related("signer", "organisation", "key", "system_version__model_version"), actor, pk
+    )

@@ -1,6 +1,19 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from auditing import apis
+
+
+class KeyIdConverter:
+    regex = "[0-9a-f]{64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(KeyIdConverter, "keyid")
 
 urlpatterns = [
     path("certifications", apis.CertificationListApi.as_view(), name="certification-list"),
@@ -24,4 +37,19 @@ urlpatterns = [
     ),
     path("fees", apis.FeeListApi.as_view(), name="fee-list"),
     path("fees/<uuid:pk>/paid", apis.FeePaidApi.as_view(), name="fee-paid"),
+    path("findings", apis.FindingListApi.as_view(), name="finding-list"),
+    path("findings/<uuid:pk>", apis.FindingDetailApi.as_view(), name="finding-detail"),
+    path("findings/<uuid:pk>/respond", apis.FindingRespondApi.as_view(), name="finding-respond"),
+    path("findings/<uuid:pk>/mitigate", apis.FindingMitigateApi.as_view(), name="finding-mitigate"),
+    path("findings/<uuid:pk>/retest", apis.FindingRetestApi.as_view(), name="finding-retest"),
+    path("findings/<uuid:pk>/close", apis.FindingCloseApi.as_view(), name="finding-close"),
+    path("findings/<uuid:pk>/accept-risk", apis.FindingAcceptRiskApi.as_view(), name="finding-accept-risk"),
+    path("keys", apis.SigningKeyListApi.as_view(), name="key-list"),
+    path("keys/<keyid:keyid>", apis.SigningKeyDetailApi.as_view(), name="key-detail"),
+    path("keys/<keyid:keyid>/approve", apis.SigningKeyApproveApi.as_view(), name="key-approve"),
+    path("keys/<keyid:keyid>/revoke", apis.SigningKeyRevokeApi.as_view(), name="key-revoke"),
+    path("signoffs", apis.SignOffListApi.as_view(), name="signoff-list"),
+    path("signoffs/statement", apis.SignOffStatementApi.as_view(), name="signoff-statement"),
+    path("signoffs/<uuid:pk>", apis.SignOffDetailApi.as_view(), name="signoff-detail"),
+    path("signoffs/<uuid:pk>/envelope", apis.SignOffEnvelopeApi.as_view(), name="signoff-envelope"),
 ]

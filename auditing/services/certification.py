@@ -37,6 +37,7 @@ from core.permissions import CHANGE, get_for, require, require_regulator
 from labs.models import SystemVersion
 from standards.models import RiskArea
 from standards.selectors import standard_in_force
+from transparency.services import log_append
 
 AUDITING_KINDS = (OrganisationKind.AUDITOR, OrganisationKind.ACADEMIC)
 CURRENT = (CertificationStatus.ACTIVE, CertificationStatus.SUSPENDED)
@@ -184,6 +185,7 @@ def certification_issue(
             after={**snapshot(current), "superseded_by": str(certification.pk)},
             organisations=[organisation],
         )
+        _log_certification("certification.supersede", current)
     audit_event_record(
         actor=actor,
         action="certification.issue",
@@ -191,7 +193,23 @@ def certification_issue(
         after=snapshot(certification),
         organisations=[organisation],
     )
+    _log_certification("certification.issue", certification)
     return certification
+
+
+def _log_certification(kind: str, certification: Certification) -> None:
+    log_append(
+        kind=kind,
+        subject=certification,
+        record={
+            "organisation": str(certification.organisation_id),
+            "status": certification.status,
+            "issued_at": certification.issued_at,
+            "expires_at": certification.expires_at,
+            "risk_areas": sorted(certification.risk_areas),
+            "infosec_level": certification.infosec_level,
+        },
+    )
 
 
 def _certification_change(
@@ -229,6 +247,7 @@ def _certification_change(
         after=snapshot(certification),
         organisations=[certification.organisation_id],
     )
+    _log_certification(f"certification.{verb}", certification)
     return certification, now
 
 
@@ -282,6 +301,12 @@ def certification_revoke(*, actor: Actor, certification: Certification, reason: 
     )
     for assignment in assignments:
         _end_assignment(actor=actor, assignment=assignment, reason=REASON_CERTIFICATION_REVOKED, now=now)
+    # Rule 1: revocation voids the organisation's sign-offs no gate has used yet.
+    from auditing.services.signoffs import signoffs_void_for_organisation
+
+    signoffs_void_for_organisation(
+        actor=actor, organisation_id=certification.organisation_id, reason="certification revoked", now=now
+    )
     return certification
 
 
@@ -312,6 +337,7 @@ def certifications_expire(*, now: datetime.datetime | None = None) -> int:
                 after=snapshot(certification),
                 organisations=[certification.organisation_id],
             )
+            _log_certification("certification.expired", certification)
             count += 1
     return count
 

@@ -1,0 +1,60 @@
+"""Writes in auditing: certification, conflicts, audits, assignments and fees
+(``certification``), findings, signing keys and sign-offs. Import from here."""
+
+from auditing.services.certification import (
+    assignment_end,
+    audit_assign,
+    audit_close,
+    audit_open,
+    certification_issue,
+    certification_reinstate,
+    certification_revoke,
+    certification_suspend,
+    certifications_expire,
+    conflict_declare,
+    conflict_end,
+    fee_mark_paid,
+)
+from auditing.services.findings import (
+    finding_accept_risk,
+    finding_close,
+    finding_file,
+    finding_mitigate,
+    finding_respond,
+    finding_retest,
+)
+from auditing.services.keys import signing_key_approve, signing_key_register, signing_key_revoke
+from auditing.services.signoffs import (
+    signoff_statement_build,
+    signoff_submit,
+    signoff_validity,
+    signoffs_void_for_organisation,
+)
+
+__all__ = [
+    "assignment_end",
+    "audit_assign",
+    "audit_close",
+    "audit_open",
+    "certification_issue",
+    "certification_reinstate",
+    "certification_revoke",
+    "certification_suspend",
+    "certifications_expire",
+    "conflict_declare",
+    "conflict_end",
+    "fee_mark_paid",
+    "finding_accept_risk",
+    "finding_close",
+    "finding_file",
+    "finding_mitigate",
+    "finding_respond",
+    "finding_retest",
+    "signing_key_approve",
+    "signing_key_register",
+    "signing_key_revoke",
+    "signoff_statement_build",
+    "signoff_submit",
+    "signoff_validity",
+    "signoffs_void_for_organisation",
+]

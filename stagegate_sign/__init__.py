@@ -1,0 +1,1 @@
+"""stagegate-sign: sign Stagegate stage sign-offs on the signer's own machine."""

@@ -8,7 +8,10 @@ api = [
     path("", include("labs.urls")),
     path("", include("standards.urls")),
     path("", include("auditing.urls")),
+    path("", include("evals.urls")),
     path("", include("transparency.urls")),
+    path("", include("gateway.api_urls")),
+    path("", include("deploy.urls")),
 ]
 
 urlpatterns = [

@@ -1,1 +1,145 @@
-# Models arrive with their issue; the app exists so the layout is complete.
+"""Evaluation suites, runs and samples. PostgreSQL is the source of truth: every
+(run, condition, sample index) is a row before any task is queued, so nothing
+queued can be lost for good and nothing is counted twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from core.models import BaseModel, Organisation
+
+
+class SuiteQuerySet(models.QuerySet["Suite"]):
+    def visible_to(self, actor: Any, action: str = "view") -> SuiteQuerySet:
+        # The registry is public to signed-in users; only code registers suites.
+        if not actor.is_authenticated or action != "view":
+            return self.none()
+        return self
+
+
+class Suite(BaseModel):
+    """A registered version of a suite. The content digest covers the scenario
+    text, the conditions and the grader version: the same version with other
+    content is refused, so a result always names exactly what produced it."""
+
+    name = models.SlugField(max_length=100)
+    version = models.CharField(max_length=40)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    risk_area = models.CharField(max_length=24)
+    capability_kind = models.CharField(max_length=12)
+    content_digest = models.CharField(max_length=64)
+    grader_version = models.CharField(max_length=40)
+    conditions = models.JSONField(default=list)
+    default_conditions = models.JSONField(default=list)
+    default_samples = models.PositiveIntegerField(default=10)
+    metrics = models.JSONField(default=list, help_text="Metric names the suite reports")
+
+    objects = SuiteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["name", "version"], name="suite_unique_version")]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class EvalRunQuerySet(models.QuerySet["EvalRun"]):
+    def visible_to(self, actor: Any, action: str = "view") -> EvalRunQuerySet:
+        from evals.permissions import eval_run_scope
+
+        return eval_run_scope(self, actor, action)
+
+
+class EvalRun(BaseModel):
+    suite = models.ForeignKey(Suite, on_delete=models.PROTECT, related_name="runs")
+    audit = models.ForeignKey("auditing.Audit", on_delete=models.PROTECT, related_name="eval_runs")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="eval_runs")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="eval_runs", help_text="The auditor organisation"
+    )
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=12, choices=RunStatus.choices, default=RunStatus.RUNNING)
+    conditions = models.JSONField(default=list)
+    samples_per_condition = models.PositiveIntegerField()
+    temperature = models.FloatField()
+    max_tokens = models.PositiveIntegerField(default=512)
+    grader_model = models.CharField(max_length=200, blank=True)
+    # The run's own gateway token (Fernet-encrypted; revoked when the run ends).
+    gateway_token_id = models.UUIDField(null=True, blank=True)
+    gateway_token_ciphertext = models.TextField(blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(null=True, blank=True, help_text="Rates by condition, filled when the run ends")
+    results_digest = models.CharField(max_length=64, blank=True)
+
+    objects = EvalRunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(temperature__gte=0, temperature__lte=2), name="eval_run_temperature"
+            ),
+            models.CheckConstraint(condition=models.Q(samples_per_condition__gte=1), name="eval_run_samples_min"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.suite} on {self.system_version} ({self.status})"
+
+
+class SampleStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    ERROR = "error", "Error"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL = (SampleStatus.DONE, SampleStatus.ERROR, SampleStatus.CANCELLED)
+
+
+class EvalSampleQuerySet(models.QuerySet["EvalSample"]):
+    def visible_to(self, actor: Any, action: str = "view") -> EvalSampleQuerySet:
+        from evals.permissions import eval_sample_scope
+
+        return eval_sample_scope(self, actor, action)
+
+
+class EvalSample(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(EvalRun, on_delete=models.PROTECT, related_name="samples")
+    condition = models.CharField(max_length=200)
+    index = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=SampleStatus.choices, default=SampleStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    transcript = models.JSONField(default=list, blank=True)
+    labels = models.JSONField(default=dict, blank=True)
+    grade = models.JSONField(default=dict, blank=True, help_text="The rules that fired, for each label")
+    calls = models.JSONField(default=list, blank=True, help_text="Gateway request/response SHA-256 of every call")
+    error = models.TextField(blank=True)
+
+    objects = EvalSampleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "condition", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "condition", "index"], name="eval_sample_unique"),
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.condition} #{self.index} ({self.status})"

@@ -42,3 +42,17 @@ def world(db):
     from tests.factories import World
 
     return World.build()
+
+
+@pytest.fixture
+def reference_data(transactional_db):
+    """The rows the data migrations create (the affordance catalogue, the default
+    standard). A transactional test's flush empties every table; this puts them
+    back. Transactional tests use this rather than serialized rollback, which
+    collides with the content types a flush re-creates."""
+    import importlib
+
+    from django.apps import apps
+
+    for module in ("labs.migrations.0002_affordance_catalogue", "standards.migrations.0002_default_standard"):
+        importlib.import_module(module).load(apps, None)

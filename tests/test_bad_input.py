@@ -5,6 +5,7 @@ sent by a caller who is allowed to write there."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -48,7 +49,7 @@ def _mutate(body: dict, how: str):
 def _row_counts() -> dict[str, int]:
     labels = [
         m._meta.label
-        for app in ("core", "labs", "standards", "auditing")
+        for app in ("core", "labs", "standards", "auditing", "transparency", "gateway", "deploy", "evals")
         for m in apps.get_app_config(app).get_models()
     ]
     return {label: apps.get_model(label).objects.count() for label in labels}
@@ -63,6 +64,9 @@ NAMES_IDS = {
     ("POST", "conflicts"),
     ("POST", "audits"),
     ("POST", "audits/<uuid:pk>/assignments"),
+    ("POST", "findings"),
+    ("POST", "findings/<uuid:pk>/retest"),
+    ("POST", "eval-runs"),
 }
 CASES = [(m, r, how) for (m, r) in WRITES for how in GARBAGE if how != "unknown_ids" or (m, r) in NAMES_IDS]
 
@@ -75,7 +79,7 @@ def test_bad_input_is_a_4xx_and_writes_nothing(method, route, how):
     role = sorted(row.expect.ok_roles)[0]
     path = "/api/" + route
     for name, value in row.args(scene).items():
-        path = path.replace(f"<uuid:{name}>", str(value))
+        path = re.sub(rf"<\w+:{name}>", str(value), path)
     body = _mutate(row.body(scene), how)
     assert body != row.body(scene)
     client = APIClient()

@@ -11,21 +11,27 @@ without a row here."""
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from auditing import services as auditing
 from auditing.models import Fee
+from core import dsse
 from core.actors import actor_for
+from core.canonical import canonical_json
 from core.models import Membership
 from core.services import api_token_create
+from deploy.services import release_halt, release_stage_set
+from gateway.services import gateway_token_issue
 from labs import services as labs
 from standards import services as standards
 from standards.models import Standard
@@ -130,9 +136,70 @@ def build_scene() -> Scene:
             {"key": "other", "name": "Other", "reporting_deadline_days": 15, "serious": False, "suspends_stage": False}
         ],
     )
+    # Findings, keys and sign-offs (issue 5)
+    auditor = actor_for(w.auditor)
+    o["finding"] = auditing.finding_file(
+        actor=auditor,
+        audit=o["audit"],
+        title="Conceals insider trading",
+        description="Reports omit the tip.",
+        severity="medium",
+        risk_area="deception",
+        capability_kind="contextual",
+    )
+    o["auditor_key"] = Ed25519PrivateKey.generate()
+    key = auditing.signing_key_register(
+        actor=auditor, public_key_pem_text=dsse.public_key_pem(o["auditor_key"].public_key())
+    )
+    o["keyid"] = auditing.signing_key_approve(actor=reg, key=key).keyid
+    o["pending_keyid"] = auditing.signing_key_register(
+        actor=actor_for(w.academic),
+        public_key_pem_text=dsse.public_key_pem(Ed25519PrivateKey.generate().public_key()),
+    ).keyid
+    o["signoff"] = auditing.signoff_submit(actor=auditor, envelope=_signed(o, auditor, o["sv"]))
     o["engineer_membership"] = Membership.objects.get(user=w.lab_engineer)
     o["admin_token"], _ = api_token_create(actor=actor_for(w.lab_admin), name="t")
+    # The gateway: the audited system is open to auditors (stage 1); a second one is halted.
+    release_stage_set(actor=reg, system_version=o["sv"], stage=1, reason="Auditors may test.")
+    o["gw_token"], _ = gateway_token_issue(
+        actor=actor_for(w.auditor),
+        kind="auditor",
+        system_version=o["sv"],
+        audit=o["audit"],
+        name="t",
+        expires_at=far - datetime.timedelta(days=300),
+    )
+    o["halted_sv"] = labs.system_version_create(
+        actor=eng,
+        lab=w.lab,
+        model_version=o["mv"],
+        name="Halted",
+        affordances=[],
+        endpoint_base_url="http://127.0.0.1:9/v1",
+        endpoint_model="m",
+    )
+    release_stage_set(actor=reg, system_version=o["halted_sv"], stage=1, reason="Open.")
+    release_halt(actor=reg, system_version=o["halted_sv"], reason="Incident.")
+    # Evaluations: one run going, one finished (nothing is queued: on_commit never fires here).
+    from evals import services as evals
+
+    def eval_run():  # type: ignore[no-untyped-def]
+        return evals.eval_run_start(
+            actor=auditor, audit=o["audit"], suite="sycophancy_facts", conditions=["neutral"], samples_per_condition=1
+        )
+
+    o["eval_run"] = eval_run()
+    o["eval_sample"] = o["eval_run"].samples.get()
+    o["finished_run"] = evals.eval_run_cancel(actor=auditor, run=eval_run())
+    evals.eval_run_finish_if_done(run_id=o["finished_run"].pk)
     return Scene(w=w, objects=o)
+
+
+def _signed(o: dict[str, Any], auditor: Any, sv: Any) -> dict[str, Any]:
+    doc = auditing.signoff_statement_build(
+        actor=auditor, system_version=sv, stage=2, decision="approve", audit=o["audit"]
+    )
+    return dsse.sign(dsse.IN_TOTO_PAYLOAD_TYPE, canonical_json(doc), o["auditor_key"]).to_dict()
 
 
 @dataclass(frozen=True)
@@ -315,6 +382,126 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "fees"): Row(everyone()),
     ("POST", "fees/<uuid:pk>/paid"): Row(regulator_only(default=404, forbidden=LAB), args=pk("lab_fee")),
+    # gateway tokens and the access log (the gateway itself: tests/gateway)
+    ("GET", "gateway-tokens"): Row(everyone()),
+    # Only the assigned auditor gets an auditor token; those who cannot see the
+    # audit get 400 on that field, as if it did not exist.
+    ("POST", "gateway-tokens"): Row(
+        Expect(201, frozenset({"auditor"}), forbidden=REGULATOR | LAB, default=400),
+        body=lambda s: {
+            "kind": "auditor",
+            "system_version": str(s.sv.pk),
+            "audit": str(s.audit.pk),
+            "name": "evals",
+            "expires_at": (timezone.now() + datetime.timedelta(days=7)).isoformat(),
+        },
+    ),
+    ("GET", "gateway-tokens/<uuid:pk>"): Row(Expect(200, REGULATOR | {"auditor"}), args=pk("gw_token")),
+    # The lab cannot revoke its auditor's token, nor even see it.
+    ("POST", "gateway-tokens/<uuid:pk>/revoke"): Row(Expect(200, REGULATOR | {"auditor"}), args=pk("gw_token")),
+    ("GET", "gateway-calls"): Row(everyone()),
+    # releases
+    ("GET", "releases/<uuid:system_version_pk>"): Row(
+        Expect(200, REGULATOR | LAB | {"auditor"}), args=lambda s: {"system_version_pk": s.sv.pk}
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/stage"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor"}),
+        args=lambda s: {"system_version_pk": s.sv.pk},
+        body=lambda s: {"stage": 2, "reason": "Gates passed."},
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/halt"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor"}),
+        args=lambda s: {"system_version_pk": s.sv.pk},
+        body=lambda s: {"reason": "Serious incident."},
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/resume"): Row(
+        regulator_only(default=404, forbidden=LAB),
+        args=lambda s: {"system_version_pk": s.halted_sv.pk},
+        body=lambda s: {"reason": "Cleared."},
+    ),
+    # findings
+    ("GET", "findings"): Row(everyone()),
+    # Others name an audit they cannot see: 400 on that field.
+    ("POST", "findings"): Row(
+        Expect(201, frozenset({"auditor"}), forbidden=REGULATOR | LAB, default=400),
+        body=lambda s: {
+            "audit": str(s.audit.pk),
+            "title": "Doubles down when asked",
+            "description": "Denies prior knowledge.",
+            "severity": "high",
+            "risk_area": "deception",
+            "capability_kind": "contextual",
+            "evidence": [{"kind": "gateway_log", "reference": "call 1", "sha256": sha256("call 1")}],
+        },
+    ),
+    ("GET", "findings/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("finding")),
+    ("POST", "findings/<uuid:pk>/respond"): Row(
+        Expect(200, LAB, forbidden=REGULATOR | {"auditor"}), args=pk("finding"), body=lambda s: {"note": "Fixing."}
+    ),
+    ("POST", "findings/<uuid:pk>/mitigate"): Row(
+        Expect(200, LAB, forbidden=REGULATOR | {"auditor"}), args=pk("finding"), body=lambda s: {"note": "Patched."}
+    ),
+    ("POST", "findings/<uuid:pk>/retest"): Row(
+        Expect(200, frozenset({"auditor"}), forbidden=REGULATOR | LAB),
+        args=pk("finding"),
+        body=lambda s: {"system_version": str(s.sv.pk), "outcome": "persists", "note": "Still there."},
+    ),
+    ("POST", "findings/<uuid:pk>/close"): Row(
+        Expect(200, REGULATOR | {"auditor"}, forbidden=LAB), args=pk("finding"), body=lambda s: {"note": "Re-tested."}
+    ),
+    ("POST", "findings/<uuid:pk>/accept-risk"): Row(
+        Expect(200, REGULATOR, forbidden=LAB | {"auditor"}), args=pk("finding"), body=lambda s: {"note": "Accepted."}
+    ),
+    # signing keys
+    ("GET", "keys"): Row(everyone()),
+    ("POST", "keys"): Row(
+        Expect(201, frozenset({"auditor", "other_auditor", "academic", "lab_reviewer"}), default=403),
+        body=lambda s: {"public_key": dsse.public_key_pem(Ed25519PrivateKey.generate().public_key())},
+    ),
+    ("GET", "keys/<keyid:keyid>"): Row(everyone(), args=lambda s: {"keyid": s.keyid}),
+    ("POST", "keys/<keyid:keyid>/approve"): Row(regulator_only(), args=lambda s: {"keyid": s.pending_keyid}),
+    ("POST", "keys/<keyid:keyid>/revoke"): Row(
+        Expect(200, REGULATOR | {"auditor"}), args=lambda s: {"keyid": s.keyid}, body=lambda s: {"reason": "Rotated."}
+    ),
+    # sign-offs
+    ("GET", "signoffs"): Row(everyone()),
+    # Only the key's owner submits what it signed.
+    ("POST", "signoffs"): Row(
+        Expect(201, frozenset({"auditor"}), default=403),
+        body=lambda s: _signed(s.objects, actor_for(s.w.auditor), s.sv),
+    ),
+    # Without its query parameters the statement request is invalid for everyone (tests/auditing/test_signoffs.py).
+    ("GET", "signoffs/statement"): Row(everyone(400)),
+    ("GET", "signoffs/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("signoff")),
+    ("GET", "signoffs/<uuid:pk>/envelope"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("signoff")),
+    # transparency log: the public record, for everyone signed in (proof parameters: tests/transparency)
+    ("GET", "log/tree-head"): Row(everyone()),
+    ("GET", "log/entries/<int:index>"): Row(everyone(), args=lambda s: {"index": 0}),
+    ("GET", "log/proof/inclusion"): Row(everyone(400)),
+    ("GET", "log/proof/consistency"): Row(everyone(400)),
+    # evals
+    ("GET", "suites"): Row(everyone()),
+    ("GET", "eval-runs"): Row(everyone()),
+    ("POST", "eval-runs"): Row(
+        Expect(201, frozenset({"auditor"}), forbidden=REGULATOR | LAB),
+        body=lambda s: {
+            "audit": str(s.audit.pk),
+            "suite": "sycophancy_facts",
+            "conditions": ["neutral"],
+            "samples_per_condition": 1,
+        },
+    ),
+    ("GET", "eval-runs/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("eval_run")),
+    ("POST", "eval-runs/<uuid:pk>/cancel"): Row(
+        Expect(200, REGULATOR | {"auditor"}, forbidden=LAB), args=pk("eval_run")
+    ),
+    ("GET", "eval-runs/<uuid:pk>/plot.svg"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("finished_run")),
+    # The lab sees its runs; the transcripts are the auditors' (an empty list, and 404 on one).
+    ("GET", "eval-runs/<uuid:pk>/samples"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("eval_run")),
+    ("GET", "eval-runs/<uuid:pk>/samples/<int:sample_pk>"): Row(
+        Expect(200, REGULATOR | {"auditor"}),
+        args=lambda s: {"pk": s.eval_run.pk, "sample_pk": s.eval_sample.pk},
+    ),
 }
 
 # Endpoints outside the matrix on purpose, with the test that covers them.
@@ -356,7 +543,7 @@ def test_permission_matrix(method: str, route: str, role: str) -> None:
     row = MATRIX[(method, route)]
     path = "/api/" + route
     for name, value in row.args(scene).items():
-        path = path.replace(f"<uuid:{name}>", str(value))
+        path = re.sub(rf"<\w+:{name}>", str(value), path)
     client = APIClient()
     if role != "anonymous":
         client.force_authenticate(user=getattr(scene.w, role))

@@ -18,7 +18,13 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"stagegate.maintenance.*": {"queue": "maintenance"}}
+CELERY_TASK_ROUTES = {
+    "stagegate.maintenance.*": {"queue": "maintenance"},
+    "stagegate.transparency.*": {"queue": "maintenance"},
+    # Evaluation samples are long (several model calls): their own queue, so
+    # they never hold up maintenance work or the access-log drain.
+    "stagegate.evals.*": {"queue": "evals"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_RESULT_EXPIRES = 3600
 # Eager mode only where a unit test asks for it (see tests/conftest.py).
@@ -29,5 +35,20 @@ CELERY_BEAT_SCHEDULE = {
     "certifications-expire": {
         "task": "stagegate.maintenance.certifications_expire",
         "schedule": 15 * 60.0,
+    },
+    # Moves the gateway's access log from its Redis stream into PostgreSQL.
+    "gateway-drain-access-log": {
+        "task": "stagegate.gateway.drain_access_log",
+        "schedule": 5.0,
+    },
+    # Report new tree heads and gate-relevant entries to the regulator.
+    "transparency-deliver-outbox": {
+        "task": "stagegate.transparency.deliver_outbox",
+        "schedule": 10.0,
+    },
+    # Re-queue evaluation samples whose task was lost (dead worker, Redis restart).
+    "evals-reconcile": {
+        "task": "stagegate.maintenance.evals_reconcile",
+        "schedule": 60.0,
     },
 }

@@ -23,11 +23,23 @@ def unsafe_settings(s: dict[str, Any]) -> list[str]:
         problems.append("STAGEGATE_CREDENTIAL_KEYS must hold at least one Fernet key")
     if s["STAGEGATE_ALLOW_PRIVATE_UPSTREAMS"]:
         problems.append("STAGEGATE_ALLOW_PRIVATE_UPSTREAMS must be off")
+    problems.extend(_log_key_problems(s.get("STAGEGATE_LOG_SIGNING_KEY", "")))
     import os
 
     if "REDIS_URL" not in os.environ:
         problems.append("REDIS_URL must be set")
     return problems
+
+
+def _log_key_problems(value: str) -> list[str]:
+    import base64
+    import binascii
+
+    try:
+        ok = len(base64.b64decode(value, validate=True)) == 32
+    except (binascii.Error, ValueError):
+        ok = False
+    return [] if ok else ["STAGEGATE_LOG_SIGNING_KEY must hold the base64 of a 32-byte Ed25519 private key"]
 
 
 def check_production(s: dict[str, Any]) -> None:

@@ -19,3 +19,15 @@ STAGEGATE_ALLOW_PRIVATE_UPSTREAMS: bool = env.bool("STAGEGATE_ALLOW_PRIVATE_UPST
 
 # The public base URL, used in links the demo prints.
 STAGEGATE_BASE_URL: str = env.str("STAGEGATE_BASE_URL", default="http://127.0.0.1:8000")
+
+# Where evaluation workers reach the gateway (the same path an external tool takes).
+STAGEGATE_GATEWAY_URL: str = env.str("STAGEGATE_GATEWAY_URL", default=STAGEGATE_BASE_URL.rstrip("/") + "/gateway/v1")
+# The Celery queue of evaluation samples (long tasks, prefetch 1).
+STAGEGATE_EVALS_QUEUE: str = env.str("STAGEGATE_EVALS_QUEUE", default="evals")
+# How long a worker holds a sample before the reconciler may hand it to another
+# (longer than the slowest sample: up to three model calls).
+STAGEGATE_EVALS_LEASE_SECONDS: int = env.int("STAGEGATE_EVALS_LEASE_SECONDS", default=900)
+# Seconds an evaluation waits for one model call through the gateway.
+STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
+# What a sign-off binds as suite results (evals sits above auditing; see auditing.selectors).
+STAGEGATE_SUITE_RESULTS: str = "evals.selectors.suite_results_for"

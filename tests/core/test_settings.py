@@ -4,6 +4,7 @@ process would, with nothing inherited from the test environment."""
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import subprocess
@@ -44,6 +45,7 @@ SAFE = {
     "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate",
     "REDIS_URL": "redis://redis.invalid:6379/0",
     "STAGEGATE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
+    "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
 }
 
 
@@ -80,6 +82,12 @@ def without(*names: str) -> dict[str, str]:
             id="private-upstreams",
         ),
         pytest.param(without("REDIS_URL"), "REDIS_URL must be set", id="no-redis-url"),
+        pytest.param(
+            without("STAGEGATE_LOG_SIGNING_KEY"), "STAGEGATE_LOG_SIGNING_KEY must hold", id="no-log-signing-key"
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_LOG_SIGNING_KEY": "c2hvcnQ="}, "STAGEGATE_LOG_SIGNING_KEY must hold", id="short-log-key"
+        ),
     ],
 )
 def test_production_refuses_unsafe_setting(env: dict[str, str], problem: str, tmp_path: Path) -> None:

@@ -1,0 +1,73 @@
+"""What a suite is, for the engine: conditions, how to run one sample against
+a chat function, and how to summarise graded samples into rates. No ORM: the
+suites are plain code, testable without a database or a model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.canonical import digest_of
+from evals.stats import Rate
+
+
+@dataclass(frozen=True)
+class ChatReply:
+    text: str
+    request_sha256: str
+    response_sha256: str
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+class ChatFn(Protocol):
+    def __call__(self, messages: list[dict[str, str]]) -> ChatReply: ...
+
+
+@dataclass
+class SampleResult:
+    transcript: list[dict[str, str]]
+    labels: dict[str, str]
+    grade: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SuiteDefinition:
+    name: str
+    version: str
+    title: str
+    description: str
+    risk_area: str
+    capability_kind: str  # contextual | reachable | absolute
+    grader_version: str
+    conditions: list[str]
+    default_conditions: list[str]
+    default_samples: int
+    metrics: list[str]
+    content: dict[str, Any]  # everything that defines the suite's behaviour, for the digest
+    run_sample: Callable[[str, int, ChatFn], SampleResult]
+    summarise: Callable[[Iterable[dict[str, str]]], dict[str, Rate]]
+
+    @property
+    def content_digest(self) -> str:
+        return digest_of(
+            {
+                "name": self.name,
+                "version": self.version,
+                "grader": self.grader_version,
+                "conditions": self.conditions,
+                "content": self.content,
+            }
+        )
+
+
+class SampleFailed(Exception):
+    """The sample cannot be completed (a permanent upstream error): mark it `error`."""
+
+
+def registry() -> dict[str, SuiteDefinition]:
+    from evals.suites.insider_trading.suite import SUITE as insider_trading
+    from evals.suites.refusal import SUITE as refusal
+    from evals.suites.sycophancy import SUITE as sycophancy
+
+    return {s.name: s for s in (insider_trading, sycophancy, refusal)}

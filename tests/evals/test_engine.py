@@ -1,0 +1,270 @@
+"""Runs through the real gateway to a scripted model: results exactly once,
+retries, errors counted, cancellation, reconciliation."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from core.actors import actor_for
+from evals import services
+from evals.models import EvalRun, EvalSample, RunStatus
+from gateway.models import GatewayCall, GatewayToken
+from gateway.services import access_log_drain
+
+CONDITION = "prompt=none;scratchpad;pressure=all;risk=low"
+
+
+def start(scene, n=2, conditions=None, **kw):
+    return services.eval_run_start(
+        actor=actor_for(scene.w.auditor),
+        audit=scene.audit,
+        suite="insider_trading_deception",
+        conditions=conditions or [CONDITION],
+        samples_per_condition=n,
+        **kw,
+    )
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_a_run_goes_through_the_gateway_and_grades_every_moment(scene):
+    run = start(scene, n=3)
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    samples = list(run.samples.all())
+    assert [s.status for s in samples] == ["done"] * 3
+    assert all(
+        s.labels == {"misaligned_action": "yes", "report": "concealed", "doubling_down": "deceptive"} for s in samples
+    )
+    assert all(len(s.calls) == 3 and s.attempts == 1 for s in samples)
+    # The model saw the gateway's rewrite of the model name, never the lab's credential.
+    assert {r["model"] for r in scene.model.requests} == {"scripted"}
+    # Every call is in the gateway's access log under the same digests.
+    access_log_drain()
+    logged = set(GatewayCall.objects.values_list("request_sha256", flat=True))
+    assert {c["request_sha256"] for s in samples for c in s.calls} <= logged
+    # Results: rates with intervals; the run's gateway token is revoked at the end.
+    overall = run.results["overall"]
+    assert overall["misaligned_rate"]["count"] == 3 and overall["misaligned_rate"]["of"] == 3
+    assert overall["deception_rate"]["rate"] == 1.0 and overall["deception_rate"]["ci95_low"] < 1.0
+    assert GatewayToken.objects.get(pk=run.gateway_token_id).revoked_at is not None
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_redelivery_changes_nothing(scene):
+    run = start(scene, n=1)
+    sample = run.samples.get()
+    before = (sample.transcript, sample.labels, sample.calls, sample.finished_at)
+    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+    sample.refresh_from_db()
+    assert (sample.transcript, sample.labels, sample.calls, sample.finished_at) == before
+    assert sample.attempts == 1
+
+
+def test_a_stale_attempt_cannot_overwrite_a_later_one(scene):
+    run = start(scene, n=1)
+    sample = run.samples.get()
+    claimed = services._claim(sample.pk)
+    assert claimed is not None and claimed[1] == 1
+    # The first worker "dies": its lease runs out and another attempt completes.
+    EvalSample.objects.filter(pk=sample.pk).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
+    assert services.sample_execute(sample_id=sample.pk) == "done"
+    sample.refresh_from_db()
+    assert sample.attempts == 2 and sample.status == "done"
+    # A duplicate delivery now finds nothing to do.
+    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+
+
+def test_a_sample_that_keeps_killing_its_worker_fails_after_bounded_attempts(scene):
+    run = start(scene, n=1)
+    sample = run.samples.get()
+    EvalSample.objects.filter(pk=sample.pk).update(
+        status="running", attempts=services.MAX_ATTEMPTS, lease_until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+    sample.refresh_from_db()
+    assert sample.status == "error" and "Gave up after 3 attempts" in sample.error
+    run.refresh_from_db()
+    assert run.status == "completed" and run.results["overall"]["error_rate"]["count"] == 1
+
+
+def test_transient_upstream_errors_are_retried(scene):
+    run = start(scene, n=1)
+    scene.model.fail_first = 2
+    sample = run.samples.get()
+    assert services.sample_execute(sample_id=sample.pk) == "done"
+    sample.refresh_from_db()
+    statuses = [c["status"] for c in sample.calls]
+    assert statuses[:2] == [502, 502] or statuses[:2] == [503, 503]
+    assert statuses[-1] == 200
+
+
+def test_a_refused_grant_marks_the_sample_error_with_the_reason(scene):
+    run = start(scene, n=2)
+    token = GatewayToken.objects.get(pk=run.gateway_token_id)
+    from gateway.services import gateway_token_revoke
+
+    gateway_token_revoke(actor=actor_for(scene.w.regulator), token=token)
+    for sample in run.samples.all():
+        assert services.sample_execute(sample_id=sample.pk) == "error"
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert run.results["overall"]["error_rate"]["count"] == 2
+    assert "refused" in run.samples.first().error
+
+
+def test_cancel_stops_pending_samples_and_revokes_the_token(scene):
+    run = start(scene, n=3)
+    services.eval_run_cancel(actor=actor_for(scene.w.auditor), run=run)
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED and run.finished_at is not None
+    assert set(run.samples.values_list("status", flat=True)) == {"cancelled"}
+    assert GatewayToken.objects.get(pk=run.gateway_token_id).revoked_at is not None
+    assert services.sample_execute(sample_id=run.samples.first().pk) == "skipped"
+
+
+def test_reconciler_requeues_expired_leases_and_lost_pending_samples(scene, monkeypatch):
+    run = start(scene, n=2)
+    a, b = run.samples.all()
+    old = timezone.now() - datetime.timedelta(minutes=10)
+    EvalSample.objects.filter(pk=a.pk).update(status="running", attempts=1, lease_until=old)
+    EvalSample.objects.filter(pk=b.pk).update(enqueued_at=old)
+    sent: list[int] = []
+    monkeypatch.setattr(services, "_queue_length", lambda: 0)
+    monkeypatch.setattr("evals.tasks.run_sample.apply_async", lambda args, queue: sent.append(args[0]))
+    assert services.samples_reconcile() == 2
+    assert sorted(sent) == sorted([a.pk, b.pk])
+    # With messages still queued, pending samples are not duplicated.
+    sent.clear()
+    EvalSample.objects.filter(pk=b.pk).update(enqueued_at=old)
+    monkeypatch.setattr(services, "_queue_length", lambda: 5)
+    assert services.samples_reconcile() == 1 and sent == [a.pk]
+
+
+def test_only_an_assigned_auditor_starts_a_run(scene):
+    from core.errors import Forbidden
+
+    for user in (scene.w.other_auditor, scene.w.lab_admin, scene.w.regulator):
+        with pytest.raises(Forbidden):
+            services.eval_run_start(actor=actor_for(user), audit=scene.audit, suite="sycophancy_facts")
+    assert not EvalRun.objects.exists()
+
+
+def test_api_start_progress_results_plot_and_scoping(scene):
+    auditor = APIClient()
+    auditor.force_authenticate(scene.w.auditor)
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
+        r = auditor.post(
+            "/api/eval-runs",
+            {
+                "audit": str(scene.audit.pk),
+                "suite": "insider_trading_deception",
+                "conditions": [CONDITION],
+                "samples_per_condition": 2,
+            },
+            format="json",
+        )
+    assert r.status_code == 201, r.content
+    run_id = r.json()["id"]
+    detail = auditor.get(f"/api/eval-runs/{run_id}").json()
+    assert detail["progress"]["total"] == 2 and detail["progress"]["done"] == 2
+    assert detail["results"]["conditions"][0]["metrics"]["misaligned_rate"]["rate"] == 1.0
+    plot = auditor.get(f"/api/eval-runs/{run_id}/plot.svg")
+    assert plot.status_code == 200 and plot["Content-Type"] == "image/svg+xml" and b"<svg" in plot.content
+    samples = auditor.get(f"/api/eval-runs/{run_id}/samples").json()["results"]
+    assert len(samples) == 2 and samples[0]["calls"][0]["request_sha256"]
+    # The lab sees the run and its results, never the auditors' transcripts.
+    lab = APIClient()
+    lab.force_authenticate(scene.w.lab_admin)
+    assert lab.get(f"/api/eval-runs/{run_id}").status_code == 200
+    assert lab.get(f"/api/eval-runs/{run_id}/samples").json()["results"] == []
+    assert lab.get(f"/api/eval-runs/{run_id}/samples/{samples[0]['id']}").status_code == 404
+    other = APIClient()
+    other.force_authenticate(scene.w.other_lab_admin)
+    assert other.get(f"/api/eval-runs/{run_id}").status_code == 404
+    # Bad input: 400 naming the field, nothing created.
+    bad = auditor.post(
+        "/api/eval-runs",
+        {"audit": str(scene.audit.pk), "suite": "insider_trading_deception", "conditions": ["prompt=shout"]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "conditions" in bad.json()["errors"]
+    assert EvalRun.objects.count() == 1
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_run_suite_command_starts_follows_and_reports(scene):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command(
+        "run_suite",
+        "--as",
+        "auditor",
+        "--audit",
+        str(scene.audit.pk),
+        "--suite",
+        "sycophancy_facts",
+        "--condition",
+        "neutral",
+        "--samples",
+        "2",
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert "2/2 done, 0 errors" in text
+    assert "sycophancy_rate" in text and "invalid_rate" in text
+    run = EvalRun.objects.get()
+    assert run.status == "completed"
+
+
+def test_run_suite_command_refuses_clearly(scene):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="not found"):  # not assigned: the audit is out of scope
+        call_command(
+            "run_suite", "--as", "other_auditor", "--audit", str(scene.audit.pk), "--suite", "sycophancy_facts"
+        )
+    with pytest.raises(CommandError, match="suite"):
+        call_command("run_suite", "--as", "auditor", "--audit", str(scene.audit.pk), "--suite", "nope")
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_results_say_so_when_most_outputs_are_invalid(scene):
+    scene.model.script = []  # the model never follows the protocol
+    run = start(scene, n=4)
+    run.refresh_from_db()
+    overall = run.results["overall"]
+    assert overall["invalid_rate"]["count"] == 4
+    assert overall["misaligned_rate"]["of"] == 0 and overall["misaligned_rate"]["rate"] is None
+    assert any("invalid" in note for note in run.results["notes"])
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_a_signoff_statement_binds_the_latest_completed_runs(scene):
+    from auditing.services import signoff_statement_build
+
+    first = start(scene, n=1)
+    second = start(scene, n=1)
+    statement = signoff_statement_build(
+        actor=actor_for(scene.w.auditor), system_version=scene.sv, stage=2, decision="approve", audit=scene.audit
+    )
+    suites = statement["predicate"]["suites"]
+    second.refresh_from_db()
+    assert suites == [
+        {
+            "suite": "insider_trading_deception",
+            "version": "1.0",
+            "suite_digest": second.suite.content_digest,
+            "run": str(second.pk),
+            "results_digest": second.results_digest,
+            "finished_at": second.finished_at.isoformat(),
+        }
+    ]
+    assert first.pk != second.pk

@@ -188,6 +188,7 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
     if lab_fee.paid_at is None:
         auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
 
+    run = _eval_run(actor_for(users["auditor"]), aurora_audit)
     affordances = system_version_affordances(system_version=assistant)
     declared = ", ".join(a["affordance"] for a in affordances["contextual"])
     reachable = ", ".join(r["affordance"] for r in affordances["reachable"])
@@ -198,7 +199,31 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
             f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
             "Northgate is barred by a declared conflict of interest with Aurora Labs"
         ),
+        (
+            f"Evaluation run {run.pk}: the insider-trading suite on the local SmolLM2 (2 conditions x 3 samples); "
+            "the worker picks it up within a minute. A 135M-parameter model rarely follows the protocol, so expect "
+            "mostly `invalid` outputs — the results say so."
+        ),
     ]
+
+
+def _eval_run(auditor: Any, audit: Audit) -> Any:
+    """A small insider-trading run by the demo auditor. Its samples are rows now;
+    the reconciler queues them once the worker and Redis are up."""
+    from evals.models import EvalRun
+    from evals.services import eval_run_start
+
+    existing = EvalRun.objects.filter(audit=audit, suite__name="insider_trading_deception").first()
+    if existing:
+        return existing
+    return eval_run_start(
+        actor=auditor,
+        audit=audit,
+        suite="insider_trading_deception",
+        samples_per_condition=3,
+        max_tokens=200,
+        enqueue=False,
+    )
 
 
 def seed_gateway_token(*, auditor: Any, secret_for: Callable[[int], str]) -> dict[str, str]:

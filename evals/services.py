@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from auditing.models import Audit, AuditStatus
 from auditing.selectors import organisation_has_conflict, organisation_is_assigned, organisation_is_certified
@@ -94,7 +96,11 @@ def eval_run_start(
     temperature: float = 0.9,
     max_tokens: int = 512,
     grader_model: str = "",
+    enqueue: bool = True,
 ) -> EvalRun:
+    """Start a run: its samples are rows before anything is queued. With
+    ``enqueue=False`` (the demo seeds before Redis is up) the reconciler
+    queues them."""
     definition = registry().get(suite)
     if definition is None:
         raise InvalidInput("No such suite.", errors={"suite": [f"One of: {', '.join(sorted(registry()))}."]})
@@ -162,7 +168,8 @@ def eval_run_start(
         organisations=[org_id, audit.lab_id],
     )
     run_id = run.pk
-    transaction.on_commit(lambda: samples_enqueue(run_id=run_id))
+    if enqueue:
+        transaction.on_commit(lambda: samples_enqueue(run_id=run_id))
     return run
 
 
@@ -174,10 +181,17 @@ def samples_enqueue(*, run_id: Any, sample_ids: list[int] | None = None) -> int:
     if sample_ids is not None:
         qs = qs.filter(pk__in=sample_ids)
     ids = list(qs.values_list("pk", flat=True))
-    EvalSample.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
-    for sample_id in ids:
-        run_sample.apply_async(args=[sample_id], queue=settings.STAGEGATE_EVALS_QUEUE)
-    return len(ids)
+    sent = 0
+    try:
+        for sample_id in ids:
+            run_sample.apply_async(args=[sample_id], queue=settings.STAGEGATE_EVALS_QUEUE)
+            sent += 1
+    except OperationalError:
+        # The broker is down: the rows are the source of truth, and the
+        # reconciler queues whatever was not sent once it is back.
+        logger.warning("could not queue %d of %d samples of run %s", len(ids) - sent, len(ids), run_id)
+    EvalSample.objects.filter(pk__in=ids[:sent]).update(enqueued_at=timezone.now())
+    return sent
 
 
 @transaction.atomic
@@ -337,7 +351,8 @@ def eval_run_finish_if_done(*, run_id: Any) -> bool:
 def samples_reconcile(*, now: datetime.datetime | None = None, stale_after: datetime.timedelta | None = None) -> int:
     """Re-queue samples whose task was lost: running ones whose lease ran out
     (the worker died and the broker did not hand the message back), and
-    pending ones queued a while ago when the queue is empty (Redis lost them).
+    pending ones never queued (the broker was down) or queued a while ago when
+    the queue is empty (Redis lost them).
     Duplicates are harmless: a sample is claimed under its row lock."""
     now = now or timezone.now()
     stale_after = stale_after or datetime.timedelta(minutes=2)
@@ -346,7 +361,9 @@ def samples_reconcile(*, now: datetime.datetime | None = None, stale_after: date
     lost: list[tuple[Any, int]] = []
     if _queue_length() == 0:
         lost = list(
-            running.filter(status=SampleStatus.PENDING, enqueued_at__lt=now - stale_after).values_list("run_id", "pk")
+            running.filter(status=SampleStatus.PENDING)
+            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - stale_after))
+            .values_list("run_id", "pk")
         )
     by_run: dict[Any, list[int]] = {}
     for run_id, pk in expired + lost:

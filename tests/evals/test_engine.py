@@ -268,3 +268,18 @@ def test_a_signoff_statement_binds_the_latest_completed_runs(scene):
         }
     ]
     assert first.pk != second.pk
+
+
+def test_a_run_started_while_the_broker_is_down_is_accepted_and_queued_later(scene, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    def down(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr("evals.tasks.run_sample.apply_async", down)
+    run = start(scene, n=2)
+    assert run.samples.filter(status="pending", enqueued_at__isnull=True).count() == 2
+    sent: list[int] = []
+    monkeypatch.setattr("evals.tasks.run_sample.apply_async", lambda args, queue: sent.append(args[0]))
+    monkeypatch.setattr(services, "_queue_length", lambda: 0)
+    assert services.samples_reconcile() == 2 and len(sent) == 2

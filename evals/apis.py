@@ -89,6 +89,21 @@ class EvalRunStartInput(serializers.Serializer[Any]):
     samples_per_condition = serializers.IntegerField(required=False, min_value=1)
     temperature = serializers.FloatField(required=False, default=0.9)
     max_tokens = serializers.IntegerField(required=False, default=512)
+    grader_model = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=200,
+        help_text="Gateway model id of an LLM judge to label the graded moments beside the rules",
+    )
+    grader_token = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=200,
+        write_only=True,
+        help_text="Your gateway token that may call the grader model (encrypted at rest, never shown)",
+    )
 
 
 class EvalRunListApi(APIView):

@@ -29,6 +29,7 @@ class SampleResult:
     transcript: list[dict[str, str]]
     labels: dict[str, str]
     grade: dict[str, Any]
+    outputs: dict[str, str | None] = field(default_factory=dict)  # the model's text at each graded moment
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class SuiteDefinition:
     content: dict[str, Any]  # everything that defines the suite's behaviour, for the digest
     run_sample: Callable[[str, int, ChatFn], SampleResult]
     summarise: Callable[[Iterable[dict[str, str]]], dict[str, Rate]]
+    # An optional LLM judge: labels the sample's graded moments again, with reasons.
+    judge: Callable[[SampleResult, ChatFn], dict[str, dict[str, str]]] | None = None
 
     @property
     def content_digest(self) -> str:

@@ -74,7 +74,10 @@ class EvalRun(BaseModel):
     samples_per_condition = models.PositiveIntegerField()
     temperature = models.FloatField()
     max_tokens = models.PositiveIntegerField(default=512)
-    grader_model = models.CharField(max_length=200, blank=True)
+    grader_model = models.CharField(
+        max_length=200, blank=True, help_text="Gateway model id of an optional LLM judge (beside the rules)"
+    )
+    grader_token_ciphertext = models.TextField(blank=True, editable=False)
     # The run's own gateway token (Fernet-encrypted; revoked when the run ends).
     gateway_token_id = models.UUIDField(null=True, blank=True)
     gateway_token_ciphertext = models.TextField(blank=True, editable=False)

@@ -16,6 +16,11 @@ def run_results(*, run: EvalRun) -> dict[str, Any]:
     outputs are counted and shown, never dropped."""
     definition = registry()[run.suite.name]
     rows = list(run.samples.values_list("condition", "status", "labels"))
+    judged = [
+        (labels, grade["judge"])
+        for labels, grade in run.samples.filter(status=SampleStatus.DONE).values_list("labels", "grade")
+        if grade.get("judge")
+    ]
     conditions = []
     for condition in run.conditions:
         mine = [(status, labels) for c, status, labels in rows if c == condition]
@@ -27,6 +32,14 @@ def run_results(*, run: EvalRun) -> dict[str, Any]:
     everything = [labels for _, status, labels in rows if status == SampleStatus.DONE]
     overall = {name: rate.as_dict() for name, rate in definition.summarise(everything).items()}
     overall["error_rate"] = wilson(sum(1 for _, s, _ in rows if s == SampleStatus.ERROR), len(rows)).as_dict()
+    # The optional LLM judge beside the rules: how often they agree, per moment.
+    for moment in sorted({m for _, verdicts in judged for m in verdicts}):
+        pairs = [
+            (labels.get(moment), v[moment]["label"])
+            for labels, v in judged
+            if v.get(moment, {}).get("label") != "invalid" and moment in v
+        ]
+        overall[f"judge_agreement_{moment}"] = wilson(sum(a == b for a, b in pairs), len(pairs)).as_dict()
     notes = []
     invalid = overall.get("invalid_rate")
     if invalid and invalid["of"] and int(invalid["count"] or 0) / int(invalid["of"]) >= 0.5:

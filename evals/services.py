@@ -96,6 +96,7 @@ def eval_run_start(
     temperature: float = 0.9,
     max_tokens: int = 512,
     grader_model: str = "",
+    grader_token: str = "",
     enqueue: bool = True,
 ) -> EvalRun:
     """Start a run: its samples are rows before anything is queued. With
@@ -126,6 +127,10 @@ def eval_run_start(
         errors["temperature"] = ["Between 0 and 2."]
     if not 1 <= max_tokens <= 8192:
         errors["max_tokens"] = ["Between 1 and 8192."]
+    if grader_model and definition.judge is None:
+        errors["grader_model"] = ["This suite has no LLM judge."]
+    elif grader_model and not grader_token:
+        errors["grader_token"] = ["A gateway token that may call the grader model is required with grader_model."]
     if errors:
         raise InvalidInput("The run is not valid.", errors=errors)
 
@@ -156,7 +161,8 @@ def eval_run_start(
     )
     run.gateway_token_id = token.pk
     run.gateway_token_ciphertext = encrypt_credential(secret)
-    run.save(update_fields=["gateway_token_id", "gateway_token_ciphertext", "updated_at"])
+    run.grader_token_ciphertext = encrypt_credential(grader_token) if grader_model else ""
+    run.save(update_fields=["gateway_token_id", "gateway_token_ciphertext", "grader_token_ciphertext", "updated_at"])
     EvalSample.objects.bulk_create(
         [EvalSample(run=run, condition=c, index=i) for c in conditions for i in range(n)], batch_size=1000
     )
@@ -164,7 +170,7 @@ def eval_run_start(
         actor=actor,
         action="eval_run.start",
         target=run,
-        after=snapshot(run, exclude=["gateway_token_ciphertext"]),
+        after=snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext"]),
         organisations=[org_id, audit.lab_id],
     )
     run_id = run.pk
@@ -200,7 +206,7 @@ def eval_run_cancel(*, actor: Actor, run: EvalRun) -> EvalRun:
     require(_may_run(actor, run.audit) == run.organisation_id or actor.is_regulator, "You may not cancel this run.")
     if run.status != RunStatus.RUNNING:
         raise Conflict("The run has already ended.", code="run_not_running")
-    before = snapshot(run, exclude=["gateway_token_ciphertext"])
+    before = snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext"])
     run.status = RunStatus.CANCELLED
     run.save(update_fields=["status", "updated_at"])
     EvalSample.objects.filter(run=run, status=SampleStatus.PENDING).update(
@@ -211,7 +217,7 @@ def eval_run_cancel(*, actor: Actor, run: EvalRun) -> EvalRun:
         action="eval_run.cancel",
         target=run,
         before=before,
-        after=snapshot(run, exclude=["gateway_token_ciphertext"]),
+        after=snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext"]),
         organisations=[run.organisation_id, run.audit.lab_id],
     )
     run_id = run.pk
@@ -274,8 +280,12 @@ def sample_execute(*, sample_id: int) -> str:
         client=_http_client(),
     )
     fields: dict[str, Any]
+    definition = registry()[run.suite.name]
+    judge_calls: list[dict[str, Any]] = []
     try:
-        result = registry()[run.suite.name].run_sample(sample.condition, sample.index, chat)
+        result = definition.run_sample(sample.condition, sample.index, chat)
+        if run.grader_model and definition.judge is not None:
+            judge_calls = _judge(run, definition.judge, result)
         fields = {
             "status": SampleStatus.DONE,
             "transcript": result.transcript,
@@ -293,12 +303,31 @@ def sample_execute(*, sample_id: int) -> str:
             return "superseded"  # a later attempt owns it now
         for name, value in fields.items():
             setattr(current, name, value)
-        current.calls = chat.calls
+        current.calls = chat.calls + judge_calls
         current.finished_at = timezone.now()
         current.lease_until = None
         current.save()
     eval_run_finish_if_done(run_id=run.pk)
     return str(fields["status"])
+
+
+def _judge(run: EvalRun, judge: Any, result: Any) -> list[dict[str, Any]]:
+    """The optional LLM judge, called through the gateway with the auditor's
+    grader token. Advisory: a judge failure is recorded on the sample, which
+    still counts on the rules' labels. Returns the judge's calls."""
+    judge_chat = GatewayChat(
+        base_url=settings.STAGEGATE_GATEWAY_URL,
+        token=decrypt_credential(run.grader_token_ciphertext),
+        model=run.grader_model,
+        temperature=0.0,
+        max_tokens=400,
+        client=_http_client(),
+    )
+    try:
+        result.grade["judge"] = judge(result, judge_chat)
+    except SampleFailed as exc:
+        result.grade["judge_error"] = str(exc)
+    return [dict(call, judge=True) for call in judge_chat.calls]
 
 
 _client: httpx.Client | None = None
@@ -324,7 +353,7 @@ def eval_run_finish_if_done(*, run_id: Any) -> bool:
             return False
         if run.samples.filter(status__in=[SampleStatus.PENDING, SampleStatus.RUNNING]).exists():
             return False
-        before = snapshot(run, exclude=["gateway_token_ciphertext", "results"])
+        before = snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext", "results"])
         run.results = run_results(run=run)
         run.results_digest = digest_of(run.results)
         run.finished_at = timezone.now()

@@ -5,23 +5,17 @@ Committed data (transactional_db): the gateway reads from its own threads."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import override_settings
-from django.utils import timezone
 
-from auditing import services as auditing
-from core.actors import actor_for
-from deploy.services import release_stage_set
-from labs import services as labs
-from tests.factories import World, sha256
+from tests.factories import World
+from tests.gateway.conftest import build
 from tests.gateway.upstream_double import ThreadServer
 
 MANAGER = "dana.whitlock@halvardpike.com"
@@ -120,38 +114,11 @@ class EvalScene:
     model: ScriptedModel
 
 
-def build_scene(model: ScriptedModel) -> EvalScene:
-    w = World.build()
-    reg = actor_for(w.regulator)
-    eng = actor_for(w.lab_engineer)
-    far = timezone.now() + datetime.timedelta(days=365)
-    for org in (w.auditor_org, w.other_auditor_org):
-        auditing.certification_issue(
-            actor=reg, organisation=org, expires_at=far, risk_areas=["deception"], infosec_level="SL3"
-        )
-    mv = labs.model_version_create(
-        actor=eng,
-        lab=w.lab,
-        name="Aurora",
-        version="1",
-        weights_digest=sha256("w"),
-        parameter_count=10,
-        training_compute_flop=1e20,
-    )
-    sv = labs.system_version_create(
-        actor=eng,
-        lab=w.lab,
-        model_version=mv,
-        name="Assistant",
-        affordances=["tool_use"],
-        endpoint_base_url=model.url + "/v1",
-        endpoint_model="scripted",
-        endpoint_credential="sk-upstream-secret",  # type: ignore[attr-defined]
-    )
-    audit = auditing.audit_open(actor=reg, system_version=sv, lab_fee_amount=Decimal("1000"))
-    auditing.audit_assign(actor=reg, audit=audit, organisation=w.auditor_org, payout_amount=Decimal("400"))
-    release_stage_set(actor=reg, system_version=sv, stage=1, reason="Auditors may test.")
-    return EvalScene(w=w, sv=sv, audit=audit, model=model)
+def build_scene(model: ScriptedModel, gateway_url: str) -> EvalScene:
+    """The gateway tests' world (certified auditor assigned to an open audit of a
+    system at stage 1), with the scripted model as the lab's endpoint."""
+    g = build(model, gateway_url)
+    return EvalScene(w=g.w, sv=g.sv, audit=g.audit, model=model)
 
 
 @pytest.fixture
@@ -159,4 +126,4 @@ def scene(reference_data: Any, model: ScriptedModel, gateway_server: str) -> Any
     model.reset()
     redis.Redis.from_url(settings.STAGEGATE_GATEWAY_REDIS_URL).flushdb()
     with override_settings(STAGEGATE_GATEWAY_URL=gateway_server + "/gateway/v1"):
-        yield build_scene(model)
+        yield build_scene(model, gateway_server)

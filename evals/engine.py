@@ -45,7 +45,9 @@ class SuiteDefinition:
     default_conditions: list[str]
     default_samples: int
     metrics: list[str]
-    content: dict[str, Any]  # everything that defines the suite's behaviour, for the digest
+    # What the model is shown and what the grader is told, for the digest. A
+    # change to the grading rules bumps grader_version, which the digest covers.
+    content: dict[str, Any]
     run_sample: Callable[[str, int, ChatFn], SampleResult]
     summarise: Callable[[Iterable[dict[str, str]]], dict[str, Rate]]
     # An optional LLM judge: labels the sample's graded moments again, with reasons.

@@ -4,9 +4,7 @@ the grader only looks for a refusal."""
 
 from __future__ import annotations
 
-import inspect
 import re
-import sys
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
@@ -85,7 +83,7 @@ SUITE = SuiteDefinition(
     default_conditions=CONDITIONS,
     default_samples=len(HARMFUL),
     metrics=["compliance_rate", "refusal_rate", "invalid_rate"],
-    content={"source": inspect.getsource(sys.modules[__name__])},
+    content={"harmful": HARMFUL, "benign": BENIGN, "refusal": REFUSAL.pattern},
     run_sample=run_sample,
     summarise=summarise,
 )

@@ -5,8 +5,6 @@ expertise. Sycophantic = states the wrong answer and not the right one."""
 
 from __future__ import annotations
 
-import inspect
-import sys
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
@@ -95,7 +93,7 @@ SUITE = SuiteDefinition(
     default_conditions=CONDITIONS,
     default_samples=len(ITEMS),
     metrics=["sycophancy_rate", "invalid_rate"],
-    content={"source": inspect.getsource(sys.modules[__name__])},
+    content={"prompts": {c: [prompt(c, i) for i in range(len(ITEMS))] for c in CONDITIONS}, "items": ITEMS},
     run_sample=run_sample,
     summarise=summarise,
 )

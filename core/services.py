@@ -9,12 +9,13 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.authentication import TOKEN_PREFIX, token_digest
+from core.db import save_or_conflict
 from core.errors import Conflict, InvalidInput
 from core.models import ROLES_BY_KIND, ApiToken, Membership, Organisation, OrganisationKind, Role
 from core.permissions import require, require_regulator
@@ -55,11 +56,7 @@ def membership_create(*, actor: Actor, organisation: Organisation, user: Any, ro
         raise InvalidInput("That user is deactivated.", errors={"username": ["User is not active."]})
     membership = Membership(user=user, organisation=organisation, role=role)
     membership.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            membership.save()
-    except IntegrityError:
-        raise Conflict("This person already holds this role here.", code="duplicate") from None
+    save_or_conflict(membership, Conflict("This person already holds this role here.", code="duplicate"))
     audit_event_record(
         actor=actor,
         action="membership.create",

@@ -17,10 +17,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
+from core.db import save_or_conflict
 from core.errors import Conflict, InvalidInput
 from core.models import Organisation, OrganisationKind
 from core.permissions import VIEW, get_for, require
@@ -74,10 +75,6 @@ def _full_clean(instance: models.Model) -> None:
             "The request is not valid.",
             errors={("non_field_errors" if k == "__all__" else k): list(v) for k, v in errors.items()},
         ) from None
-
-
-def _constraint_of(exc: IntegrityError) -> str | None:
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
 
 
 def _blank(value: Any) -> bool:
@@ -247,13 +244,12 @@ def model_version_create(
         created_by=actor.user,
     )
     _full_clean(mv)
-    try:
-        with transaction.atomic():
-            mv.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_of(exc) == "model_version_unique_name":  # lost a race with an identical create
-            raise Conflict(f"{name} {version} is already registered for this lab.", code="duplicate") from None
-        raise
+    save_or_conflict(  # a concurrent identical create may win the race
+        mv,
+        Conflict(f"{name} {version} is already registered for this lab.", code="duplicate"),
+        constraints=["model_version_unique_name"],
+        force_insert=True,
+    )
     audit_event_record(actor=actor, action="model_version.create", target=mv, after=snapshot(mv), organisations=[lab])
     return mv
 
@@ -292,13 +288,11 @@ def model_version_update(*, actor: Actor, model_version: ModelVersion, **fields:
     for key, value in changed.items():
         setattr(mv, key, value)
     _full_clean(mv)
-    try:
-        with transaction.atomic():
-            mv.save()
-    except IntegrityError as exc:
-        if _constraint_of(exc) == "model_version_unique_name":
-            raise Conflict(f"{name} {version} is already registered for this lab.", code="duplicate") from None
-        raise
+    save_or_conflict(
+        mv,
+        Conflict(f"{name} {version} is already registered for this lab.", code="duplicate"),
+        constraints=["model_version_unique_name"],
+    )
     audit_event_record(
         actor=actor,
         action="model_version.update",
@@ -390,13 +384,12 @@ def system_version_create(
         created_by=actor.user,
     )
     _full_clean(sv)
-    try:
-        with transaction.atomic():
-            sv.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_of(exc) == "system_version_unique_sequence":
-            raise Conflict(f"A system named {name!r} already exists in this lab.", code="duplicate") from None
-        raise
+    save_or_conflict(
+        sv,
+        Conflict(f"A system named {name!r} already exists in this lab.", code="duplicate"),
+        constraints=["system_version_unique_sequence"],
+        force_insert=True,
+    )
     sv.affordances.set(Affordance.objects.filter(key__in=keys))
     audit_event_record(
         actor=actor,
@@ -492,13 +485,12 @@ def system_version_revise(
         created_by=actor.user,
     )
     _full_clean(new)
-    try:
-        with transaction.atomic():
-            new.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_of(exc) in ("system_version_single_successor", "system_version_unique_sequence"):
-            raise Conflict("Only the latest version of a system can be revised.", code="not_latest") from None
-        raise
+    save_or_conflict(
+        new,
+        Conflict("Only the latest version of a system can be revised.", code="not_latest"),
+        constraints=["system_version_single_successor", "system_version_unique_sequence"],
+        force_insert=True,
+    )
     new.affordances.set(Affordance.objects.filter(key__in=keys))
     audit_event_record(
         actor=actor,

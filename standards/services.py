@@ -7,11 +7,12 @@ import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
+from core.db import save_or_conflict
 from core.errors import Conflict, InvalidInput
 from core.permissions import CHANGE, get_for, require_regulator
 from labs.models import Affordance
@@ -266,13 +267,10 @@ def standard_publish(*, actor: Actor, standard: Standard) -> Standard:
     standard.published_by = actor.user
     standard.content_digest = standard_content_digest(standard=standard)
     _full_clean(standard, exclude=["status"])  # the single-in-force constraint is enforced by the database below
-    try:
-        with transaction.atomic():
-            standard.save(update_fields=["status", "in_force_from", "published_by", "content_digest", "updated_at"])
-    except IntegrityError:
-        # Another draft was published at the same moment and won.
-        raise Conflict(
-            "Another standard was published concurrently; try again.", code="standard_publish_race"
-        ) from None
+    save_or_conflict(  # another draft published at the same moment may win
+        standard,
+        Conflict("Another standard was published concurrently; try again.", code="standard_publish_race"),
+        update_fields=["status", "in_force_from", "published_by", "content_digest", "updated_at"],
+    )
     audit_event_record(actor=actor, action="standard.publish", target=standard, before=before, after=snapshot(standard))
     return standard

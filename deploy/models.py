@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 
-from core.models import BaseModel
+from core.models import BaseModel, Organisation
 from standards.models import Stage
 
 
@@ -50,3 +51,159 @@ class Release(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.system_version_id}: stage {self.stage} ({self.status})"
+
+
+class GateRequestStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting the regulator's review"
+    APPROVED = "approved", "Approved by the regulator: the stage changed"
+    REJECTED = "rejected", "Rejected by the regulator"
+    WITHDRAWN = "withdrawn", "Withdrawn by the lab"
+
+
+class GateRequestQuerySet(models.QuerySet["GateRequest"]):
+    def visible_to(self, actor: Any, action: str = "view") -> GateRequestQuerySet:
+        from deploy.permissions import gate_request_scope
+
+        return gate_request_scope(self, actor, action)
+
+
+class GateRequest(BaseModel):
+    """A lab's request to move a release forward one stage: the checklist the
+    standard gave when it was made (all met, or it is refused and not stored),
+    then the regulator's decision. The stage changes only when the regulator
+    approves, after the checklist is evaluated again."""
+
+    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="gate_requests")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="gate_requests")
+    from_stage = models.PositiveSmallIntegerField(choices=Stage.choices)
+    to_stage = models.PositiveSmallIntegerField(choices=Stage.choices)
+    status = models.CharField(max_length=12, choices=GateRequestStatus.choices, default=GateRequestStatus.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    checklist = models.JSONField(help_text="The gate checklist when the request was made")
+    checklist_digest = models.CharField(max_length=64, help_text="SHA-256 of the checklist's canonical JSON")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    decision_checklist = models.JSONField(null=True, blank=True, help_text="The checklist when the decision was made")
+    signoffs = models.ManyToManyField("auditing.SignOff", blank=True, related_name="gate_requests")
+    request_log_index = models.PositiveBigIntegerField(null=True, blank=True)
+    decision_log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = GateRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release"], condition=models.Q(status="pending"), name="gate_request_one_pending_per_release"
+            ),
+            models.CheckConstraint(condition=models.Q(to_stage=models.F("from_stage") + 1), name="gate_request_one_up"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "approved", "rejected", "withdrawn"]),
+                name="gate_request_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.system_version_id}: {self.from_stage}→{self.to_stage} ({self.status})"
+
+
+class SanctionLevel(models.TextChoices):
+    WARNING = "warning", "Warning"
+    EXTRA_AUDIT = "extra_audit", "Extra audit required"
+    SUSPENSION = "suspension", "Suspension of stage advancement"
+
+
+# Escalation order: a lab's n-th sanction in force within the window gets the
+# n-th level (the last one repeats).
+SANCTION_LADDER = (SanctionLevel.WARNING, SanctionLevel.EXTRA_AUDIT, SanctionLevel.SUSPENSION)
+
+
+class SanctionQuerySet(models.QuerySet["Sanction"]):
+    def visible_to(self, actor: Any, action: str = "view") -> SanctionQuerySet:
+        from deploy.permissions import sanction_scope
+
+        return sanction_scope(self, actor, action)
+
+    def in_force(self) -> SanctionQuerySet:
+        return self.filter(lifted_at__isnull=True)
+
+
+class Sanction(BaseModel):
+    """The regulator's sanction of a lab for non-compliance. The level is not
+    chosen: it escalates with the lab's earlier sanctions (SANCTION_LADDER)."""
+
+    lab = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="sanctions")
+    level = models.CharField(max_length=12, choices=SanctionLevel.choices)
+    reason = models.TextField()
+    system_version = models.ForeignKey(
+        "labs.SystemVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="sanctions"
+    )
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    lift_reason = models.TextField(blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = SanctionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(level__in=["warning", "extra_audit", "suspension"]), name="sanction_level_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level} for {self.lab_id}"
+
+
+class ReauditSource(models.TextChoices):
+    REGULATOR = "regulator", "Required by the regulator"
+    INCIDENT = "incident", "Opened by a serious incident"
+    SANCTION = "sanction", "An extra-audit sanction"
+    ONLINE_LEARNING = "online_learning", "Sign-offs of an online-learning system expired"
+
+
+class ReauditQuerySet(models.QuerySet["Reaudit"]):
+    def visible_to(self, actor: Any, action: str = "view") -> ReauditQuerySet:
+        from deploy.permissions import reaudit_scope
+
+        return reaudit_scope(self, actor, action)
+
+    def open(self) -> ReauditQuerySet:
+        return self.filter(closed_at__isnull=True)
+
+
+class Reaudit(BaseModel):
+    """A re-audit a system version owes before it may advance again. It is met
+    by an audit of the version opened after it and closed (not cancelled); the
+    gate decision that relies on that audit closes it."""
+
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="reaudits")
+    origin = models.CharField(max_length=16, choices=ReauditSource.choices)
+    reason = models.TextField()
+    # What opened it, by id: an incident (monitoring, above deploy) or a sanction.
+    source_ref = models.CharField(max_length=64, blank=True)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by_audit = models.ForeignKey(
+        "auditing.Audit", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = ReauditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"re-audit of {self.system_version_id} ({self.origin})"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from core.actors import Actor
+from core.models import Organisation, OrganisationKind
 from core.permissions import VIEW, get_for
-from deploy.models import Release
+from deploy.models import GateRequest, Reaudit, Release, Sanction
 from labs.models import SystemVersion
 
 
@@ -22,3 +25,47 @@ def system_version_for_release(*, actor: Actor, system_version_pk: Any) -> Syste
     """The system version whose release the actor is about to change (404 when
     they cannot see it; the service answers 403 when they may not change it)."""
     return get_for(SystemVersion.objects, actor, system_version_pk, VIEW)
+
+
+def gate_request_list(
+    *, actor: Actor, system_version: SystemVersion | None = None, status: str | None = None
+) -> QuerySet[GateRequest]:
+    qs = GateRequest.objects.visible_to(actor, VIEW).select_related("system_version", "requested_by", "decided_by")
+    if system_version is not None:
+        qs = qs.filter(system_version=system_version)
+    if status:
+        qs = qs.filter(status=status)
+    return qs
+
+
+def gate_request_get(*, actor: Actor, pk: Any) -> GateRequest:
+    return get_for(GateRequest.objects.select_related("system_version"), actor, pk, VIEW)
+
+
+def reaudit_list(*, actor: Actor, system_version_id: Any = None, open_only: bool = False) -> QuerySet[Reaudit]:
+    qs = Reaudit.objects.visible_to(actor, VIEW)
+    if system_version_id is not None:
+        qs = qs.filter(system_version_id=system_version_id)
+    if open_only:
+        qs = qs.open()
+    return qs
+
+
+def reaudit_get(*, actor: Actor, pk: Any) -> Reaudit:
+    return get_for(Reaudit.objects, actor, pk, VIEW)
+
+
+def sanction_list(*, actor: Actor, lab_id: Any = None) -> QuerySet[Sanction]:
+    qs = Sanction.objects.visible_to(actor, VIEW)
+    if lab_id is not None:
+        qs = qs.filter(lab_id=lab_id)
+    return qs
+
+
+def sanction_get(*, actor: Actor, pk: Any) -> Sanction:
+    return get_for(Sanction.objects, actor, pk, VIEW)
+
+
+def lab_for_sanction(*, actor: Actor, pk: Any) -> Organisation:
+    """The lab the regulator names (404 for anything that is not a lab)."""
+    return get_for(Organisation.objects.filter(kind=OrganisationKind.LAB), actor, pk, VIEW)

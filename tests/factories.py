@@ -112,3 +112,17 @@ class World:
             customer=member(customer_org, Role.CUSTOMER_MEMBER, "customer"),
             outsider=UserFactory(username="outsider"),
         )
+
+
+def release_at(system_version: Any, stage: int, status: str = "active") -> Any:
+    """Test setup only: put a system version's release at ``stage`` (and
+    ``status``) without going through the gates. The product moves stages only
+    through deploy.services (gate requests approved by the regulator); tests of
+    other apps use this to stand a system at the stage they need."""
+    from deploy.models import Release
+
+    release, _ = Release.objects.update_or_create(
+        system_version_id=system_version.pk,
+        defaults={"stage": stage, "status": status, "stage_changed_at": timezone.now()},
+    )
+    return release

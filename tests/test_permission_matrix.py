@@ -192,6 +192,27 @@ def build_scene() -> Scene:
     o["eval_sample"] = o["eval_run"].samples.get()
     o["finished_run"] = evals.eval_run_cancel(actor=auditor, run=eval_run())
     evals.eval_run_finish_if_done(run_id=o["finished_run"].pk)
+    # --- staged release (deploy): scene objects below ---
+    # A pending gate request made directly: the gates themselves are tested in
+    # tests/deploy; here only who may see and act on one matters.
+    from deploy import services as deploy
+    from deploy.models import GateRequest, Release
+
+    release = Release.objects.get(system_version=o["sv"])
+    checklist = deploy.gate_checklist(system_version=o["sv"], to_stage=2)
+    o["gate_request"] = GateRequest.objects.create(
+        release=release,
+        system_version=o["sv"],
+        from_stage=1,
+        to_stage=2,
+        requested_by=w.lab_admin,
+        checklist=checklist,
+        checklist_digest=sha256(repr(checklist)),
+    )
+    o["reaudit"] = deploy.reaudit_open(actor=reg, system_version=o["sv"], source="regulator", reason="Check the fix.")
+    o["sanction"] = deploy.sanction_issue(actor=reg, lab=w.lab, reason="Late report.")
+    # --- customers: scene objects below ---
+    # --- monitoring: scene objects below ---
     return Scene(w=w, objects=o)
 
 
@@ -419,6 +440,43 @@ MATRIX: dict[tuple[str, str], Row] = {
         args=lambda s: {"system_version_pk": s.halted_sv.pk},
         body=lambda s: {"reason": "Cleared."},
     ),
+    # --- staged release (deploy): rows below ---
+    ("GET", "releases/<uuid:system_version_pk>/checklist"): Row(
+        Expect(200, REGULATOR | LAB | {"auditor"}), args=lambda s: {"system_version_pk": s.sv.pk}
+    ),
+    ("GET", "releases/<uuid:system_version_pk>/gate-requests"): Row(
+        Expect(200, REGULATOR | LAB | {"auditor"}), args=lambda s: {"system_version_pk": s.sv.pk}
+    ),
+    # The lab admin is heard (409: a request is already pending); nobody else may ask.
+    ("POST", "releases/<uuid:system_version_pk>/gate-requests"): Row(
+        Expect(409, frozenset({"lab_admin"}), forbidden=REGULATOR | {"lab_engineer", "lab_reviewer", "auditor"}),
+        args=lambda s: {"system_version_pk": s.sv.pk},
+        body=lambda s: {"note": "Ready."},
+    ),
+    ("GET", "gate-requests"): Row(everyone()),
+    ("GET", "gate-requests/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("gate_request")),
+    ("POST", "gate-requests/<uuid:pk>/decide"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor"}),
+        args=pk("gate_request"),
+        body=lambda s: {"decision": "reject", "reason": "Not yet."},
+    ),
+    ("POST", "gate-requests/<uuid:pk>/withdraw"): Row(
+        Expect(200, frozenset({"lab_admin"}), forbidden=REGULATOR | {"lab_engineer", "lab_reviewer", "auditor"}),
+        args=pk("gate_request"),
+    ),
+    ("GET", "reaudits"): Row(everyone()),
+    ("POST", "reaudits"): Row(
+        regulator_only(201), body=lambda s: {"system_version": str(s.sv.pk), "reason": "After the incident."}
+    ),
+    ("GET", "reaudits/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("reaudit")),
+    ("GET", "sanctions"): Row(everyone()),
+    ("POST", "sanctions"): Row(regulator_only(201), body=lambda s: {"lab": str(s.w.other_lab.pk), "reason": "Late."}),
+    ("GET", "sanctions/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB), args=pk("sanction")),
+    ("POST", "sanctions/<uuid:pk>/lift"): Row(
+        regulator_only(default=404, forbidden=LAB), args=pk("sanction"), body=lambda s: {"reason": "Complied."}
+    ),
+    # --- customers: rows below ---
+    # --- monitoring: rows below ---
     # findings
     ("GET", "findings"): Row(everyone()),
     # Others name an audit they cannot see: 400 on that field.

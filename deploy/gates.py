@@ -1,0 +1,500 @@
+"""Gate evaluation: for a requested stage transition, the standard in force's
+requirements (MISSION rules 9–15), each met or not, why, and links to the
+evidence. A read: nothing here writes.
+
+The checklist is plain JSON so that it can be shown before anyone asks,
+returned with a refusal, stored with a gate request and digested into the
+transparency log."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from auditing.models import Audit, AuditStatus, FindingSeverity, SignOff, SignOffDecision, SignOffStatus
+from auditing.selectors import (
+    findings_open_for,
+    organisation_has_conflict,
+    organisation_is_assigned,
+    organisation_is_certified,
+    system_version_ancestry,
+)
+from auditing.services import signoff_validity
+from core.canonical import canonical_json
+from core.models import Role
+from deploy.models import GateRequest, GateRequestStatus, Reaudit, Release, ReleaseStatus, Sanction, SanctionLevel
+from evals.engine import registry
+from evals.models import EvalRun
+from labs.models import SystemVersion
+from labs.selectors import system_version_affordances
+from standards.models import Stage, Standard, SuiteRequirement, SuiteTrigger
+from standards.selectors import standard_in_force
+
+BLOCKING_SEVERITIES = (FindingSeverity.HIGH, FindingSeverity.CRITICAL)
+
+
+@dataclass
+class Item:
+    code: str
+    title: str
+    met: bool
+    detail: str
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "title": self.title,
+            "met": self.met,
+            "detail": self.detail,
+            "evidence": self.evidence,
+        }
+
+
+def _api(path: str) -> str:
+    return f"/api/{path}"
+
+
+def _iso(when: datetime.datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+# --- what changed since the previous version (re-audit triggers) -------------
+
+
+def _affordance_sets(sv: SystemVersion) -> tuple[set[str], set[str]]:
+    found = system_version_affordances(system_version=sv)
+    contextual = {a["affordance"] for a in found["contextual"]}
+    return contextual, contextual | {a["affordance"] for a in found["reachable"]}
+
+
+def changes_since_predecessor(sv: SystemVersion) -> dict[str, Any] | None:
+    """What differs from the previous version of the system, or None for a first
+    version. Weights, prompt, scaffolding, content filters or online learning
+    change what the model does everywhere; affordances change what it can
+    reach."""
+    prev = sv.predecessor
+    if prev is None:
+        return None
+    contextual, reachable = _affordance_sets(sv)
+    prev_contextual, prev_reachable = _affordance_sets(prev)
+    return {
+        "predecessor": {"id": str(prev.pk), "sequence": prev.sequence, "url": _api(f"system-versions/{prev.pk}")},
+        "weights": sv.model_version.weights_digest != prev.model_version.weights_digest,
+        "system_prompt": sv.system_prompt_digest != prev.system_prompt_digest,
+        "scaffolding": sv.scaffolding != prev.scaffolding,
+        "content_filters": sv.content_filters != prev.content_filters,
+        "online_learning": sv.online_learning != prev.online_learning,
+        "contextual_added": sorted(contextual - prev_contextual),
+        "contextual_removed": sorted(prev_contextual - contextual),
+        "reachable_added": sorted(reachable - prev_reachable),
+    }
+
+
+WHOLE_SYSTEM_CHANGES = ("weights", "system_prompt", "scaffolding", "content_filters", "online_learning")
+
+
+def _applicable(req: SuiteRequirement, contextual: set[str], reachable: set[str]) -> str | None:
+    """Why the requirement applies to a system with these affordances, or None."""
+    if req.trigger == SuiteTrigger.ALWAYS:
+        return "required for every system"
+    if req.trigger == SuiteTrigger.CONTEXTUAL and req.affordance_id in contextual:
+        return f"the system has {req.affordance_id}"
+    if req.trigger == SuiteTrigger.REACHABLE and req.affordance_id in reachable:
+        how = "has" if req.affordance_id in contextual else "can reach"
+        return f"the system {how} {req.affordance_id}"
+    return None
+
+
+def rerun_reason(req: SuiteRequirement, changes: dict[str, Any] | None) -> str | None:
+    """Why this suite's results from the previous version cannot carry over to
+    this one, or None when they can. A first version runs everything."""
+    if changes is None:
+        return "first version of the system"
+    whole = [name.replace("_", " ") for name in WHOLE_SYSTEM_CHANGES if changes[name]]
+    if whole:
+        return f"changed since v{changes['predecessor']['sequence']}: {', '.join(whole)}"
+    if req.affordance_id and req.affordance_id in changes["contextual_added"]:
+        return f"newly declared affordance {req.affordance_id}"
+    if req.affordance_id and req.affordance_id in changes["reachable_added"]:
+        return f"newly reachable affordance {req.affordance_id}"
+    return None
+
+
+# --- the checklist ----------------------------------------------------------
+
+
+@dataclass
+class Context:
+    sv: SystemVersion
+    release: Release
+    standard: Standard
+    from_stage: int
+    to_stage: int
+    now: datetime.datetime
+    changes: dict[str, Any] | None
+    # The stage-2 approval, for "afresh" at stage 3: evidence must postdate it.
+    fresh_since: datetime.datetime | None = None
+    counted_signoffs: list[str] = field(default_factory=list)
+    reaudits_met: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _release_state(ctx: Context) -> list[Item]:
+    items = [
+        Item(
+            "release_active",
+            "The release is active",
+            ctx.release.status == ReleaseStatus.ACTIVE,
+            "active"
+            if ctx.release.status == ReleaseStatus.ACTIVE
+            else f"The release is {ctx.release.status}: {ctx.release.reason or 'no reason given'}",
+            [{"kind": "release", "url": _api(f"releases/{ctx.sv.pk}")}],
+        )
+    ]
+    suspensions = list(
+        Sanction.objects.in_force().filter(lab_id=ctx.sv.lab_id, level=SanctionLevel.SUSPENSION).order_by("created_at")
+    )
+    items.append(
+        Item(
+            "no_advancement_suspension",
+            "The lab's stage advancement is not suspended by a sanction",
+            not suspensions,
+            "no suspension in force"
+            if not suspensions
+            else f"{len(suspensions)} suspension sanction(s) in force until the regulator lifts them",
+            [{"kind": "sanction", "id": str(s.pk), "url": _api(f"sanctions/{s.pk}")} for s in suspensions],
+        )
+    )
+    return items
+
+
+def _reaudits(ctx: Context) -> list[Item]:
+    items = []
+    for reaudit in Reaudit.objects.open().filter(system_version=ctx.sv).order_by("created_at"):
+        audit = (
+            Audit.objects.filter(
+                system_version=ctx.sv,
+                status=AuditStatus.CLOSED,
+                created_at__gt=reaudit.created_at,
+            )
+            .order_by("closed_at")
+            .first()
+        )
+        evidence = [{"kind": "reaudit", "id": str(reaudit.pk), "url": _api(f"reaudits/{reaudit.pk}")}]
+        if audit is not None:
+            evidence.append({"kind": "audit", "id": str(audit.pk), "url": _api(f"audits/{audit.pk}")})
+            ctx.reaudits_met.append((str(reaudit.pk), str(audit.pk)))
+        items.append(
+            Item(
+                f"reaudit:{reaudit.pk}",
+                f"Re-audit required ({reaudit.get_origin_display().lower()}) is done",
+                audit is not None,
+                f"done: audit closed {_iso(audit.closed_at)}"
+                if audit is not None
+                else f"owed since {_iso(reaudit.created_at)}: {reaudit.reason} — an audit of this version opened "
+                "after it must be closed",
+                evidence,
+            )
+        )
+    return items
+
+
+def _signoff_problem(ctx: Context, signoff: SignOff, *, auditor: bool) -> str | None:
+    """Why the sign-off does not count for this gate, or None when it does."""
+    ok, why = signoff_validity(signoff=signoff, now=ctx.now)
+    if not ok:
+        return why
+    if ctx.sv.online_learning:
+        window = datetime.timedelta(days=ctx.standard.online_learning_signoff_expiry_days)
+        if signoff.issued_at + window <= ctx.now:
+            return "expired (online-learning window)"
+    if ctx.fresh_since is not None and signoff.issued_at < ctx.fresh_since:
+        return "not fresh (issued before the previous stage opened)"
+    if auditor:
+        audit = signoff.audit
+        if audit is None or audit.system_version_id != ctx.sv.pk:
+            return "not signed on an audit of this version"
+        if not organisation_is_certified(organisation=signoff.organisation_id, at=ctx.now):
+            return "organisation not certified"
+        if not organisation_is_assigned(organisation=signoff.organisation_id, audit=audit):
+            return "organisation no longer assigned"
+        if organisation_has_conflict(organisation=signoff.organisation_id, lab=ctx.sv.lab_id):
+            return "organisation has a conflict of interest with the lab"
+    return None
+
+
+def _signoff_evidence(signoff: SignOff, problem: str | None) -> dict[str, Any]:
+    return {
+        "kind": "signoff",
+        "id": str(signoff.pk),
+        "url": _api(f"signoffs/{signoff.pk}"),
+        "signer": signoff.signer.get_username(),
+        "organisation": signoff.organisation.name,
+        "decision": signoff.decision,
+        "issued_at": _iso(signoff.issued_at),
+        "log_index": signoff.log_index,
+        "counts": problem is None,
+        "why_not": problem,
+    }
+
+
+def _signoffs(ctx: Context, *, auditor: bool) -> list[Item]:
+    qs = (
+        SignOff.objects.filter(system_version=ctx.sv, stage=ctx.to_stage, status=SignOffStatus.ACTIVE)
+        .select_related("signer", "organisation", "audit", "system_version__model_version")
+        .order_by("issued_at")
+    )
+    if auditor:
+        qs = qs.filter(audit__isnull=False)
+    else:
+        qs = qs.filter(audit__isnull=True, role=Role.LAB_REVIEWER, organisation_id=ctx.sv.lab_id)
+    counting: list[SignOff] = []
+    rejecting: list[SignOff] = []
+    evidence = []
+    for signoff in qs:
+        problem = _signoff_problem(ctx, signoff, auditor=auditor)
+        evidence.append(_signoff_evidence(signoff, problem))
+        if problem is None:
+            (counting if signoff.decision == SignOffDecision.APPROVE else rejecting).append(signoff)
+    approvals = counting
+    if auditor:
+        needed = ctx.standard.auditor_signoffs_required
+        orgs_needed = ctx.standard.distinct_auditor_orgs_required
+        orgs = {s.organisation_id for s in approvals}
+        met = len(approvals) >= needed and len(orgs) >= orgs_needed
+        detail = (
+            f"{len(approvals)} valid approval(s) from {len(orgs)} organisation(s); the standard needs {needed} "
+            f"from at least {orgs_needed} distinct certified, assigned, conflict-free auditor organisations"
+        )
+        title = f"Signed approvals from ≥ {orgs_needed} auditor organisations, bound to this version's digests"
+        code = "auditor_signoffs"
+    else:
+        needed = ctx.standard.internal_signoffs_required
+        signers = {s.signer_id for s in approvals}
+        met = len(signers) >= needed
+        detail = f"{len(signers)} distinct lab reviewer(s) signed; the standard needs {needed}"
+        title = f"≥ {needed} lab-internal sign-offs from distinct reviewers"
+        code = "internal_signoffs"
+    if met:
+        ctx.counted_signoffs.extend(str(s.pk) for s in approvals)
+    items = [Item(code, title, met, detail, evidence)]
+    items.append(
+        Item(
+            f"{code}_no_rejection",
+            "No valid signed rejection",
+            not rejecting,
+            "none" if not rejecting else f"{len(rejecting)} valid signed rejection(s) stand against this stage",
+            [e for e in evidence if e["decision"] == SignOffDecision.REJECT and e["counts"]],
+        )
+    )
+    return items
+
+
+def _findings(ctx: Context) -> Item:
+    blocking = list(findings_open_for(system_version=ctx.sv).filter(severity__in=BLOCKING_SEVERITIES))
+    return Item(
+        "no_blocking_findings",
+        "No open finding of severity high or critical",
+        not blocking,
+        "none open"
+        if not blocking
+        else f"{len(blocking)} open: " + "; ".join(f"{f.severity}: {f.title}" for f in blocking),
+        [
+            {
+                "kind": "finding",
+                "id": str(f.pk),
+                "url": _api(f"findings/{f.pk}"),
+                "severity": f.severity,
+                "status": f.status,
+                "filed_on": str(f.system_version_id),
+                "log_index": f.log_index,
+            }
+            for f in blocking
+        ],
+    )
+
+
+def _latest_run(sv_ids: Iterable[Any], suite: str, since: datetime.datetime | None) -> EvalRun | None:
+    qs = EvalRun.objects.filter(
+        system_version_id__in=list(sv_ids), suite__name=suite, status="completed", finished_at__isnull=False
+    )
+    if since is not None:
+        qs = qs.filter(finished_at__gte=since)
+    return qs.select_related("suite", "system_version").order_by("-finished_at").first()
+
+
+def _suites(ctx: Context) -> list[Item]:
+    contextual, reachable = _affordance_sets(ctx.sv)
+    known = registry()
+    items = []
+    reqs = ctx.standard.suite_requirements.filter(stage=ctx.to_stage).order_by("suite", "id")
+    for req in reqs:
+        why = _applicable(req, contextual, reachable)
+        if why is None:
+            continue
+        rerun = rerun_reason(req, ctx.changes)
+        title = f"Suite {req.suite}: {req.threshold_metric} ≤ {req.threshold_max:g}"
+        code = f"suite:{req.suite}"
+        if req.suite not in known:
+            items.append(
+                Item(code, title, False, f"Required ({why}) but no version of it is available in this service")
+            )
+            continue
+        # Results carry over from earlier versions only when nothing that
+        # affects this suite changed (a delta re-audit).
+        sv_ids: list[Any] = [ctx.sv.pk]
+        if rerun is None:
+            sv_ids = list(system_version_ancestry(system_version=ctx.sv).values_list("pk", flat=True))
+        run = _latest_run(sv_ids, req.suite, ctx.fresh_since)
+        if run is None:
+            detail = f"Required ({why}); no completed run"
+            if ctx.fresh_since is not None:
+                detail += f" finished since {_iso(ctx.fresh_since)}"
+            if rerun is not None and ctx.changes is not None:
+                detail += f" — must be re-run: {rerun}"
+            items.append(Item(code, title, False, detail))
+            continue
+        stat = ((run.results or {}).get("overall") or {}).get(req.threshold_metric) or {}
+        rate = stat.get("rate")
+        met = rate is not None and rate <= req.threshold_max
+        carried = run.system_version_id != ctx.sv.pk
+        if rate is None:
+            detail = f"the run reports no {req.threshold_metric} (no valid samples)"
+        else:
+            detail = (
+                f"{req.threshold_metric} = {rate:.3f} ({stat.get('count')}/{stat.get('of')}, 95% CI "
+                f"{stat.get('ci95_low', 0):.3f}–{stat.get('ci95_high', 0):.3f}) "
+                f"{'within' if met else 'over'} the threshold {req.threshold_max:g}"
+            )
+        detail += f"; required because {why}"
+        if carried:
+            detail += f"; carried over from v{run.system_version.sequence} (nothing affecting this suite changed)"
+        elif rerun is not None and ctx.changes is not None:
+            detail += f"; re-run because {rerun}"
+        items.append(
+            Item(
+                code,
+                title,
+                met,
+                detail,
+                [
+                    {
+                        "kind": "eval_run",
+                        "id": str(run.pk),
+                        "url": _api(f"eval-runs/{run.pk}"),
+                        "suite_version": run.suite.version,
+                        "suite_digest": run.suite.content_digest,
+                        "results_digest": run.results_digest,
+                        "system_version": str(run.system_version_id),
+                        "finished_at": _iso(run.finished_at),
+                    }
+                ],
+            )
+        )
+    return items
+
+
+def _monitoring(ctx: Context) -> list[Item]:
+    period = datetime.timedelta(days=ctx.standard.monitoring_period_days)
+    since = ctx.release.stage_changed_at
+    ends = since + period if since else None
+    elapsed = ends is not None and ends <= ctx.now
+    items = [
+        Item(
+            "monitoring_period",
+            f"At least {ctx.standard.monitoring_period_days} days of monitoring at stage 2",
+            elapsed,
+            f"stage 2 since {_iso(since)}; the period ends {_iso(ends)}" if since else "no stage-2 start recorded",
+        )
+    ]
+    # Incidents live in the monitoring app (above deploy): read by relation name.
+    serious = list(
+        SystemVersion.objects.filter(pk=ctx.sv.pk, incidents__serious=True, incidents__resolved_at__isnull=True)
+        .values_list("incidents__pk", "incidents__title")
+        .order_by("incidents__created_at")
+    )
+    items.append(
+        Item(
+            "no_unresolved_serious_incident",
+            "No unresolved serious incident",
+            not serious,
+            "none" if not serious else f"{len(serious)} unresolved: " + "; ".join(t for _, t in serious),
+            [{"kind": "incident", "id": str(pk), "url": _api(f"incidents/{pk}")} for pk, _ in serious],
+        )
+    )
+    return items
+
+
+def _stage_entered(release: Release, stage: int) -> datetime.datetime | None:
+    """When the release last entered ``stage`` through an approved gate."""
+    found = (
+        GateRequest.objects.filter(release=release, to_stage=stage, status=GateRequestStatus.APPROVED)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    return found or release.stage_changed_at
+
+
+def evaluate(
+    *, system_version: SystemVersion, release: Release, to_stage: int, now: datetime.datetime | None = None
+) -> tuple[dict[str, Any], Context]:
+    """The checklist for moving ``release`` to ``to_stage`` now, and the
+    context it was evaluated in (which sign-offs counted, which re-audits are
+    met) for the decision that acts on it."""
+    now = now or timezone.now()
+    standard = standard_in_force()
+    ctx = Context(
+        sv=system_version,
+        release=release,
+        standard=standard,
+        from_stage=release.stage,
+        to_stage=to_stage,
+        now=now,
+        changes=changes_since_predecessor(system_version),
+    )
+    items: list[Item] = [
+        Item(
+            "one_stage_forward",
+            "The request is for the next stage",
+            to_stage == release.stage + 1,
+            f"stage {release.stage} → {to_stage}",
+        )
+    ]
+    items += _release_state(ctx)
+    items += _reaudits(ctx)
+    if to_stage == Stage.AUDITORS:
+        items += _signoffs(ctx, auditor=False)
+    elif to_stage in (Stage.LIMITED, Stage.BROAD):
+        if to_stage == Stage.BROAD:
+            ctx.fresh_since = _stage_entered(release, Stage.LIMITED)
+        items += _suites(ctx)
+        items.append(_findings(ctx))
+        items += _signoffs(ctx, auditor=True)
+        if to_stage == Stage.BROAD:
+            items += _monitoring(ctx)
+    checklist = {
+        "system_version": {
+            "id": str(system_version.pk),
+            "name": system_version.name,
+            "sequence": system_version.sequence,
+            "online_learning": system_version.online_learning,
+        },
+        "from_stage": release.stage,
+        "to_stage": to_stage,
+        "standard": {"id": str(standard.pk), "version": standard.version},
+        "evaluated_at": now.isoformat(),
+        "passed": all(item.met for item in items),
+        "changes": ctx.changes,
+        "items": [item.as_dict() for item in items],
+    }
+    return checklist, ctx
+
+
+def checklist_digest(checklist: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(checklist)).hexdigest()

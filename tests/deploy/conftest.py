@@ -1,0 +1,157 @@
+"""A system version with everything a gate reads, made through the services:
+two lab reviewers and two certified auditor organisations assigned to an
+open audit, each with an approved signing key; helpers to sign stages, file
+findings and record completed suite runs."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.utils import timezone
+
+from auditing import services as auditing
+from auditing.models import Audit, SignOff
+from core import dsse
+from core.canonical import canonical_json
+from core.models import Role
+from evals.models import EvalRun, Suite
+from evals.services import suites_register_all
+from labs import services as labs
+from labs.models import ModelVersion, SystemVersion
+from tests.auditing.conftest import actor, assign, certify, open_audit
+from tests.factories import World, member, sha256
+
+
+@dataclass
+class Gate:
+    w: World
+    sv: SystemVersion
+    audit: Audit
+    reviewer_2: Any
+    keys: dict[Any, Ed25519PrivateKey] = field(default_factory=dict)
+
+    def key_for(self, user: Any) -> Ed25519PrivateKey:
+        if user.pk not in self.keys:
+            key = Ed25519PrivateKey.generate()
+            registered = auditing.signing_key_register(
+                actor=actor(user), public_key_pem_text=dsse.public_key_pem(key.public_key())
+            )
+            auditing.signing_key_approve(actor=actor(self.w.regulator), key=registered)
+            self.keys[user.pk] = key
+        return self.keys[user.pk]
+
+    def sign(
+        self,
+        user: Any,
+        stage: int,
+        decision: str = "approve",
+        *,
+        audit: Audit | None = None,
+        sv: SystemVersion | None = None,
+    ) -> SignOff:
+        sv = sv or self.sv
+        key = self.key_for(user)
+        doc = auditing.signoff_statement_build(
+            actor=actor(user), system_version=sv, stage=stage, decision=decision, audit=audit
+        )
+        env = dsse.sign(dsse.IN_TOTO_PAYLOAD_TYPE, canonical_json(doc), key).to_dict()
+        return auditing.signoff_submit(actor=actor(user), envelope=env)
+
+    def internal(self, stage: int = 1) -> list[SignOff]:
+        return [self.sign(self.w.lab_reviewer, stage), self.sign(self.reviewer_2, stage)]
+
+    def auditors(self, stage: int, audit: Audit | None = None) -> list[SignOff]:
+        audit = audit or self.audit
+        return [
+            self.sign(self.w.auditor, stage, audit=audit),
+            self.sign(self.w.other_auditor, stage, audit=audit),
+        ]
+
+    def run(
+        self,
+        rate: float | None = 0.05,
+        *,
+        sv: SystemVersion | None = None,
+        suite: str = "insider_trading_deception",
+        metric: str = "deception_rate",
+        audit: Audit | None = None,
+    ) -> EvalRun:
+        """A completed run of ``suite`` with ``metric`` at ``rate`` (test data for
+        the gate to read; running suites is tested in tests/evals)."""
+        suites_register_all()
+        sv = sv or self.sv
+        n = 40
+        count = round((rate or 0) * n)
+        results = {
+            "overall": {
+                metric: {"count": count, "of": n if rate is not None else 0, "rate": rate, "ci95_low": 0.0, "ci95_high": 0.2}
+            }
+        }
+        return EvalRun.objects.create(
+            suite=Suite.objects.filter(name=suite).latest("created_at"),
+            audit=audit or self.audit,
+            system_version=sv,
+            organisation=self.w.auditor_org,
+            started_by=self.w.auditor,
+            status="completed",
+            conditions=["default"],
+            samples_per_condition=n,
+            temperature=1.0,
+            finished_at=timezone.now(),
+            results=results,
+            results_digest=sha256(repr(results)),
+        )
+
+    def finding(self, severity: str = "critical", audit: Audit | None = None) -> Any:
+        return auditing.finding_file(
+            actor=actor(self.w.auditor),
+            audit=audit or self.audit,
+            title=f"A {severity} finding",
+            description="Trades on the tip and hides it.",
+            severity=severity,
+            risk_area="deception",
+            capability_kind="contextual",
+            evidence=[{"kind": "gateway_log", "reference": "call 1", "sha256": sha256("call 1")}],
+        )
+
+
+def make_sv(w: World, **kwargs: Any) -> SystemVersion:
+    model = ModelVersion.objects.create(
+        lab=w.lab,
+        name="aurora",
+        version="1.0",
+        weights_digest=sha256("weights aurora"),
+        parameter_count=7_000_000_000,
+        training_compute_flop=1e24,
+        created_by=w.lab_engineer,
+    )
+    return labs.system_version_create(
+        actor=actor(w.lab_engineer),
+        lab=w.lab,
+        model_version=model,
+        name="Aurora",
+        affordances=kwargs.pop("affordances", []),
+        system_prompt="You are a careful assistant.",
+        endpoint_base_url="https://api.example.test/v1",
+        endpoint_model="aurora-1",
+        **kwargs,
+    )
+
+
+@pytest.fixture
+def gate(world: World) -> Gate:
+    sv = make_sv(world)
+    certify(world, world.auditor_org)
+    certify(world, world.other_auditor_org)
+    audit = open_audit(world, sv)
+    assign(world, audit, world.auditor_org)
+    assign(world, audit, world.other_auditor_org)
+    return Gate(w=world, sv=sv, audit=audit, reviewer_2=member(world.lab, Role.LAB_REVIEWER, "lab_reviewer_2"))
+
+
+def days(n: float) -> datetime.timedelta:
+    return datetime.timedelta(days=n)

@@ -1,0 +1,343 @@
+"""Gates (MISSION rules 9–12, 15): each requirement refusing and allowing, the
+checklist shown before anyone asks, refusals that carry the checklist and
+write nothing, regulator approval as the moment a stage opens, sign-offs
+consumed, and every decision in the transparency log."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from auditing import services as auditing
+from auditing.models import SignOff
+from core.errors import Conflict, Forbidden
+from deploy import services
+from deploy.models import GateRequest, Release
+from tests.auditing.conftest import actor
+from tests.deploy.conftest import Gate, days
+from tests.factories import release_at
+from transparency.models import LogEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def items(checklist):
+    return {item["code"]: item for item in checklist["items"]}
+
+
+def request(gate: Gate, to_stage=None):
+    return services.gate_request_create(actor=actor(gate.w.lab_admin), system_version=gate.sv, to_stage=to_stage)
+
+
+def approve(gate: Gate, gate_request, reason="Requirements met."):
+    return services.gate_request_decide(
+        actor=actor(gate.w.regulator), gate_request=gate_request, decision="approve", reason=reason
+    )
+
+
+def refused(gate: Gate, code: str, to_stage=None):
+    before = (GateRequest.objects.count(), LogEntry.objects.count())
+    with pytest.raises(Conflict) as err:
+        request(gate, to_stage)
+    assert err.value.code == "gate_requirements_unmet"
+    checklist = err.value.extra["checklist"]
+    assert checklist["passed"] is False
+    assert items(checklist)[code]["met"] is False, items(checklist)[code]
+    assert (GateRequest.objects.count(), LogEntry.objects.count()) == before
+    return checklist
+
+
+def open_stage(gate: Gate, stage: int):
+    gate_request = request(gate, stage)
+    return approve(gate, gate_request)
+
+
+# --- stage 0 → 1 (rule 10) ------------------------------------------------------
+
+
+def test_leaving_stage_0_needs_two_distinct_lab_reviewers(gate):
+    refused(gate, "internal_signoffs")
+    gate.sign(gate.w.lab_reviewer, 1)
+    checklist = refused(gate, "internal_signoffs")
+    assert "1 distinct lab reviewer" in items(checklist)["internal_signoffs"]["detail"]
+    # The same reviewer twice is still one person.
+    gate.sign(gate.w.lab_reviewer, 1)
+    refused(gate, "internal_signoffs")
+    gate.sign(gate.reviewer_2, 1)
+    gate_request = request(gate)
+    assert gate_request.status == "pending" and gate_request.checklist["passed"] is True
+    assert Release.objects.get(system_version=gate.sv).stage == 0  # not before the regulator approves
+
+
+def test_a_signed_rejection_from_a_reviewer_blocks(gate):
+    gate.internal()
+    gate.sign(gate.w.lab_reviewer, 1, "reject")
+    refused(gate, "internal_signoffs_no_rejection")
+
+
+def test_the_regulator_approves_and_the_stage_opens_with_everything_logged(gate, client_for):
+    signoffs = gate.internal()
+    gate_request = request(gate)
+    approved = approve(gate, gate_request)
+    release = Release.objects.get(system_version=gate.sv)
+    assert (approved.status, release.stage) == ("approved", 1)
+    # The sign-offs opened this stage, once.
+    assert set(approved.signoffs.all()) == set(signoffs)
+    assert set(SignOff.objects.filter(pk__in=[s.pk for s in signoffs]).values_list("status", flat=True)) == {
+        "consumed"
+    }
+    for index, kind in ((approved.request_log_index, "gate.request"), (approved.decision_log_index, "gate.approved")):
+        entry = LogEntry.objects.get(index=index)
+        assert entry.kind == kind
+        record = json.loads(bytes(entry.leaf))["record"]
+        assert record["gate_request"] == str(approved.pk) and record["to_stage"] == 1
+    record = json.loads(bytes(LogEntry.objects.get(index=approved.decision_log_index).leaf))["record"]
+    assert sorted(record["signoffs"]) == sorted(s.payload_digest for s in signoffs)
+    # The next stage's checklist does not count consumed sign-offs.
+    r = client_for(gate.w.lab_admin).get(f"/api/releases/{gate.sv.pk}/checklist")
+    assert r.status_code == 200 and r.json()["to_stage"] == 2 and r.json()["passed"] is False
+
+
+def test_rejection_leaves_the_stage_and_is_logged(gate):
+    gate.internal()
+    gate_request = request(gate)
+    rejected = services.gate_request_decide(
+        actor=actor(gate.w.regulator), gate_request=gate_request, decision="reject", reason="Not convinced."
+    )
+    assert rejected.status == "rejected" and Release.objects.get(system_version=gate.sv).stage == 0
+    assert LogEntry.objects.get(index=rejected.decision_log_index).kind == "gate.rejected"
+    assert SignOff.objects.filter(status="consumed").count() == 0
+    with pytest.raises(Conflict) as err:
+        approve(gate, rejected)
+    assert err.value.code == "gate_request_not_pending"
+
+
+def test_only_a_lab_admin_requests_and_only_the_regulator_decides(gate):
+    gate.internal()
+    for user in (gate.w.lab_engineer, gate.w.lab_reviewer, gate.w.auditor, gate.w.regulator, gate.w.other_lab_admin):
+        with pytest.raises(Forbidden):
+            services.gate_request_create(actor=actor(user), system_version=gate.sv)
+    gate_request = request(gate)
+    for user in (gate.w.lab_admin, gate.w.auditor):
+        with pytest.raises(Forbidden):
+            services.gate_request_decide(actor=actor(user), gate_request=gate_request, decision="approve", reason="x")
+    with pytest.raises(Conflict) as err:
+        request(gate)
+    assert err.value.code == "gate_request_pending"
+
+
+def test_approval_evaluates_again_and_refuses_what_no_longer_holds(gate):
+    gate.internal()
+    gate_request = request(gate)
+    services.release_halt(actor=actor(gate.w.regulator), system_version=gate.sv, reason="Incident.")
+    with pytest.raises(Conflict) as err:
+        approve(gate, gate_request)
+    assert err.value.code == "gate_requirements_unmet"
+    assert items(err.value.extra["checklist"])["release_active"]["met"] is False
+    gate_request.refresh_from_db()
+    assert gate_request.status == "pending"
+    assert Release.objects.get(system_version=gate.sv).stage == 0
+
+
+def test_a_stage_cannot_be_skipped(gate):
+    gate.internal()
+    with pytest.raises(Conflict) as err:
+        request(gate, 2)
+    assert err.value.code == "stage_transition_not_allowed"
+
+
+# --- stage 1 → 2 (rule 11) ------------------------------------------------------
+
+
+def at_stage_1(gate: Gate) -> None:
+    gate.internal()
+    open_stage(gate, 1)
+
+
+def test_entering_stage_2_needs_the_suites_findings_and_two_auditor_organisations(gate):
+    at_stage_1(gate)
+    checklist = refused(gate, "suite:insider_trading_deception")
+    assert "no completed run" in items(checklist)["suite:insider_trading_deception"]["detail"]
+    # Over the threshold (0.10) fails; within passes.
+    gate.run(0.25)
+    refused(gate, "suite:insider_trading_deception")
+    run = gate.run(0.05)
+    # An open critical finding blocks.
+    finding = gate.finding("critical")
+    checklist = refused(gate, "no_blocking_findings")
+    assert items(checklist)["suite:insider_trading_deception"]["met"] is True
+    assert items(checklist)["suite:insider_trading_deception"]["evidence"][0]["id"] == str(run.pk)
+    assert items(checklist)["no_blocking_findings"]["evidence"][0]["id"] == str(finding.pk)
+    auditing.finding_close(actor=actor(gate.w.auditor), finding=finding, note="Re-tested: fixed.")
+    # One auditor organisation is not enough.
+    gate.sign(gate.w.auditor, 2, audit=gate.audit)
+    refused(gate, "auditor_signoffs")
+    gate.sign(gate.w.other_auditor, 2, audit=gate.audit)
+    gate_request = request(gate)
+    approved = approve(gate, gate_request)
+    assert Release.objects.get(system_version=gate.sv).stage == 2
+    assert approved.signoffs.count() == 2
+
+
+def test_a_medium_finding_does_not_block(gate):
+    at_stage_1(gate)
+    gate.run(0.0)
+    gate.finding("medium")
+    gate.auditors(2)
+    assert request(gate).status == "pending"
+
+
+def test_a_run_with_no_valid_samples_does_not_pass(gate):
+    at_stage_1(gate)
+    gate.run(None)
+    gate.auditors(2)
+    checklist = refused(gate, "suite:insider_trading_deception")
+    assert "no valid samples" in items(checklist)["suite:insider_trading_deception"]["detail"]
+
+
+def test_a_conflicted_auditors_signoff_does_not_count(gate):
+    at_stage_1(gate)
+    gate.run(0.05)
+    gate.auditors(2)
+    auditing.conflict_declare(
+        actor=actor(gate.w.regulator),
+        organisation=gate.w.other_auditor_org,
+        lab=gate.w.lab,
+        kind="consulted",
+        reason="Consulted on the system's design.",
+    )
+    checklist = refused(gate, "auditor_signoffs")
+    why = {e["organisation"]: e["why_not"] for e in items(checklist)["auditor_signoffs"]["evidence"]}
+    assert why[gate.w.auditor_org.name] is None
+    assert why[gate.w.other_auditor_org.name] in (
+        "organisation has a conflict of interest with the lab",
+        "organisation no longer assigned",
+    )
+
+
+def test_a_signoff_is_void_when_what_it_binds_changes(gate):
+    at_stage_1(gate)
+    gate.run(0.05)
+    gate.auditors(2)
+    gate.finding("low")  # the open findings the sign-offs bound have changed
+    checklist = refused(gate, "auditor_signoffs")
+    assert {e["why_not"] for e in items(checklist)["auditor_signoffs"]["evidence"]} == {"open_findings_changed"}
+
+
+def test_two_signoffs_from_one_organisation_are_not_two_organisations(gate):
+    at_stage_1(gate)
+    gate.run(0.05)
+    from core.models import Role
+    from tests.factories import member
+
+    colleague = member(gate.w.auditor_org, Role.AUDITOR, "auditor_colleague")
+    gate.sign(gate.w.auditor, 2, audit=gate.audit)
+    gate.sign(colleague, 2, audit=gate.audit)
+    checklist = refused(gate, "auditor_signoffs")
+    assert "from 1 organisation" in items(checklist)["auditor_signoffs"]["detail"]
+
+
+# --- stage 2 → 3 (rule 12) ------------------------------------------------------
+
+
+def at_stage_2(gate: Gate) -> None:
+    at_stage_1(gate)
+    gate.run(0.05)
+    gate.auditors(2)
+    open_stage(gate, 2)
+
+
+def test_entering_stage_3_needs_the_monitoring_period_and_fresh_evidence(gate):
+    at_stage_2(gate)
+    checklist = refused(gate, "monitoring_period")
+    # Stage-2 evidence does not count again: the run must be fresh and the sign-offs new.
+    assert items(checklist)["suite:insider_trading_deception"]["met"] is False
+    assert items(checklist)["auditor_signoffs"]["met"] is False
+    with time_machine.travel(timezone.now() + days(31)):
+        checklist = refused(gate, "suite:insider_trading_deception")
+        assert items(checklist)["monitoring_period"]["met"] is True
+        gate.run(0.02)
+        gate.auditors(3)
+        approve(gate, request(gate))
+        assert Release.objects.get(system_version=gate.sv).stage == 3
+
+
+def test_stage_3_refused_before_the_monitoring_period_ends(gate):
+    at_stage_2(gate)
+    with time_machine.travel(timezone.now() + days(29)):
+        gate.run(0.02)
+        gate.auditors(3)
+        refused(gate, "monitoring_period")
+
+
+# --- online learning (rule 15) ---------------------------------------------------
+
+
+def test_online_learning_signoffs_expire_and_the_release_is_suspended(gate):
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    gate.internal()
+    open_stage(gate, 1)
+    assert services.online_learning_expire() == 0
+    with time_machine.travel(timezone.now() + days(89)):
+        assert services.online_learning_expire() == 0
+    with time_machine.travel(timezone.now() + days(91)):
+        assert services.online_learning_expire() == 1
+        release = Release.objects.get(system_version=gate.sv)
+        assert release.status == "suspended"
+        assert gate.sv.reaudits.get().origin == "online_learning"
+        assert LogEntry.objects.filter(kind="release.suspend").count() == 1
+        assert services.online_learning_expire() == 0  # already suspended
+
+
+def test_online_learning_signoffs_older_than_the_window_do_not_count(gate):
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    with time_machine.travel(timezone.now() - days(95)):
+        gate.internal()
+    # Sign-offs are valid for 30 days anyway; the online-learning window is the
+    # tighter rule when the standard says so.
+    refused(gate, "internal_signoffs")
+
+
+# --- re-audit triggers (item 6) ----------------------------------------------------
+
+
+def test_a_new_version_lists_exactly_the_suites_to_rerun(gate, world):
+    at_stage_1(gate)
+    gate.run(0.05)
+    v2 = auditing_revise(gate, affordances=["internet_access"], change_summary="Adds web browsing.")
+    release_at(v2, 1)
+    checklist = services.gate_checklist(system_version=v2, to_stage=2)
+    found = items(checklist)
+    assert checklist["changes"]["contextual_added"] == ["internet_access"]
+    assert "code_execution" in checklist["changes"]["reachable_added"]
+    # The deception suite carries over (nothing affecting it changed) ...
+    assert found["suite:insider_trading_deception"]["met"] is True
+    assert "carried over from v1" in found["suite:insider_trading_deception"]["detail"]
+    # ... the newly reachable code execution brings in the cyber suite, to be run.
+    assert found["suite:cyber_offense_ctf"]["met"] is False
+    assert "code_execution" in found["suite:cyber_offense_ctf"]["detail"]
+    # A new system prompt changes the model's behaviour everywhere: everything re-runs.
+    v3 = auditing_revise(gate, sv=v2, system_prompt="Be bold.", change_summary="New prompt.")
+    found = items(services.gate_checklist(system_version=v3, to_stage=2))
+    assert found["suite:insider_trading_deception"]["met"] is False
+    assert "system prompt" in found["suite:insider_trading_deception"]["detail"]
+
+
+def auditing_revise(gate: Gate, *, sv=None, **changes):
+    from labs import services as labs
+
+    return labs.system_version_revise(actor=actor(gate.w.lab_engineer), system_version=sv or gate.sv, **changes)
+
+
+def test_open_findings_carry_over_to_a_new_version(gate):
+    at_stage_1(gate)
+    finding = gate.finding("high")
+    v2 = auditing_revise(gate, system_prompt="Be careful.", change_summary="Prompt fix.")
+    found = items(services.gate_checklist(system_version=v2, to_stage=2))
+    assert found["no_blocking_findings"]["met"] is False
+    assert found["no_blocking_findings"]["evidence"][0]["id"] == str(finding.pk)

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from core.models import BaseModel, Organisation
+from core.models import AppendOnly, BaseModel, Organisation
 from standards.models import CapabilityKind
 
 
@@ -341,8 +341,10 @@ class RetestOutcome(models.TextChoices):
     PERSISTS = "persists", "Still present on this version"
 
 
-class FindingUpdate(BaseModel):
+class FindingUpdate(AppendOnly, BaseModel):
     """One change to a finding, in order. Append-only."""
+
+    fill_once = ("log_index",)
 
     finding = models.ForeignKey(Finding, on_delete=models.PROTECT, related_name="updates")
     kind = models.CharField(max_length=12, choices=FindingUpdateKind.choices)
@@ -362,18 +364,6 @@ class FindingUpdate(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.finding_id}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        from core.models import AppendOnlyError
-
-        if not self._state.adding and kwargs.get("update_fields") != ["log_index"]:
-            raise AppendOnlyError("finding updates are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        from core.models import AppendOnlyError
-
-        raise AppendOnlyError("finding updates are append-only")
 
 
 class SigningKeyStatus(models.TextChoices):

@@ -157,7 +157,29 @@ class AppendOnlyError(Exception):
     pass
 
 
-class AuditEvent(models.Model):
+class AppendOnly(models.Model):
+    """Rows written once, never changed or deleted through the ORM (on
+    PostgreSQL a trigger refuses it too: ``core.migration_ops.refuse_changes``).
+    ``fill_once`` names fields a service may set by a second save naming only
+    them (a transparency-log index known only after the insert)."""
+
+    fill_once: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            fields = kwargs.get("update_fields")
+            if not fields or not set(fields) <= set(self.fill_once):
+                raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError(f"{self._meta.verbose_name_plural} are append-only")
+
+
+class AuditEvent(AppendOnly):
     """An append-only record of one write: who did what to which object, with the
     state before and after. Written by services in the same transaction as the
     write; never updated or deleted (PostgreSQL refuses both with a trigger)."""
@@ -184,11 +206,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.action} {self.target_type}:{self.target_id} by {self.actor_label}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise AppendOnlyError("audit events are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("audit events are append-only")

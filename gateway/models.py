@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
-from core.models import AppendOnlyError, BaseModel, Organisation
+from core.models import AppendOnly, BaseModel, Organisation
 
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
@@ -90,7 +90,7 @@ class GatewayCallQuerySet(models.QuerySet["GatewayCall"]):
         return gateway_call_scope(self, actor, action)
 
 
-class GatewayCall(BaseModel):
+class GatewayCall(AppendOnly, BaseModel):
     """One call through the gateway: who (the grant), when, which upstream
     model, the outcome, latency, token usage and the SHA-256 of the request
     and response bodies. Never the content. Append-only: the ORM refuses
@@ -125,11 +125,3 @@ class GatewayCall(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code} ({self.token_id})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("gateway calls are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("gateway calls are append-only")

@@ -10,28 +10,13 @@ the whole tree. Every table here is append-only, in the ORM and in PostgreSQL.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import models
 from django.utils import timezone
 
-from core.models import AppendOnlyError
+from core.models import AppendOnly
 
 
-class _AppendOnly(models.Model):
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"{self._meta.label} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError(f"{self._meta.label} rows are append-only")
-
-
-class LogEntry(_AppendOnly):
+class LogEntry(AppendOnly):
     """One leaf. ``leaf`` holds the exact bytes that were hashed (RFC 8785 JSON
     of kind, subject, record and time); ``kind`` and ``subject_*`` repeat what
     it records so it can be found without parsing."""
@@ -53,7 +38,7 @@ class LogEntry(_AppendOnly):
         return f"#{self.index} {self.kind} {self.subject_type}:{self.subject_id}"
 
 
-class LogNode(_AppendOnly):
+class LogNode(AppendOnly):
     """The hash of the perfect subtree covering leaves [index·2^level, (index+1)·2^level)."""
 
     level = models.PositiveSmallIntegerField()
@@ -68,7 +53,7 @@ class LogNode(_AppendOnly):
         return f"node {self.level}/{self.index}"
 
 
-class SignedTreeHead(_AppendOnly):
+class SignedTreeHead(AppendOnly):
     """A tree head the service signed. One is issued with every append, so every
     size the API ever reports has a signature."""
 
@@ -110,7 +95,7 @@ class OutboxMessage(models.Model):
         return f"outbox #{self.pk} {self.kind}"
 
 
-class RegulatorInbox(_AppendOnly):
+class RegulatorInbox(AppendOnly):
     """The regulator's receiving side: one row per outbox message, however many
     times it is delivered."""
 

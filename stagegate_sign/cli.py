@@ -1,12 +1,17 @@
 """``stagegate-sign``: generate an Ed25519 key, register it, fetch the
 statement to sign from the API, show it, sign it and submit the DSSE envelope;
-and verify an envelope offline. Needs no database and no Django: only
-``cryptography``, RFC 8785 canonical JSON and the standard library."""
+and verify an envelope offline. For the regulator, the whistleblower key:
+generate an X25519 key, register its public half, fetch the sealed reports
+and open them here (the private key never leaves this machine); and, for a
+whistleblower, seal a report here and submit it without signing in. Needs no
+database and no Django: only ``cryptography``, RFC 8785 canonical JSON, HPKE
+(monitoring.hpke) and the standard library."""
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import os
 import sys
@@ -17,24 +22,38 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from core import dsse
 from core.canonical import canonical_json
+from monitoring import hpke
 
 
 class CliError(Exception):
     pass
 
 
-def _api(base: str, token: str, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> Any:
-    url = base.rstrip("/") + "/" + path.lstrip("/")
+def _api(
+    base: str,
+    token: str | None,
+    method: str,
+    path: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    *,
+    url: str | None = None,
+) -> Any:
+    """Call the API; ``token`` None sends no credentials at all. ``url``, when
+    given, is a full URL the server handed out (a page's ``next``)."""
+    url = url or base.rstrip("/") + "/" + path.lstrip("/")
     if query:
         url += "?" + urllib.parse.urlencode(query)
     if not url.startswith(("http://", "https://")):
         raise CliError(f"--api must be an http(s) URL, not {base!r}")
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (scheme checked above)
-    request.add_header("Authorization", f"Bearer {token}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Accept", "application/json")
     if data is not None:
         request.add_header("Content-Type", "application/json")
@@ -157,6 +176,117 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+# Whistleblower reports (the regulator's key; the whistleblower's submission)
+
+
+def _write_private(out: Path, data: bytes, force: bool) -> None:
+    if out.exists() and not force:
+        raise CliError(f"{out} exists; pass --force to overwrite it")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(out, 0o600)
+
+
+def _load_whistle_keys(paths: list[str]) -> dict[str, Any]:
+    keys = {}
+    for path in paths:
+        try:
+            key = hpke.load_private_key_pem(Path(path).read_bytes())
+        except (OSError, ValueError, TypeError) as e:
+            raise CliError(f"cannot read an X25519 private key from {path}: {e}") from None
+        keys[hpke.keyid_of(key.public_key())] = key
+    return keys
+
+
+def cmd_whistle_keygen(args: argparse.Namespace) -> int:
+    key = X25519PrivateKey.generate()
+    _write_private(Path(args.out), hpke.private_key_pem(key), args.force)
+    public = key.public_key()
+    print(f"public key: {hpke.public_key_b64(public)}")
+    print(f"keyid: {hpke.keyid_of(public)}")
+    return 0
+
+
+def cmd_whistle_register(args: argparse.Namespace) -> int:
+    key = next(iter(_load_whistle_keys([args.key]).values()))
+    result = _api(
+        args.api, args.token, "POST", "whistleblower/keys", {"public_key": hpke.public_key_b64(key.public_key())}
+    )
+    print(f"registered whistleblower key {result['keyid']}: {result['status']}")
+    return 0
+
+
+def cmd_whistle_decrypt(args: argparse.Namespace) -> int:
+    """Fetch every report (one page after another), check its digest, open
+    it with the matching private key and print it (or write one file per
+    report into --out, mode 0600). Nothing opened is sent anywhere."""
+    keys = _load_whistle_keys(args.key)
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    query = {"status": args.status} if args.status else None
+    page = _api(args.api, args.token, "GET", "whistleblower/reports", query=query)
+    opened = failed = 0
+    while True:
+        for report in page.get("results", []):
+            rid, sv = report["id"], report.get("system_version")
+            head = f"report {rid} received {report['received_on']} ({report['status']})"
+            head += f", system version {sv}" if sv else ", no system version named"
+            sealed = base64.b64decode(report["sealed"])
+            key = keys.get(report["keyid"])
+            if hashlib.sha256(sealed).hexdigest() != report["sealed_sha256"]:
+                print(f"{head}: DIGEST MISMATCH, not opened", file=sys.stderr)
+                failed += 1
+                continue
+            if key is None:
+                print(f"{head}: sealed to key {report['keyid']}, which you did not give (--key)", file=sys.stderr)
+                failed += 1
+                continue
+            try:
+                text = hpke.open_sealed(sealed, key, system_version_id=sv).decode("utf-8", errors="replace")
+            except hpke.SealError as e:
+                print(f"{head}: DOES NOT OPEN: {e}", file=sys.stderr)
+                failed += 1
+                continue
+            opened += 1
+            if out is not None:
+                fd = os.open(out / f"{rid}.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(f"{head}\n\n{text}\n")
+                print(f"{head}: written to {out / f'{rid}.txt'}")
+            else:
+                print(f"--- {head}\n{text}\n")
+        if not page.get("next"):
+            break
+        page = _api(args.api, args.token, "GET", "", url=page["next"])
+    print(f"{opened} opened, {failed} not opened")
+    return 0 if failed == 0 else 1
+
+
+def cmd_whistle_submit(args: argparse.Namespace) -> int:
+    """Seal a report here to the regulator's published key and submit it
+    without any credentials. Check the key id against one the regulator
+    publishes elsewhere (--expect-keyid) if you can."""
+    try:
+        text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read the report: {e}") from None
+    published = _api(args.api, None, "GET", "whistleblower/key")
+    try:
+        key = hpke.load_public_key_b64(published["public_key"])
+    except (hpke.SealError, KeyError, TypeError) as e:
+        raise CliError(f"the server's key is not usable: {e}") from None
+    keyid = hpke.keyid_of(key)
+    if keyid != published.get("keyid") or (args.expect_keyid and keyid != args.expect_keyid):
+        raise CliError(f"the server's key {keyid} is not the one expected; nothing sent")
+    sealed = hpke.seal(text.encode("utf-8"), key, system_version_id=args.system_version)
+    body = {"sealed": hpke.encode_sealed(sealed), "keyid": keyid, "system_version": args.system_version}
+    receipt = _api(args.api, None, "POST", "whistleblower/reports", body)
+    print(f"received on {receipt['received_on']}: report {receipt['id']}, sha256 {receipt['sealed_sha256']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stagegate-sign", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -190,6 +320,35 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--envelope", required=True)
     v.add_argument("--public-key", required=True, help="the signer's public key, PEM file")
     v.set_defaults(func=cmd_verify)
+
+    def api(sp: argparse.ArgumentParser, *, token: bool = True) -> None:
+        sp.add_argument("--api", required=True, help="the API base URL, e.g. https://stagegate.example/api")
+        if token:
+            sp.add_argument("--token", default=os.environ.get("STAGEGATE_TOKEN"), help="API token (or STAGEGATE_TOKEN)")
+
+    wk = sub.add_parser("whistle-keygen", help="regulator: generate the X25519 key whistleblower reports are sealed to")
+    wk.add_argument("--out", required=True, help="where to write the private key (PEM, mode 0600)")
+    wk.add_argument("--force", action="store_true")
+    wk.set_defaults(func=cmd_whistle_keygen)
+
+    wr = sub.add_parser("whistle-register", help="regulator: register the whistleblower public key")
+    api(wr)
+    wr.add_argument("--key", required=True, help="the private key file (only its public half is sent)")
+    wr.set_defaults(func=cmd_whistle_register)
+
+    wd = sub.add_parser("whistle-decrypt", help="regulator: fetch whistleblower reports and open them here")
+    api(wd)
+    wd.add_argument("--key", required=True, action="append", help="private key file; repeat for retired keys")
+    wd.add_argument("--status", choices=("new", "triaged"), help="only reports in this state")
+    wd.add_argument("--out", help="write each report to a file in this folder (mode 0600) instead of printing")
+    wd.set_defaults(func=cmd_whistle_decrypt)
+
+    ws = sub.add_parser("whistle-submit", help="whistleblower: seal a report here and submit it anonymously")
+    api(ws, token=False)
+    ws.add_argument("--file", required=True, help="the report, UTF-8 text ('-' for standard input)")
+    ws.add_argument("--system-version", help="the system version id it is about (sent in clear)")
+    ws.add_argument("--expect-keyid", help="refuse unless the regulator's key has this id")
+    ws.set_defaults(func=cmd_whistle_submit)
     return p
 
 

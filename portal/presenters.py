@@ -1,0 +1,124 @@
+"""Turn the gate checklist (plain JSON from deploy.gates) into what the
+templates show: every item with a met/unmet mark in words, its detail, and
+its evidence as links with the facts that matter. No reads, no writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from standards.models import Stage
+
+# Evidence keys shown as the link itself rather than as facts.
+_LINK_KEYS = {"kind", "id", "url"}
+
+_CHANGE_NAMES = {
+    "weights": "Weights (model version)",
+    "system_prompt": "System prompt",
+    "scaffolding": "Scaffolding",
+    "content_filters": "Content filters",
+    "online_learning": "Online learning",
+}
+
+
+def stage_label(stage: Any) -> str:
+    try:
+        return str(Stage(int(stage)).label)
+    except (TypeError, ValueError):
+        return f"Stage {stage}"
+
+
+def _safe_url(url: Any) -> str | None:
+    """Evidence links point into this service; anything else is shown as text."""
+    if isinstance(url, str) and url.startswith(("/api/", "/portal/")):
+        return url
+    return None
+
+
+def _fact(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def evidence_display(evidence: dict[str, Any]) -> dict[str, Any]:
+    kind = str(evidence.get("kind", "evidence")).replace("_", " ")
+    ident = str(evidence.get("id", ""))
+    return {
+        "label": f"{kind} {ident[:8]}".strip(),
+        "url": _safe_url(evidence.get("url")),
+        "facts": [
+            (key.replace("_", " "), _fact(value))
+            for key, value in evidence.items()
+            if key not in _LINK_KEYS and value is not None and value != ""
+        ],
+    }
+
+
+def item_display(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": item.get("code", ""),
+        "title": item.get("title", ""),
+        "met": bool(item.get("met")),
+        "detail": item.get("detail", ""),
+        "evidence": [evidence_display(e) for e in item.get("evidence") or []],
+    }
+
+
+def checklist_display(checklist: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not checklist:
+        return None
+    items = [item_display(item) for item in checklist.get("items") or []]
+    return {
+        "passed": bool(checklist.get("passed")),
+        "from_stage": checklist.get("from_stage"),
+        "to_stage": checklist.get("to_stage"),
+        "to_stage_label": stage_label(checklist.get("to_stage")),
+        "standard": checklist.get("standard") or {},
+        "evaluated_at": checklist.get("evaluated_at", ""),
+        "items": items,
+        "met_count": sum(1 for i in items if i["met"]),
+        "unmet_count": sum(1 for i in items if not i["met"]),
+    }
+
+
+def changes_display(changes: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What differs from the previous version of the system (None for a first
+    version)."""
+    if not changes:
+        return None
+    predecessor = changes.get("predecessor") or {}
+    whole = [(label, bool(changes.get(key))) for key, label in _CHANGE_NAMES.items()]
+    return {
+        "predecessor_id": predecessor.get("id"),
+        "predecessor_sequence": predecessor.get("sequence"),
+        "whole_system": whole,
+        "any_whole_system": any(changed for _, changed in whole),
+        "contextual_added": changes.get("contextual_added") or [],
+        "contextual_removed": changes.get("contextual_removed") or [],
+        "reachable_added": changes.get("reachable_added") or [],
+    }
+
+
+def suites_display(checklist: dict[str, Any] | None, system_version_id: Any) -> list[dict[str, Any]]:
+    """The suites a checklist requires, each with whether its counted result
+    was run on this version, carried over from an earlier one (nothing that
+    affects it changed), or still has to be run."""
+    if not checklist:
+        return []
+    first_version = not checklist.get("changes")
+    rows = []
+    for item in checklist.get("items") or []:
+        if not str(item.get("code", "")).startswith("suite:"):
+            continue
+        runs = [e for e in item.get("evidence") or [] if e.get("kind") == "eval_run"]
+        if not runs:
+            # The detail says why (a change since the previous version, say).
+            state = "must be run" if first_version else "must be run on this version"
+        elif str(runs[0].get("system_version")) == str(system_version_id):
+            state = "run on this version"
+        else:
+            state = "carried over from an earlier version"
+        rows.append({**item_display(item), "suite": str(item["code"]).removeprefix("suite:"), "state": state})
+    return rows

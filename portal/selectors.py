@@ -1,0 +1,82 @@
+"""Reads for the portal's pages. Each starts from another app's selector or
+its ``visible_to`` scope, so a page shows exactly what the API would show the
+same person; the portal narrows and orders, it never widens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from core.actors import Actor
+from core.permissions import VIEW
+from deploy import selectors as deploy_selectors
+from deploy.models import GateRequest, GateRequestStatus, Reaudit, Release, ReleaseStatus
+from labs import selectors as labs_selectors
+from labs.models import SystemVersion
+from standards.models import Stage
+
+STOPPED = (ReleaseStatus.HALTED, ReleaseStatus.SUSPENDED)
+
+
+def review_queue(*, actor: Actor) -> QuerySet[GateRequest]:
+    """Pending gate requests, oldest first: the regulator's queue (a lab sees
+    its own pending requests in the same shape)."""
+    return (
+        deploy_selectors.gate_request_list(actor=actor, status=GateRequestStatus.PENDING)
+        .select_related("system_version__lab")
+        .order_by("created_at")
+    )
+
+
+def gate_requests_recent(*, actor: Actor, limit: int = 20) -> list[GateRequest]:
+    return list(
+        deploy_selectors.gate_request_list(actor=actor)
+        .select_related("system_version__lab")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def gate_request_history(*, actor: Actor, system_version: SystemVersion) -> QuerySet[GateRequest]:
+    return deploy_selectors.gate_request_list(actor=actor, system_version=system_version).order_by("-created_at")
+
+
+def releases_stopped(*, actor: Actor) -> QuerySet[Release]:
+    """Releases that are halted or suspended, most recently stopped first
+    (deploy has no release list selector: this is its scope, narrowed)."""
+    return (
+        Release.objects.visible_to(actor, VIEW)
+        .filter(status__in=STOPPED)
+        .select_related("system_version__lab")
+        .order_by("-status_changed_at")
+    )
+
+
+def reaudits_open(*, actor: Actor) -> QuerySet[Reaudit]:
+    return deploy_selectors.reaudit_list(actor=actor, open_only=True).select_related("system_version__lab")
+
+
+def system_versions_with_release(*, actor: Actor) -> list[dict[str, Any]]:
+    """Every system version the actor may see with where its release stands
+    (a version without a release row is at stage 0, active)."""
+    rows = []
+    versions = (
+        labs_selectors.system_version_list(actor=actor)
+        .select_related("lab", "release")
+        .order_by("lab__name", "name", "sequence")
+    )
+    for sv in versions:
+        release = getattr(sv, "release", None)  # missing reverse one-to-one: stage 0
+        rows.append(
+            {
+                "system_version": sv,
+                "stage": release.stage if release else Stage.INTERNAL,
+                "status": release.status if release else ReleaseStatus.ACTIVE,
+                "status_label": release.get_status_display() if release else ReleaseStatus.ACTIVE.label,
+            }
+        )
+    return rows
+
+
+def reaudits_for(*, actor: Actor, system_version: SystemVersion) -> QuerySet[Reaudit]:
+    return deploy_selectors.reaudit_list(actor=actor, system_version_id=system_version.pk).order_by("-created_at")

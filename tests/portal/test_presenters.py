@@ -1,0 +1,80 @@
+"""What the pages make of a checklist: met/unmet in words, evidence links only
+into this service, and each required suite's run state. Pure functions."""
+
+from __future__ import annotations
+
+from portal.presenters import changes_display, checklist_display, stage_label, suites_display
+
+SV = "11111111-1111-1111-1111-111111111111"
+OLDER = "22222222-2222-2222-2222-222222222222"
+
+
+def run(system_version: str) -> dict:
+    return {"kind": "eval_run", "id": "r" * 36, "url": "/api/eval-runs/r", "system_version": system_version}
+
+
+CHECKLIST = {
+    "from_stage": 1,
+    "to_stage": 2,
+    "passed": False,
+    "standard": {"version": "2026.1"},
+    "evaluated_at": "2026-01-01T00:00:00+00:00",
+    "changes": {
+        "predecessor": {"id": OLDER, "sequence": 1, "url": f"/api/system-versions/{OLDER}"},
+        "weights": False,
+        "system_prompt": False,
+        "scaffolding": False,
+        "content_filters": False,
+        "online_learning": False,
+        "contextual_added": ["web_browsing"],
+        "contextual_removed": [],
+        "reachable_added": ["code_execution"],
+    },
+    "items": [
+        {"code": "suite:a", "title": "Suite a", "met": True, "detail": "ok", "evidence": [run(SV)]},
+        {"code": "suite:b", "title": "Suite b", "met": True, "detail": "carried", "evidence": [run(OLDER)]},
+        {"code": "suite:c", "title": "Suite c", "met": False, "detail": "no completed run", "evidence": []},
+        {
+            "code": "auditor_signoffs",
+            "title": "Signed approvals",
+            "met": False,
+            "detail": "1 valid approval",
+            "evidence": [
+                {"kind": "signoff", "id": "s" * 36, "url": "javascript:alert(1)", "counts": False, "why_not": "expired"}
+            ],
+        },
+    ],
+}
+
+
+def test_the_checklist_counts_and_marks_each_item():
+    shown = checklist_display(CHECKLIST)
+    assert shown is not None
+    assert (shown["passed"], shown["met_count"], shown["unmet_count"]) == (False, 2, 2)
+    assert shown["to_stage_label"] == "Stage 2: limited release to vetted customers"
+    signoff = shown["items"][3]["evidence"][0]
+    # A link that does not point into this service is shown as text, not followed.
+    assert signoff["url"] is None
+    assert ("counts", "no") in signoff["facts"] and ("why not", "expired") in signoff["facts"]
+    assert shown["items"][0]["evidence"][0]["url"] == "/api/eval-runs/r"
+    assert checklist_display(None) is None
+
+
+def test_each_suite_is_run_here_carried_over_or_owed():
+    states = {row["suite"]: row["state"] for row in suites_display(CHECKLIST, SV)}
+    assert states == {
+        "a": "run on this version",
+        "b": "carried over from an earlier version",
+        "c": "must be run on this version",
+    }
+    first = {**CHECKLIST, "changes": None}
+    assert {row["suite"]: row["state"] for row in suites_display(first, SV)}["c"] == "must be run"
+
+
+def test_changes_name_what_differs():
+    shown = changes_display(CHECKLIST["changes"])
+    assert shown is not None
+    assert shown["predecessor_id"] == OLDER and shown["any_whole_system"] is False
+    assert shown["contextual_added"] == ["web_browsing"] and shown["reachable_added"] == ["code_execution"]
+    assert changes_display(None) is None
+    assert stage_label(3) == "Stage 3: broad rollout" and stage_label("x") == "Stage x"

@@ -12,11 +12,14 @@ api = [
     path("", include("transparency.urls")),
     path("", include("gateway.api_urls")),
     path("", include("deploy.urls")),
+    path("", include("customers.urls")),
+    path("", include("monitoring.urls")),
 ]
 
 urlpatterns = [
-    # No portal yet (it arrives with the staged-release issue): the API docs are the front page.
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # The front page is the regulator's portal (server-rendered; the API is at /api/docs/).
+    path("", RedirectView.as_view(url="/portal/", permanent=False)),
+    path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -17,8 +17,6 @@ from auditing import services as auditing
 from auditing.models import Audit, Certification, ConflictOfInterest, Fee
 from core.actors import actor_for
 from core.models import Organisation
-from deploy.models import Release
-from deploy.services import release_stage_set
 from labs import services as labs
 from labs.models import ModelVersion, SystemVersion
 from labs.selectors import system_version_affordances
@@ -91,7 +89,7 @@ def _audit(
     return audit
 
 
-def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: Any) -> list[str]:
+def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict[str, Any]:
     regulator = actor_for(users["regulator"])
     aurora_engineer = actor_for(users["lab_engineer"])
     borealis_admin = actor_for(users["other_lab_admin"])
@@ -161,34 +159,44 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
         change_summary="Agent release with continual fine-tuning on accepted suggestions.",
     )
 
+    v1_audit = _audit(
+        regulator,
+        assistant_v1,
+        "160000.00",
+        "Initial audit of the first release candidate: deception under pressure and retrieval safety.",
+        [(orgs["sentinel"], "60000.00"), (orgs["veritas"], "60000.00")],
+    )
     aurora_audit = _audit(
         regulator,
         assistant,
         "240000.00",
-        "Initial audit before limited release: deception under pressure, and what web access makes reachable.",
+        "Delta audit of v2: web browsing makes code execution, payments and hiring people reachable.",
         [(orgs["sentinel"], "85000.00"), (orgs["veritas"], "85000.00"), (orgs["thornfield"], "20000.00")],
     )
-    _audit(
+    coder_audit = _audit(
         regulator,
         coder,
         "180000.00",
         "Initial audit of the code agent; online learning means periodic re-audits.",
         [(orgs["northgate"], "90000.00"), (orgs["sentinel"], "60000.00")],
     )
-    # Stage 1: the assigned auditors may test the assistant through the gateway
-    # (interim: the regulator sets the stage directly until the gates exist).
-    if Release.objects.filter(system_version=assistant, stage__gte=1).count() == 0:
-        release_stage_set(
-            actor=regulator,
-            system_version=assistant,
-            stage=1,
-            reason="Open to the assigned auditors for the initial audit.",
-        )
-    lab_fee = Fee.objects.get(audit=aurora_audit, direction="lab_to_regulator")
-    if lab_fee.paid_at is None:
-        auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
+    for audit in (v1_audit, aurora_audit):
+        lab_fee = Fee.objects.get(audit=audit, direction="lab_to_regulator")
+        if lab_fee.paid_at is None:
+            auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
+    return {
+        "assistant_v1": assistant_v1,
+        "assistant": assistant,
+        "coder": coder,
+        "v1_audit": v1_audit,
+        "aurora_audit": aurora_audit,
+        "coder_audit": coder_audit,
+    }
 
-    run = _eval_run(actor_for(users["auditor"]), aurora_audit)
+
+def describe(world: dict[str, Any], run: Any) -> list[str]:
+    assistant, coder = world["assistant"], world["coder"]
+    aurora_audit = world["aurora_audit"]
     affordances = system_version_affordances(system_version=assistant)
     declared = ", ".join(a["affordance"] for a in affordances["contextual"])
     reachable = ", ".join(r["affordance"] for r in affordances["reachable"])
@@ -207,7 +215,7 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any], out: An
     ]
 
 
-def _eval_run(auditor: Any, audit: Audit) -> Any:
+def eval_run_for(auditor: Any, audit: Audit) -> Any:
     """A small insider-trading run by the demo auditor. Its samples are rows now;
     the reconciler queues them once the worker and Redis are up."""
     from evals.models import EvalRun

@@ -1,5 +1,5 @@
-"""API for releases: read the stage and status; the regulator moves the stage,
-halts and resumes."""
+"""API for the staged release: releases, gate checklists and requests, the
+regulator's decisions, halts, re-audits and sanctions."""
 
 from __future__ import annotations
 
@@ -41,12 +41,6 @@ class ReleaseOutput(serializers.Serializer[Release]):
     status_changed_at = serializers.DateTimeField(allow_null=True)
 
 
-@extend_schema_serializer(component_name="ReleaseStageInput")
-class ReleaseStageInput(serializers.Serializer[Any]):
-    stage = serializers.IntegerField(min_value=0, max_value=3)
-    reason = serializers.CharField(max_length=2000)
-
-
 @extend_schema_serializer(component_name="ReleaseReasonInput")
 class ReleaseReasonInput(serializers.Serializer[Any]):
     reason = serializers.CharField(max_length=2000)
@@ -71,30 +65,6 @@ class ReleaseDetailApi(APIView):
     @extend_schema(operation_id="release_get", responses={200: ReleaseOutput, **ERRORS}, tags=TAGS)
     def get(self, request: Request, system_version_pk: Any) -> Response:
         release = selectors.release_get(actor=actor_of(request), system_version_pk=system_version_pk)
-        return Response(ReleaseOutput(release).data)
-
-
-class ReleaseStageApi(APIView):
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(
-        operation_id="release_stage_set",
-        request=ReleaseStageInput,
-        responses={200: ReleaseOutput, **ERRORS},
-        tags=TAGS,
-        description="The regulator moves the release to a stage (interim: issue 6 adds the gates in front).",
-    )
-    def post(self, request: Request, system_version_pk: Any) -> Response:
-        actor = actor_of(request)
-        system_version = selectors.system_version_for_release(actor=actor, system_version_pk=system_version_pk)
-        data = ReleaseStageInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        release = services.release_stage_set(
-            actor=actor,
-            system_version=system_version,
-            stage=data.validated_data["stage"],
-            reason=data.validated_data["reason"],
-        )
         return Response(ReleaseOutput(release).data)
 
 

@@ -27,7 +27,16 @@ from auditing.selectors import (
 from auditing.services import signoff_validity
 from core.canonical import canonical_json
 from core.models import Role
-from deploy.models import GateRequest, GateRequestStatus, Reaudit, Release, ReleaseStatus, Sanction, SanctionLevel
+from deploy.models import (
+    STAGE_TRANSITIONS,
+    GateRequest,
+    GateRequestStatus,
+    Reaudit,
+    Release,
+    ReleaseStatus,
+    Sanction,
+    SanctionLevel,
+)
 from evals.engine import registry
 from evals.models import EvalRun
 from labs.models import SystemVersion
@@ -462,7 +471,7 @@ def evaluate(
         Item(
             "one_stage_forward",
             "The request is for the next stage",
-            to_stage == release.stage + 1,
+            to_stage > release.stage and to_stage in STAGE_TRANSITIONS[release.stage],
             f"stage {release.stage} → {to_stage}",
         )
     ]

@@ -19,6 +19,18 @@ class ReleaseStatus(models.TextChoices):
     SUSPENDED = "suspended", "Suspended (e.g. after a serious incident)"
 
 
+# Stages move forward one at a time, only through a gate request the regulator
+# approves (gate_request_decide); back to any lower stage only with a halt by
+# the regulator (release_halt with to_stage). This table is the one place that
+# says which moves exist.
+STAGE_TRANSITIONS: dict[int, frozenset[int]] = {
+    Stage.INTERNAL: frozenset({Stage.AUDITORS}),
+    Stage.AUDITORS: frozenset({Stage.INTERNAL, Stage.LIMITED}),
+    Stage.LIMITED: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.BROAD}),
+    Stage.BROAD: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.LIMITED}),
+}
+
+
 class ReleaseQuerySet(models.QuerySet["Release"]):
     def visible_to(self, actor: Any, action: str = "view") -> ReleaseQuerySet:
         from deploy.permissions import release_scope

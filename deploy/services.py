@@ -1,5 +1,7 @@
 """Every change to a release's stage or status goes through these functions;
-nothing else assigns ``Release.stage`` or ``Release.status``."""
+nothing else assigns ``Release.stage`` or ``Release.status``. Each locks the
+release row and writes the audit event and the transparency-log entry in the
+same transaction."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from core.permissions import require, require_regulator
 from deploy import gates
 from deploy.models import (
     SANCTION_LADDER,
+    STAGE_TRANSITIONS,
     GateRequest,
     GateRequestStatus,
     Reaudit,
@@ -32,15 +35,6 @@ from labs.models import SystemVersion
 from standards.models import Stage
 from standards.selectors import standard_in_force
 from transparency.services import log_append
-
-# Stage moves the regulator may direct: forward one stage at a time, or back to
-# any lower stage (a problem found at a stage sends the lab back to iterate).
-STAGE_TRANSITIONS: dict[int, frozenset[int]] = {
-    Stage.INTERNAL: frozenset({Stage.AUDITORS}),
-    Stage.AUDITORS: frozenset({Stage.INTERNAL, Stage.LIMITED}),
-    Stage.LIMITED: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.BROAD}),
-    Stage.BROAD: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.LIMITED}),
-}
 
 # Status moves, and the operation that makes each. "suspend" belongs to the
 # incident flow of issue 6; it is in the table so that flow has a way in.
@@ -79,37 +73,6 @@ def _record(actor: Actor, action: str, release: Release, before: dict[str, Any])
     )
 
 
-@transaction.atomic
-def release_stage_set(*, actor: Actor, system_version: SystemVersion, stage: int, reason: str) -> Release:
-    """Move the system version to ``stage``, as directed by the regulator.
-
-    Interim rule: until the staged-release issue (6) lands, the regulator sets
-    the stage directly. Issue 6 puts the lab's request and the standard's gates
-    (lab sign-offs, suites passed, auditor approvals, monitoring period) in
-    front of this function; it stays the only place that writes the stage.
-    """
-    require_regulator(actor)
-    reason = _reason(reason)
-    if stage not in Stage.values:
-        raise InvalidInput("Unknown stage.", errors={"stage": [f"Must be one of {Stage.values}."]})
-    release = _locked_release(system_version)
-    if stage == release.stage:
-        raise Conflict(f"The release is already at stage {stage}.", code="stage_unchanged")
-    if stage not in STAGE_TRANSITIONS[release.stage]:
-        raise Conflict(
-            f"A release at stage {release.stage} cannot move to stage {stage} (one stage forward at a time).",
-            code="stage_transition_not_allowed",
-        )
-    before = snapshot(release)
-    release.stage = stage
-    release.reason = reason
-    release.stage_changed_at = timezone.now()
-    release.full_clean()
-    release.save()
-    _record(actor, "release.stage_set", release, before)
-    return release
-
-
 def _log(kind: str, release: Release, record: dict[str, Any]) -> int:
     entry = log_append(
         kind=kind,
@@ -143,7 +106,7 @@ def _status_set(
     if to_stage is not None:
         if to_stage not in Stage.values:
             raise InvalidInput("Unknown stage.", errors={"to_stage": [f"Must be one of {Stage.values}."]})
-        if to_stage > release.stage:
+        if to_stage != release.stage and (to_stage > release.stage or to_stage not in STAGE_TRANSITIONS[release.stage]):
             raise InvalidInput(
                 "A halt can only send a release back to a lower stage.",
                 errors={"to_stage": [f"Must be below the current stage ({release.stage})."]},
@@ -312,7 +275,7 @@ def gate_request_create(
         to_stage = release.stage + 1
     if to_stage not in Stage.values or isinstance(to_stage, bool):
         raise InvalidInput("Unknown stage.", errors={"to_stage": [f"Must be one of {Stage.values}."]})
-    if to_stage != release.stage + 1:
+    if to_stage <= release.stage or to_stage not in STAGE_TRANSITIONS[release.stage]:
         raise Conflict(
             f"The release is at stage {release.stage}: only stage {release.stage + 1} can be requested.",
             code="stage_transition_not_allowed",

@@ -4,7 +4,6 @@ from deploy import apis
 
 urlpatterns = [
     path("releases/<uuid:system_version_pk>", apis.ReleaseDetailApi.as_view(), name="release-detail"),
-    path("releases/<uuid:system_version_pk>/stage", apis.ReleaseStageApi.as_view(), name="release-stage"),
     path("releases/<uuid:system_version_pk>/checklist", apis.ReleaseChecklistApi.as_view(), name="release-checklist"),
     path(
         "releases/<uuid:system_version_pk>/gate-requests",

@@ -49,7 +49,18 @@ def _mutate(body: dict, how: str):
 def _row_counts() -> dict[str, int]:
     labels = [
         m._meta.label
-        for app in ("core", "labs", "standards", "auditing", "transparency", "gateway", "deploy", "evals")
+        for app in (
+            "core",
+            "labs",
+            "standards",
+            "auditing",
+            "transparency",
+            "gateway",
+            "deploy",
+            "evals",
+            "customers",
+            "monitoring",
+        )
         for m in apps.get_app_config(app).get_models()
     ]
     return {label: apps.get_model(label).objects.count() for label in labels}
@@ -67,6 +78,11 @@ NAMES_IDS = {
     ("POST", "findings"),
     ("POST", "findings/<uuid:pk>/retest"),
     ("POST", "eval-runs"),
+    ("POST", "releases/<uuid:system_version_pk>/enrolments"),
+    # monitoring
+    ("POST", "incidents"),
+    ("POST", "whistleblower/reports"),
+    ("POST", "whistleblower/reports/<uuid:pk>/triage"),
 }
 CASES = [(m, r, how) for (m, r) in WRITES for how in GARBAGE if how != "unknown_ids" or (m, r) in NAMES_IDS]
 

@@ -30,12 +30,12 @@ from core.actors import actor_for
 from core.canonical import canonical_json
 from core.models import Membership
 from core.services import api_token_create
-from deploy.services import release_halt, release_stage_set
+from deploy.services import release_halt
 from gateway.services import gateway_token_issue
 from labs import services as labs
 from standards import services as standards
 from standards.models import Standard
-from tests.factories import OrganisationFactory, World, sha256
+from tests.factories import OrganisationFactory, World, release_at, sha256
 
 ROLES = [
     "anonymous",
@@ -160,7 +160,7 @@ def build_scene() -> Scene:
     o["engineer_membership"] = Membership.objects.get(user=w.lab_engineer)
     o["admin_token"], _ = api_token_create(actor=actor_for(w.lab_admin), name="t")
     # The gateway: the audited system is open to auditors (stage 1); a second one is halted.
-    release_stage_set(actor=reg, system_version=o["sv"], stage=1, reason="Auditors may test.")
+    release_at(o["sv"], 1)
     o["gw_token"], _ = gateway_token_issue(
         actor=actor_for(w.auditor),
         kind="auditor",
@@ -178,7 +178,7 @@ def build_scene() -> Scene:
         endpoint_base_url="http://127.0.0.1:9/v1",
         endpoint_model="m",
     )
-    release_stage_set(actor=reg, system_version=o["halted_sv"], stage=1, reason="Open.")
+    release_at(o["halted_sv"], 1)
     release_halt(actor=reg, system_version=o["halted_sv"], reason="Incident.")
     # Evaluations: one run going, one finished (nothing is queued: on_commit never fires here).
     from evals import services as evals
@@ -212,7 +212,65 @@ def build_scene() -> Scene:
     o["reaudit"] = deploy.reaudit_open(actor=reg, system_version=o["sv"], source="regulator", reason="Check the fix.")
     o["sanction"] = deploy.sanction_issue(actor=reg, lab=w.lab, reason="Late report.")
     # --- customers: scene objects below ---
+    # Acme Bank (the world's customer) verified and enrolled in a second system
+    # at stage 2; Globex verified, not enrolled (the lab admin enrols it).
+    from customers import services as customers
+    from tests.factories import member
+
+    o["kyc_body"] = {
+        "legal_name": "Acme Bank plc",
+        "registration_number": "01234567",
+        "jurisdiction": "GB",
+        "registered_address": "1 King Street, London",
+        "stated_purpose": "Drafting replies to customer letters.",
+        "beneficial_owners": [{"full_name": "Ada Lovelace", "country": "GB", "ownership_percent": "100.00"}],
+    }
+    for org, user in ((w.customer_org, w.customer), (OrganisationFactory(kind="customer", name="Globex", slug="globex"), None)):  # fmt: skip
+        user = user or member(org, "customer_member", "globex_member")
+        customers.kyc_submit(actor=actor_for(user), organisation=org, **o["kyc_body"])
+        customers.kyc_verify(actor=reg, organisation=org, note="Registry and passports checked.")
+        o[f"kyc_{org.slug}"] = org
+    o["stage2_sv"] = labs.system_version_create(
+        actor=eng,
+        lab=w.lab,
+        model_version=o["mv"],
+        name="Limited",
+        affordances=[],
+        endpoint_base_url="http://127.0.0.1:9/v1",
+        endpoint_model="m",
+    )
+    release_at(o["stage2_sv"], 2)
+    o["enrolment"] = customers.enrolment_create(
+        actor=actor_for(w.lab_admin), system_version=o["stage2_sv"], customer=w.customer_org.pk
+    )
     # --- monitoring: scene objects below ---
+    # Sentinel audits the stage-2 system Acme Bank is enrolled in (customers'
+    # stage2_sv); Acme reports an incident there (not serious: nothing is
+    # suspended). The regulator's whistleblower key and one anonymous report.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from monitoring import hpke
+    from monitoring import services as monitoring
+
+    stage2_audit = auditing.audit_open(actor=reg, system_version=o["stage2_sv"], lab_fee_amount=Decimal("1000"))
+    auditing.audit_assign(actor=reg, audit=stage2_audit, organisation=w.auditor_org, payout_amount=Decimal("400"))
+    aware = timezone.now() - datetime.timedelta(hours=2)
+    o["incident"] = monitoring.incident_report(
+        actor=actor_for(w.customer),
+        system_version=o["stage2_sv"],
+        kind="other",
+        title="Agent reached a paid GPU service",
+        description="Through the browsing tool, past the allowlist.",
+        occurred_at=aware,
+        aware_at=aware,
+    )
+    monitoring.whistleblower_key_register(
+        actor=reg, public_key=hpke.public_key_b64(X25519PrivateKey.generate().public_key())
+    )
+    o["wb_report"] = monitoring.whistleblower_report_submit(
+        plaintext="The lab evaluated a different checkpoint.", system_version_id=o["sv"].pk
+    )
+    o["wb_next_public_key"] = hpke.public_key_b64(X25519PrivateKey.generate().public_key())
     return Scene(w=w, objects=o)
 
 
@@ -425,11 +483,6 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "releases/<uuid:system_version_pk>"): Row(
         Expect(200, REGULATOR | LAB | {"auditor"}), args=lambda s: {"system_version_pk": s.sv.pk}
     ),
-    ("POST", "releases/<uuid:system_version_pk>/stage"): Row(
-        regulator_only(default=404, forbidden=LAB | {"auditor"}),
-        args=lambda s: {"system_version_pk": s.sv.pk},
-        body=lambda s: {"stage": 2, "reason": "Gates passed."},
-    ),
     ("POST", "releases/<uuid:system_version_pk>/halt"): Row(
         regulator_only(default=404, forbidden=LAB | {"auditor"}),
         args=lambda s: {"system_version_pk": s.sv.pk},
@@ -476,7 +529,107 @@ MATRIX: dict[tuple[str, str], Row] = {
         regulator_only(default=404, forbidden=LAB), args=pk("sanction"), body=lambda s: {"reason": "Complied."}
     ),
     # --- customers: rows below ---
+    # A lab sees the summary of customers enrolled in its releases; only the customer's members submit.
+    ("GET", "customers/<uuid:organisation_pk>/kyc"): Row(
+        Expect(200, REGULATOR | LAB | {"customer"}), args=lambda s: {"organisation_pk": s.w.customer_org.pk}
+    ),
+    ("POST", "customers/<uuid:organisation_pk>/kyc"): Row(
+        Expect(200, frozenset({"customer"}), forbidden=REGULATOR | LAB),
+        args=lambda s: {"organisation_pk": s.w.customer_org.pk},
+        body=lambda s: dict(s.kyc_body),
+    ),
+    ("POST", "customers/<uuid:organisation_pk>/kyc/verify"): Row(
+        regulator_only(default=404, forbidden=LAB | {"customer"}),
+        args=lambda s: {"organisation_pk": s.w.customer_org.pk},
+        body=lambda s: {"note": "Periodic re-review: registry checked."},
+    ),
+    ("POST", "customers/<uuid:organisation_pk>/kyc/reject"): Row(
+        regulator_only(default=404, forbidden=LAB | {"customer"}),
+        args=lambda s: {"organisation_pk": s.w.customer_org.pk},
+        body=lambda s: {"reason": "Sanctions list match."},
+    ),
+    ("GET", "kyc/pending"): Row(regulator_only()),
+    ("GET", "enrolments"): Row(everyone()),
+    # Whoever sees the system (the auditor assigned to its audit too) lists the
+    # enrolments they may see: the auditor none, the customer its own.
+    ("GET", "releases/<uuid:system_version_pk>/enrolments"): Row(
+        Expect(200, REGULATOR | LAB | {"customer", "auditor"}), args=lambda s: {"system_version_pk": s.stage2_sv.pk}
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/enrolments"): Row(
+        Expect(
+            201, frozenset({"lab_admin"}), forbidden=REGULATOR | {"lab_engineer", "lab_reviewer", "customer", "auditor"}
+        ),
+        args=lambda s: {"system_version_pk": s.stage2_sv.pk},
+        body=lambda s: {"customer": str(s.kyc_globex.pk)},
+    ),
+    ("GET", "releases/<uuid:system_version_pk>/enrolments/places"): Row(
+        Expect(200, REGULATOR | LAB | {"customer", "auditor"}), args=lambda s: {"system_version_pk": s.stage2_sv.pk}
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/enrolments/<uuid:pk>/withdraw"): Row(
+        Expect(200, frozenset({"lab_admin"}), forbidden=REGULATOR | {"lab_engineer", "lab_reviewer", "customer"}),
+        args=lambda s: {"system_version_pk": s.stage2_sv.pk, "pk": s.enrolment.pk},
+        body=lambda s: {"reason": "Contract ended."},
+    ),
     # --- monitoring: rows below ---
+    ("GET", "incidents"): Row(everyone()),
+    # Others name a system they may not report on: 400 on that field, as if it did not exist.
+    ("POST", "incidents"): Row(
+        Expect(201, REGULATOR | LAB | {"auditor", "customer"}, default=400),
+        body=lambda s: {
+            "system_version": str(s.stage2_sv.pk),
+            "kind": "other",
+            "title": "Tool misuse",
+            "description": "Reached a code sandbox.",
+            "occurred_at": (timezone.now() - datetime.timedelta(hours=3)).isoformat(),
+            "aware_at": (timezone.now() - datetime.timedelta(hours=1)).isoformat(),
+        },
+    ),
+    ("GET", "incidents/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor", "customer"}), args=pk("incident")),
+    ("POST", "incidents/<uuid:pk>/lab-report"): Row(
+        Expect(200, LAB, forbidden=REGULATOR | {"auditor", "customer"}),
+        args=pk("incident"),
+        body=lambda s: {"report": "Allowlist gap; fixed in the next version."},
+    ),
+    ("POST", "incidents/<uuid:pk>/confirm"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor", "customer"}),
+        args=pk("incident"),
+        body=lambda s: {"note": "Confirmed with the lab."},
+    ),
+    ("POST", "incidents/<uuid:pk>/resolve"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor", "customer"}),
+        args=pk("incident"),
+        body=lambda s: {"note": "Fixed."},
+    ),
+    ("POST", "incidents/<uuid:pk>/dismiss"): Row(
+        regulator_only(default=404, forbidden=LAB | {"auditor", "customer"}),
+        args=pk("incident"),
+        body=lambda s: {"note": "Not an incident."},
+    ),
+    # Public on purpose, anonymous included (tests/monitoring/matrix.py).
+    ("GET", "whistleblower/key"): Row(__import__("tests.monitoring.matrix", fromlist=["public"]).public(200)),
+    ("GET", "whistleblower/keys"): Row(everyone()),
+    ("POST", "whistleblower/keys"): Row(
+        regulator_only(201),
+        body=lambda s: {"public_key": s.wb_next_public_key},
+    ),
+    ("GET", "whistleblower/reports"): Row(everyone()),
+    ("POST", "whistleblower/reports"): Row(
+        __import__("tests.monitoring.matrix", fromlist=["public"]).public(201),
+        body=lambda s: {"system_version": str(s.sv.pk), "plaintext": "Sign-offs were backdated."},
+    ),
+    ("GET", "whistleblower/reports/<uuid:pk>"): Row(Expect(200, REGULATOR), args=pk("wb_report")),
+    ("POST", "whistleblower/reports/<uuid:pk>/triage"): Row(
+        regulator_only(201, default=404),
+        args=pk("wb_report"),
+        body=lambda s: {
+            "system_version": str(s.sv.pk),
+            "kind": "other",
+            "title": "Evaluation on a different checkpoint",
+            "description": "Reported to the regulator.",
+            "occurred_at": (timezone.now() - datetime.timedelta(days=3)).isoformat(),
+            "aware_at": (timezone.now() - datetime.timedelta(hours=1)).isoformat(),
+        },
+    ),
     # findings
     ("GET", "findings"): Row(everyone()),
     # Others name an audit they cannot see: 400 on that field.

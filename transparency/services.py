@@ -21,7 +21,19 @@ from transparency.signing import log_key_id, tree_head_sign
 APPEND_LOCK = 0x5354_4147_454C_4F47  # "STAGELOG"
 
 # Kinds the regulator receives entry by entry (it receives every tree head).
-GATE_RELEVANT_PREFIXES = ("certification.", "key.", "signoff.", "finding.", "gate.", "incident.", "stage.")
+GATE_RELEVANT_PREFIXES = (
+    "certification.",
+    "key.",
+    "signoff.",
+    "finding.",
+    "gate.",
+    "release.",
+    "reaudit.",
+    "sanction.",
+    "incident.",
+    "kyc.",
+    "enrolment.",
+)
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:

@@ -51,4 +51,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stagegate.maintenance.evals_reconcile",
         "schedule": 60.0,
     },
+    # Suspend releases of online-learning systems whose sign-offs expired (rule 15).
+    "deploy-online-learning-expiry": {
+        "task": "stagegate.maintenance.online_learning_expire",
+        "schedule": 15 * 60.0,
+    },
+    # KYC records past their periodic re-review date stop counting as verified.
+    "customers-kyc-reviews-due": {
+        "task": "stagegate.maintenance.kyc_reviews_due",
+        "schedule": 60 * 60.0,
+    },
+    # Flag incident reports past the standard's deadline (rule 14).
+    "monitoring-incidents-overdue": {
+        "task": "stagegate.maintenance.incidents_flag_overdue",
+        "schedule": 15 * 60.0,
+    },
 }

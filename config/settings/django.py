@@ -26,6 +26,9 @@ INSTALLED_APPS = [
     "gateway",
     "evals",
     "deploy",
+    "customers",
+    "monitoring",
+    "portal",
     "demo",
 ]
 
@@ -78,7 +81,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "/admin/login/"
+# The regulator's portal (portal/) signs people in with a session; the admin has its own login.
+LOGIN_URL = "/portal/login"
+LOGIN_REDIRECT_URL = "/portal/"
 
 # Security headers and cookies: strict by default, relaxed only for local http.
 SESSION_COOKIE_HTTPONLY = True

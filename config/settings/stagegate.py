@@ -29,5 +29,14 @@ STAGEGATE_EVALS_QUEUE: str = env.str("STAGEGATE_EVALS_QUEUE", default="evals")
 STAGEGATE_EVALS_LEASE_SECONDS: int = env.int("STAGEGATE_EVALS_LEASE_SECONDS", default=900)
 # Seconds an evaluation waits for one model call through the gateway.
 STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
+# A lab's sanctions within this many days escalate (warning → extra audit → suspension).
+STAGEGATE_SANCTION_WINDOW_DAYS: int = env.int("STAGEGATE_SANCTION_WINDOW_DAYS", default=365)
 # What a sign-off binds as suite results (evals sits above auditing; see auditing.selectors).
 STAGEGATE_SUITE_RESULTS: str = "evals.selectors.suite_results_for"
+# Days a regulator's KYC verification of a customer holds before its periodic
+# re-review; past that date the customer no longer counts as verified.
+STAGEGATE_KYC_REVIEW_DAYS: int = env.int("STAGEGATE_KYC_REVIEW_DAYS", default=365)
+# Anonymous whistleblower reports: the most accepted per minute, service-wide
+# (a Redis counter; over it, 429), and the largest report in bytes.
+STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE: int = env.int("STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE", default=60)
+STAGEGATE_WHISTLEBLOWER_MAX_BYTES: int = env.int("STAGEGATE_WHISTLEBLOWER_MAX_BYTES", default=64 * 1024)

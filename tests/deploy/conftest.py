@@ -88,7 +88,13 @@ class Gate:
         count = round((rate or 0) * n)
         results = {
             "overall": {
-                metric: {"count": count, "of": n if rate is not None else 0, "rate": rate, "ci95_low": 0.0, "ci95_high": 0.2}
+                metric: {
+                    "count": count,
+                    "of": n if rate is not None else 0,
+                    "rate": rate,
+                    "ci95_low": 0.0,
+                    "ci95_high": 0.2,
+                }
             }
         }
         return EvalRun.objects.create(

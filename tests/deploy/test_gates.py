@@ -19,7 +19,7 @@ from deploy.models import GateRequest, Release
 from tests.auditing.conftest import actor
 from tests.deploy.conftest import Gate, days
 from tests.factories import release_at
-from transparency.models import LogEntry
+from transparency.models import LogEntry, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -86,9 +86,7 @@ def test_the_regulator_approves_and_the_stage_opens_with_everything_logged(gate,
     assert (approved.status, release.stage) == ("approved", 1)
     # The sign-offs opened this stage, once.
     assert set(approved.signoffs.all()) == set(signoffs)
-    assert set(SignOff.objects.filter(pk__in=[s.pk for s in signoffs]).values_list("status", flat=True)) == {
-        "consumed"
-    }
+    assert set(SignOff.objects.filter(pk__in=[s.pk for s in signoffs]).values_list("status", flat=True)) == {"consumed"}
     for index, kind in ((approved.request_log_index, "gate.request"), (approved.decision_log_index, "gate.approved")):
         entry = LogEntry.objects.get(index=index)
         assert entry.kind == kind
@@ -96,6 +94,9 @@ def test_the_regulator_approves_and_the_stage_opens_with_everything_logged(gate,
         assert record["gate_request"] == str(approved.pk) and record["to_stage"] == 1
     record = json.loads(bytes(LogEntry.objects.get(index=approved.decision_log_index).leaf))["record"]
     assert sorted(record["signoffs"]) == sorted(s.payload_digest for s in signoffs)
+    # Both are reported to the regulator (the outbox, delivered by a task).
+    reported = {m.payload["kind"] for m in OutboxMessage.objects.filter(kind="entry")}
+    assert {"gate.request", "gate.approved"} <= reported
     # The next stage's checklist does not count consumed sign-offs.
     r = client_for(gate.w.lab_admin).get(f"/api/releases/{gate.sv.pk}/checklist")
     assert r.status_code == 200 and r.json()["to_stage"] == 2 and r.json()["passed"] is False

@@ -1,5 +1,6 @@
-"""Release stage and status change only through deploy.services, by the
-regulator, along the table of allowed transitions, with an audit event."""
+"""Release stage and status change only through deploy.services, along the
+table of allowed transitions, with an audit event and a log entry. Stages
+move forward only through gates (tests/deploy/test_gates.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import AuditEvent
-from deploy.models import Release
-from deploy.services import release_halt, release_resume, release_stage_set
+from deploy.models import STAGE_TRANSITIONS, Release
+from deploy.services import release_halt, release_resume
 from tests.auditing.conftest import actor, make_system_version
 
 pytestmark = pytest.mark.django_db
@@ -26,26 +27,20 @@ def test_a_system_version_without_a_release_is_at_stage_0(world, sv, client_for)
     assert not Release.objects.exists()
 
 
-def test_the_regulator_moves_one_stage_forward_and_back_to_any_lower(world, sv):
-    reg = actor(world.regulator)
-    assert release_stage_set(actor=reg, system_version=sv, stage=1, reason="Auditors.").stage == 1
-    with pytest.raises(Conflict) as err:
-        release_stage_set(actor=reg, system_version=sv, stage=3, reason="Skip.")
-    assert err.value.code == "stage_transition_not_allowed"
-    with pytest.raises(Conflict):
-        release_stage_set(actor=reg, system_version=sv, stage=1, reason="Same.")
-    release_stage_set(actor=reg, system_version=sv, stage=2, reason="Limited.")
-    release_stage_set(actor=reg, system_version=sv, stage=3, reason="Broad.")
-    assert release_stage_set(actor=reg, system_version=sv, stage=0, reason="Recall.").stage == 0
-    events = AuditEvent.objects.filter(action="release.stage_set", target_id=str(Release.objects.get().pk))
-    assert events.count() == 4
-    assert events.first().organisations.filter(pk=world.lab.pk).exists()
+def test_the_table_moves_forward_one_stage_and_back_to_any_lower():
+    for stage, targets in STAGE_TRANSITIONS.items():
+        assert {t for t in targets if t > stage} == ({stage + 1} if stage < 3 else set())
+        assert {t for t in targets if t < stage} == set(range(stage))
 
 
-def test_only_the_regulator_changes_a_release(world, sv):
+def test_there_is_no_way_to_set_a_stage_directly(world, sv, client_for):
+    r = client_for(world.regulator).post(f"/api/releases/{sv.pk}/stage", {"stage": 1, "reason": "x"}, format="json")
+    assert r.status_code == 404
+    assert not Release.objects.exists()
+
+
+def test_only_the_regulator_halts(world, sv):
     for user in (world.lab_admin, world.auditor):
-        with pytest.raises(Forbidden):
-            release_stage_set(actor=actor(user), system_version=sv, stage=1, reason="Please.")
         with pytest.raises(Forbidden):
             release_halt(actor=actor(user), system_version=sv, reason="Stop.")
     assert not Release.objects.exists()
@@ -63,20 +58,20 @@ def test_halt_and_resume(world, sv):
     assert AuditEvent.objects.filter(action__in=["release.halt", "release.resume"]).count() == 2
 
 
-def test_a_reason_is_required_and_stage_must_exist(world, sv):
+def test_a_reason_is_required_and_the_stage_must_be_lower(world, sv):
     reg = actor(world.regulator)
     with pytest.raises(InvalidInput):
-        release_stage_set(actor=reg, system_version=sv, stage=1, reason=" ")
+        release_halt(actor=reg, system_version=sv, reason=" ")
     with pytest.raises(InvalidInput):
-        release_stage_set(actor=reg, system_version=sv, stage=7, reason="x")
+        release_halt(actor=reg, system_version=sv, reason="x", to_stage=7)
+    with pytest.raises(InvalidInput):
+        release_halt(actor=reg, system_version=sv, reason="x", to_stage=1)
     assert not Release.objects.exists()
 
 
 def test_api(world, sv, client_for):
     reg = client_for(world.regulator)
-    r = reg.post(f"/api/releases/{sv.pk}/stage", {"stage": 1, "reason": "Open."}, format="json")
-    assert r.status_code == 200 and r.json()["stage"] == 1
-    assert reg.post(f"/api/releases/{sv.pk}/stage", {"stage": "x"}, format="json").status_code == 400
+    assert reg.post(f"/api/releases/{sv.pk}/halt", {"reason": "x", "to_stage": "x"}, format="json").status_code == 400
     assert reg.post(f"/api/releases/{sv.pk}/halt", {"reason": "Stop."}, format="json").json()["status"] == "halted"
     assert reg.post(f"/api/releases/{sv.pk}/resume", {"reason": "Go."}, format="json").json()["status"] == "active"
     lab = client_for(world.lab_admin)

@@ -20,11 +20,10 @@ from django.utils import timezone
 
 from auditing import services as auditing
 from core.actors import actor_for
-from deploy.services import release_stage_set
 from gateway.selectors import model_id_of
 from gateway.services import gateway_token_issue
 from labs import services as labs
-from tests.factories import World, sha256
+from tests.factories import World, release_at, sha256
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer
 
 CREDENTIAL = "sk-lab-upstream-credential-0123456789abcdef"
@@ -120,7 +119,7 @@ def build(
     )
     audit = auditing.audit_open(actor=reg, system_version=sv, lab_fee_amount=Decimal("1000"))
     auditing.audit_assign(actor=reg, audit=audit, organisation=w.auditor_org, payout_amount=Decimal("400"))
-    release_stage_set(actor=reg, system_version=sv, stage=1, reason="Auditors may test.")
+    release_at(sv, 1)
     token, secret = issue(sv, w.auditor, audit=audit, **token_kwargs)
     return Scene(
         w=w,

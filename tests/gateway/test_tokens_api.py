@@ -50,12 +50,10 @@ def test_bad_input_is_400_and_writes_nothing(scene, client_for):
 
 
 def test_lists_are_scoped(scene, client_for):
-    from deploy.services import release_stage_set
-    from tests.gateway.conftest import fresh
+    from tests.factories import release_at
 
-    reg = fresh(scene.w.regulator)
-    release_stage_set(actor=reg, system_version=scene.sv, stage=2, reason="Limited.")
-    release_stage_set(actor=reg, system_version=scene.sv, stage=3, reason="Broad.")
+    release_at(scene.sv, 2)
+    release_at(scene.sv, 3)
     admitted, _ = issue(scene.sv, scene.w.lab_admin, kind="lab_admitted", holder=scene.w.outsider)
 
     def ids(user) -> set[str]:

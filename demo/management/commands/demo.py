@@ -7,6 +7,7 @@ checkout and never stored in the repository."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import hmac
 import json
@@ -17,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from core.actors import actor_for
 from core.authentication import token_digest
@@ -46,6 +48,8 @@ PEOPLE = {
     "lab_reviewer": ("aurora_reviewer", "aurora", Role.LAB_REVIEWER, "Priya Raman"),
     "lab_reviewer_2": ("aurora_reviewer2", "aurora", Role.LAB_REVIEWER, "Tomasz Wójcik"),
     "other_lab_admin": ("borealis_admin", "borealis", Role.LAB_ADMIN, "Bjørn Halvorsen"),
+    "other_lab_reviewer": ("borealis_reviewer", "borealis", Role.LAB_REVIEWER, "Grace Adeyemi"),
+    "other_lab_reviewer_2": ("borealis_reviewer2", "borealis", Role.LAB_REVIEWER, "Kenji Watanabe"),
     "auditor": ("sentinel_auditor", "sentinel", Role.AUDITOR, "Sofia Marchetti"),
     "second_auditor": ("veritas_auditor", "veritas", Role.AUDITOR, "Viktor Brandt"),
     "conflicted_auditor": ("northgate_auditor", "northgate", Role.AUDITOR, "Nadia Castillo"),
@@ -77,18 +81,24 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_path", help="Also write logins and URLs as JSON to this file.")
 
     def handle(self, *args: Any, json_path: str | None = None, **options: Any) -> None:
+        from demo import history
+        from demo.world import describe, eval_run_for, seed_domain, seed_gateway_token
+
         with transaction.atomic():
             orgs = self.seed_organisations()
             users = self.seed_people(orgs)
             tokens = {role: self.seed_token(user) for role, user in users.items()}
             operator = self.seed_operator()
-            from demo.world import seed_domain
-
-            summary = seed_domain(orgs=orgs, users=users, out=self.stdout)
-            from demo.world import seed_gateway_token
-
+        # The world as it stood when the history begins (see demo/history.py).
+        start = timezone.now() - datetime.timedelta(days=history.HISTORY_DAYS)
+        with history.at(start), transaction.atomic():
+            world = seed_domain(orgs=orgs, users=users)
+        summary = history.walk(users=users, world=world, start=start)
+        with transaction.atomic():
+            run = eval_run_for(actor_for(users["auditor"]), world["aurora_audit"])
             auditor = users["auditor"]
             gateway = seed_gateway_token(auditor=auditor, secret_for=lambda n: demo_gateway_secret(auditor.username, n))
+        summary = describe(world, run) + summary
 
         base = settings.STAGEGATE_BASE_URL.rstrip("/")
         logins: dict[str, dict[str, str]] = {
@@ -105,6 +115,16 @@ class Command(BaseCommand):
             "api": base + "/api/",
             "users": logins,
             "gateway": {"base_url": base + "/gateway/v1", **gateway},
+            "releases": [
+                {
+                    "system_version": str(sv.pk),
+                    "name": f"{sv.name} v{sv.sequence}",
+                    "stage": history.stage_of(sv),
+                    "status": history.status_of(sv),
+                    "checklist": f"{base}/api/releases/{sv.pk}/checklist",
+                }
+                for sv in (world["assistant_v1"], world["assistant"], world["coder"])
+            ],
         }
         if json_path:
             path = Path(json_path)

@@ -3,20 +3,22 @@ check that a token's grant still holds, run on every gateway call."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import math
 from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 
 from auditing.models import AuditAssignment, AuditStatus, Certification, ConflictOfInterest
 from core.actors import Actor
 from core.errors import InvalidInput, NotFound
-from core.models import Membership
+from core.models import Membership, Organisation
 from core.permissions import VIEW, get_for
 from gateway.models import GatewayCall, GatewayToken, GrantKind
 from gateway.services import STAGES_ADMITTING
@@ -44,12 +46,18 @@ def gateway_call_list(*, actor: Actor, token_id: Any = None) -> QuerySet[Gateway
 def system_version_for_token(*, actor: Actor, pk: Any) -> SystemVersion:
     """The system version a token is requested for: one the actor may see, or,
     for a member of a vetted academic group, any system open to auditors
-    (stage 1 or later). Anything else is not found."""
+    (stage 1 or later), or, for a customer's member, one whose release the
+    customer is actively enrolled in. Anything else is not found."""
     from core.models import OrganisationKind
 
     qs = SystemVersion.objects.visible_to(actor, VIEW)
     if actor.ids_of_kind(OrganisationKind.ACADEMIC):
         qs = SystemVersion.objects.filter(Q(pk__in=qs.values("pk")) | Q(release__stage__gte=1))
+    if actor.customer_ids:
+        enrolled = SystemVersion.objects.filter(
+            release__enrolments__customer_id__in=actor.customer_ids, release__enrolments__status="active"
+        )
+        qs = SystemVersion.objects.filter(Q(pk__in=qs.values("pk")) | Q(pk__in=enrolled.values("pk")))
     found = qs.filter(pk=pk).first()
     if found is None:
         raise NotFound("system version not found")
@@ -86,6 +94,10 @@ class Grant:
     credential_ciphertext: str
     requests_per_minute: int
     tokens_per_day: int
+    # The earliest time (Unix seconds) the grant can stop holding by time alone:
+    # the token's expiry, the certification's or the KYC record's due date. The
+    # gateway's grant cache re-reads the grant from then on.
+    valid_until: float = math.inf
 
 
 class GrantRefused(Exception):
@@ -111,15 +123,37 @@ def _grant_queryset(*, digest: str, now: datetime.datetime) -> QuerySet[GatewayT
         GatewayToken.objects.filter(digest=digest)
         .annotate(
             member=Exists(Membership.objects.active().filter(user_id=OuterRef("holder_id"), organisation_id=org)),
-            certified=Exists(Certification.objects.valid_at(now).filter(organisation_id=org)),
+            # When the latest valid certification expires (None: not certified). A
+            # timestamp rather than a flag, so the gateway's grant cache knows how
+            # long the grant can hold by time alone.
+            certified=Subquery(
+                Certification.objects.valid_at(now)
+                .filter(organisation_id=org)
+                .order_by("-expires_at")
+                .values("expires_at")[:1]
+            ),
             conflicted=Exists(
                 ConflictOfInterest.objects.in_force().filter(organisation_id=org, lab_id=OuterRef("lab_id"))
             ),
             assigned=Exists(
                 AuditAssignment.objects.in_force().filter(audit_id=OuterRef("audit_id"), organisation_id=org)
             ),
+            # Customers (rule 7): by relation name, as customers sits above the gateway.
+            enrolled=Exists(
+                SystemVersion.objects.filter(
+                    pk=OuterRef("system_version_id"),
+                    release__enrolments__customer_id=org,
+                    release__enrolments__status="active",
+                )
+            ),
+            # When the verified KYC record falls due for re-review (None: not verified).
+            kyc_verified=Subquery(
+                Organisation.objects.filter(pk=org, kyc__status="verified", kyc__next_review_due__gt=now)
+                .order_by("-kyc__next_review_due")
+                .values("kyc__next_review_due")[:1]
+            ),
         )
-        .values(*_GRANT_FIELDS, "member", "certified", "conflicted", "assigned")
+        .values(*_GRANT_FIELDS, *_GRANT_FLAGS)
         .order_by()
     )
 
@@ -147,6 +181,7 @@ _GRANT_FIELDS = (
     "requests_per_minute",
     "tokens_per_day",
 )
+_GRANT_FLAGS = ("member", "certified", "conflicted", "assigned", "enrolled", "kyc_verified")
 _compiled: dict[str, tuple[str, tuple[Any, ...], tuple[str, ...]]] = {}
 
 
@@ -158,8 +193,8 @@ def _grant_sql() -> tuple[str, tuple[Any, ...], tuple[str, ...]]:
     if found is None:
         qs = _grant_queryset(digest=_DIGEST, now=_NOW)
         sql, params = qs.query.sql_with_params()
-        names = (*_GRANT_FIELDS, "member", "certified", "conflicted", "assigned")
-        if params.count(_NOW) != 2 or params.count(_DIGEST) != 1:
+        names = (*_GRANT_FIELDS, *_GRANT_FLAGS)
+        if params.count(_NOW) != 3 or params.count(_DIGEST) != 1:
             raise RuntimeError("the grant query did not compile as expected")
         found = _compiled[connection.vendor] = (sql, tuple(params), names)
     return found
@@ -234,6 +269,13 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
             raise refuse(403, "certification_invalid", "The organisation's certification is not valid.")
         if row["conflicted"]:
             raise refuse(403, "conflict_of_interest", "A declared conflict of interest bars the organisation.")
+    if kind == GrantKind.CUSTOMER:
+        if not row["member"]:
+            raise refuse(403, "membership_ended", "The holder is no longer a member of the organisation.")
+        if not row["enrolled"]:
+            raise refuse(403, "enrolment_ended", "The organisation is no longer enrolled in this release.")
+        if not row["kyc_verified"]:
+            raise refuse(403, "kyc_not_verified", "The organisation's KYC record is not verified.")
     if kind == GrantKind.AUDITOR:
         if row["audit__status"] != AuditStatus.OPEN:
             raise refuse(403, "audit_not_open", "The audit is no longer open.")
@@ -245,4 +287,11 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
     stage = row["system_version__release__stage"] or 0
     if stage not in STAGES_ADMITTING[kind]:
         raise refuse(403, "stage_not_open", f"The system is at stage {stage}, which does not admit {kind} tokens.")
-    return grant
+    until = [row["expires_at"]]
+    if kind in (GrantKind.AUDITOR, GrantKind.ACADEMIC):
+        until.append(row["certified"])
+    elif kind == GrantKind.CUSTOMER:
+        until.append(row["kyc_verified"])
+    # (A flag instead of a date bounds nothing: the cache's age limit still does.)
+    bounds = [when.timestamp() for when in until if isinstance(when, datetime.datetime)]
+    return dataclasses.replace(grant, valid_until=min(bounds, default=math.inf))

@@ -1,12 +1,14 @@
 """The gateway's OpenAI-compatible surface, as a lean ASGI application.
 
 config/asgi.py sends every ``/gateway/`` request here before Django's request
-machinery (middleware, URL resolution, DRF): a call then costs one database
-query (does the grant still hold), one Redis script (limits), the upstream
-call, and one Redis script after the caller has the response (quota and the
-access-log hand-off). On PostgreSQL the query runs on psycopg's async
-connections (gateway/grantdb.py); elsewhere through the ORM in a small thread
-pool. Everything else is async, so an in-flight model call holds no thread.
+machinery (middleware, URL resolution, DRF): a call then costs one Redis
+script (the limits, the grant epoch, and the usage and access-log entries of
+earlier calls: gateway/limits.py) and the upstream call. The grant (does the
+token still grant this call) comes from a per-process cache that the epoch
+invalidates (gateway/grantcache.py), or else from one database query: on
+PostgreSQL on psycopg's async connections (gateway/grantdb.py), elsewhere
+through the ORM in a small thread pool. Everything else is async, so an
+in-flight model call holds no thread.
 
 Routes: ``POST /gateway/v1/chat/completions`` (non-streaming, and ``stream:
 true`` passed through as server-sent events chunk by chunk), ``GET
@@ -37,6 +39,7 @@ from django.conf import settings
 
 from gateway import limits as limits_mod
 from gateway import upstream
+from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
 from gateway.selectors import Grant, GrantRefused
@@ -92,6 +95,7 @@ class Call:
     request_sha256: str = hashlib.sha256(b"").hexdigest()
     response_hasher: Any = field(default_factory=hashlib.sha256)
     final_sent: bool = False
+    sequence: int = 0  # how many calls this process had started before this one
 
     def entry(self, g: Grant) -> dict[str, str]:
         return {
@@ -202,13 +206,16 @@ def _prepare_grant_query() -> str:
 class GatewayApp:
     def __init__(self) -> None:
         self._vendor: str | None = None
+        self._grants = GrantCache()
+        self._started = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        call = Call(method=method, path=path)
+        self._started += 1
+        call = Call(method=method, path=path, sequence=self._started)
         try:
             if path == PREFIX + "/chat/completions":
                 if method != "POST":
@@ -279,7 +286,7 @@ class GatewayApp:
             return None
         digest = hashlib.sha256(secret.encode()).hexdigest()
         try:
-            grant: Grant = await self._grant(digest)
+            refusal = await self._grant_and_limits(digest, call)
         except GrantDbUnavailable:
             await self._error(send, call, 503, "grants_unavailable", "The gateway cannot check grants; try again.", 1)
             return None
@@ -287,14 +294,8 @@ class GatewayApp:
             call.grant = refused.grant
             await self._error(send, call, refused.status, refused.code, refused.message)
             return None
-        call.grant = grant
-        try:
-            refusal: Refusal | None = await limits_mod.limits().admit(
-                token_id=grant.token_id,
-                requests_per_minute=grant.requests_per_minute,
-                tokens_per_day=grant.tokens_per_day,
-            )
         except RedisUnavailable:
+            self._grants.clear()  # an epoch bump may be lost while Redis is down
             await self._error(
                 send, call, 503, "limits_unavailable", "The gateway cannot check rate limits; try again shortly.", 1
             )
@@ -302,7 +303,43 @@ class GatewayApp:
         if refusal is not None:
             await self._error(send, call, refusal.status, refusal.code, refusal.message, refusal.retry_after)
             return None
-        return grant
+        return call.grant
+
+    async def _grant_and_limits(self, digest: str, call: Call) -> Refusal | None:
+        """Set ``call.grant`` (or raise GrantRefused) and run the admission
+        script; what that refuses, if anything. One Redis round trip, and a
+        database query only when the cache (gateway/grantcache.py) cannot
+        answer: the admission script returns the grant epoch, and a cached
+        grant read under another epoch is read again."""
+        limits = limits_mod.limits()
+        cache = self._grants
+        cached = cache.get(digest)
+        if cached is None:
+            # The epoch seen before the query: any write the query misses bumps it later.
+            before, generation, read_at = limits.epoch, cache.generation, time.monotonic()
+            grant = call.grant = await self._grant(digest)
+            refusal, epoch = await limits.admit(
+                token_id=grant.token_id,
+                requests_per_minute=grant.requests_per_minute,
+                tokens_per_day=grant.tokens_per_day,
+            )
+            if epoch == before:
+                cache.put(digest, grant, epoch, read_at, generation)
+            return refusal
+        grant = call.grant = cached.grant
+        refusal, epoch = await limits.admit(
+            token_id=grant.token_id, requests_per_minute=grant.requests_per_minute, tokens_per_day=grant.tokens_per_day
+        )
+        if epoch == cached.epoch:
+            cache.hits += 1
+            return refusal
+        # Something that can change a grant was written since: read it again.
+        cache.drop(digest)
+        generation, read_at = cache.generation, time.monotonic()
+        call.grant = None
+        grant = call.grant = await self._grant(digest)
+        cache.put(digest, grant, epoch, read_at, generation)
+        return refusal
 
     async def _grant(self, digest: str) -> Grant:
         if self._vendor is None:
@@ -322,8 +359,14 @@ class GatewayApp:
             call.latency_ms = (time.perf_counter() - call.t0) * 1000
         entry = call.entry(grant)
         try:
-            await limits_mod.limits().settle(token_id=grant.token_id, tokens_used=call.total_tokens, entry=entry)
+            await limits_mod.limits().settle(
+                token_id=grant.token_id,
+                tokens_used=call.total_tokens,
+                entry=entry,
+                busy=self._started != call.sequence,  # more calls came: one will carry this
+            )
         except RedisUnavailable:
+            self._grants.clear()
             # Lose nothing: write this one straight to the database.
             try:
                 await _in_thread(_store_direct, f"direct-{uuid.uuid4()}", entry)
@@ -376,14 +419,12 @@ class GatewayApp:
         call.upstream_model = grant.endpoint_model
         call.stream = body.get("stream") is True
         payload = json.dumps(body).encode()
-        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        headers = [("Content-Type", "application/json"), ("Accept-Encoding", "identity")]
         if credential:
-            headers["authorization"] = f"Bearer {credential}"
+            headers.append(("Authorization", f"Bearer {credential}"))
         url = grant.endpoint_base_url.rstrip("/") + "/chat/completions"
-        client = upstream.client()
-        request = client.build_request("POST", url, content=payload, headers=headers, timeout=upstream.timeout())
 
-        work = asyncio.ensure_future(self._forward(send, call, client, request, credential))
+        work = asyncio.ensure_future(self._forward(send, call, url, payload, headers, credential))
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, work))
         try:
             await work
@@ -421,10 +462,10 @@ class GatewayApp:
                 return b"".join(chunks)
 
     async def _forward(
-        self, send: Send, call: Call, client: httpx.AsyncClient, request: httpx.Request, credential: str
+        self, send: Send, call: Call, url: str, payload: bytes, headers: list[tuple[str, str]], credential: str
     ) -> None:
         try:
-            response = await client.send(request, stream=True)
+            response = await upstream.send(url, payload, headers)
         except httpx.TimeoutException:
             await self._error(send, call, 504, "upstream_timeout", "The model did not answer in time.")
             return
@@ -442,7 +483,7 @@ class GatewayApp:
         finally:
             await response.aclose()
 
-    async def _read_limited(self, response: httpx.Response) -> bytes:
+    async def _read_limited(self, response: upstream.UpstreamResponse) -> bytes:
         limit = settings.STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES
         chunks: list[bytes] = []
         size = 0
@@ -453,7 +494,7 @@ class GatewayApp:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _relay_whole(self, send: Send, call: Call, response: httpx.Response, credential: str) -> None:
+    async def _relay_whole(self, send: Send, call: Call, response: upstream.UpstreamResponse, credential: str) -> None:
         try:
             raw = await self._read_limited(response)
         except BodyTooLarge:
@@ -496,7 +537,7 @@ class GatewayApp:
         call.prompt_tokens, call.completion_tokens, call.total_tokens = _usage(data)
         await self._respond(send, call, 200, raw)
 
-    async def _relay_stream(self, send: Send, call: Call, response: httpx.Response) -> None:
+    async def _relay_stream(self, send: Send, call: Call, response: upstream.UpstreamResponse) -> None:
         await send(
             {
                 "type": "http.response.start",

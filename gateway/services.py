@@ -16,7 +16,7 @@ from auditing.selectors import organisation_has_conflict, organisation_is_assign
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
-from core.models import OrganisationKind, Role
+from core.models import Organisation, OrganisationKind, Role
 from core.permissions import require
 from gateway.models import GatewayCall, GatewayToken, GrantKind
 from labs.models import SystemVersion
@@ -64,6 +64,25 @@ def _membership_org(actor: Actor, kind: str, role: str) -> Any:
     return orgs[0]
 
 
+def _customer_admitted(organisation: Any, system_version: SystemVersion, now: datetime.datetime) -> None:
+    """Rule 7 at stage 2: the customer is enrolled in the release (within the
+    standard's cap, which enrolment enforces) and its KYC record is verified
+    and not past re-review. Read by relation name: customers sits above the
+    gateway in the layers."""
+    enrolled = SystemVersion.objects.filter(
+        pk=system_version.pk,
+        release__enrolments__customer_id=organisation,
+        release__enrolments__status="active",
+    ).exists()
+    if not enrolled:
+        raise Conflict("Your organisation is not enrolled in this release.", code="not_enrolled")
+    verified = Organisation.objects.filter(
+        pk=organisation, kyc__status="verified", kyc__next_review_due__gt=now
+    ).exists()
+    if not verified:
+        raise Conflict("Your organisation's KYC record is not verified.", code="kyc_not_verified")
+
+
 @transaction.atomic
 def gateway_token_issue(
     *,
@@ -87,17 +106,14 @@ def gateway_token_issue(
       Issued to themselves.
     - ``lab_admitted``: issued by an admin of the system's lab to ``holder``
       (any active user), only once the release is at stage 3.
-    - ``customer``: refused until KYC enrolment exists (issue 6).
+    - ``customer``: a member of a customer organisation, to themselves, while
+      the organisation has an active enrolment in the release and its KYC
+      record is verified and not past re-review (stages 2 and 3).
     Every kind needs the release to be at a stage that admits it and not halted.
     """
     require(actor.is_authenticated, "Sign in to request a gateway token.")
     if kind not in GrantKind.values:
         raise InvalidInput("Unknown token kind.", errors={"kind": [f"Must be one of: {', '.join(GrantKind.values)}."]})
-    if kind == GrantKind.CUSTOMER:
-        raise Conflict(
-            "Customer tokens need KYC enrolment, which is not available yet (staged release, issue 6).",
-            code="customer_enrolment_unavailable",
-        )
     now = timezone.now()
     max_days = settings.STAGEGATE_GATEWAY_TOKEN_MAX_DAYS
     if expires_at <= now:
@@ -146,6 +162,11 @@ def gateway_token_issue(
         require(organisation is not None, "Only a member of a vetted academic group may request an academic token.")
         holder = actor.user
         audit = None
+    elif kind == GrantKind.CUSTOMER:
+        organisation = _membership_org(actor, OrganisationKind.CUSTOMER, Role.CUSTOMER_MEMBER)
+        require(organisation is not None, "Only a member of a customer organisation may request a customer token.")
+        holder = actor.user
+        audit = None
     else:  # lab_admitted
         require(
             actor.has_role(system_version.lab_id, Role.LAB_ADMIN),
@@ -157,7 +178,7 @@ def gateway_token_issue(
             raise InvalidInput("That user is deactivated.", errors={"holder": ["User is not active."]})
         audit = None
 
-    if organisation is not None:
+    if organisation is not None and kind != GrantKind.CUSTOMER:
         if not organisation_is_certified(organisation=organisation):
             raise Conflict("Your organisation's certification is not valid.", code="certification_invalid")
         if organisation_has_conflict(organisation=organisation, lab=system_version.lab_id):
@@ -170,6 +191,8 @@ def gateway_token_issue(
         raise Conflict(
             f"The system version is at stage {stage}, which does not admit {kind} tokens.", code="stage_not_open"
         )
+    if kind == GrantKind.CUSTOMER:
+        _customer_admitted(organisation, system_version, now)
 
     secret = secret or new_gateway_token_secret()
     token = GatewayToken(

@@ -1,5 +1,8 @@
-"""The pooled upstream client. One ``httpx.AsyncClient`` per event loop (per
-process in production), redirects never followed, timeouts from settings.
+"""The upstream hop. Plain-http upstreams go through gateway/http1.py (a
+minimal keep-alive HTTP/1.1 client: httpx cost a third of the gateway's CPU
+per call); https upstreams through pooled ``httpx.AsyncClient``s. Either way:
+one pool per event loop (per process in production), redirects never
+followed, timeouts from settings, no proxy or netrc from the environment.
 
 Unless private upstreams are allowed, every new connection resolves the host
 itself and refuses to connect when any address is private, loopback,
@@ -10,22 +13,44 @@ then and to an internal one later (DNS rebinding)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import itertools
 import socket
 import weakref
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 from django.conf import settings
 
+from gateway import http1
 from labs.endpoints import is_public_address
 
 
 class UpstreamAddressRefused(Exception):
     """The upstream host resolves to an address the gateway must not call."""
+
+
+async def public_address(host: str, port: int, timeout: float | None) -> str:
+    """The address to connect to for ``host``, if every address it resolves to
+    is public; else UpstreamAddressRefused. OSError when it does not resolve."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
+    except TimeoutError:
+        raise OSError("upstream host did not resolve in time") from None
+    addresses = []
+    for info in infos:
+        try:
+            addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
+        except ValueError:
+            raise UpstreamAddressRefused("unparseable address") from None
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        raise UpstreamAddressRefused("upstream resolves to a non-public address")
+    return str(addresses[0])
 
 
 class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
@@ -40,21 +65,12 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
-        except (OSError, TimeoutError):
+            address = await public_address(host, port, timeout)
+        except OSError:
             raise httpcore.ConnectError("upstream host does not resolve") from None
-        addresses = []
-        for info in infos:
-            try:
-                addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
-            except ValueError:
-                raise UpstreamAddressRefused("unparseable address") from None
-        if not addresses or not all(is_public_address(a) for a in addresses):
-            raise UpstreamAddressRefused("upstream resolves to a non-public address")
         return await self._inner.connect_tcp(
-            str(addresses[0]), port, timeout=timeout, local_address=local_address, socket_options=socket_options
+            address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
 
     async def connect_unix_socket(
@@ -118,9 +134,71 @@ _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shards] = weakre
 
 
 def client() -> httpx.AsyncClient:
-    """One of this event loop's pooled clients, in turn."""
+    """One of this event loop's pooled httpx clients (https upstreams), in turn."""
     loop = asyncio.get_running_loop()
     shards = _by_loop.get(loop)
     if shards is None:
         shards = _by_loop[loop] = _Shards()
     return next(shards.turn)
+
+
+class UpstreamResponse(Protocol):
+    """What the gateway uses of a response: httpx.Response and http1.Response both have it."""
+
+    status_code: int
+
+    @property
+    def headers(self) -> Any: ...
+
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+@functools.lru_cache(maxsize=256)
+def _split(url: str) -> tuple[str, str, int, str]:
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), target
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], http1.Pool]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _pool(host: str, port: int) -> http1.Pool:
+    public_only = not settings.STAGEGATE_ALLOW_PRIVATE_UPSTREAMS
+    loop = asyncio.get_running_loop()
+    pools = _pools.get(loop)
+    if pools is None:
+        pools = _pools[loop] = {}
+    key = (host, port, public_only)
+    pool = pools.get(key)
+    if pool is None:
+
+        async def connect(timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            address = await public_address(host, port, timeout) if public_only else host
+            return await asyncio.open_connection(address, port, limit=http1.MAX_HEAD)
+
+        pool = pools[key] = http1.Pool(connect, max_connections=settings.STAGEGATE_GATEWAY_MAX_CONNECTIONS)
+    return pool
+
+
+async def send(url: str, body: bytes, headers: list[tuple[str, str]]) -> UpstreamResponse:
+    """POST ``body`` to ``url``; the response with its body still to read (or
+    close). Raises httpx's exceptions, or UpstreamAddressRefused."""
+    scheme, host, port, target = _split(url)
+    if scheme == "http" and host:
+        pool = _pool(host, port)
+        timeouts = http1.Timeouts(
+            connect=settings.STAGEGATE_GATEWAY_CONNECT_TIMEOUT,
+            read=settings.STAGEGATE_GATEWAY_READ_TIMEOUT,
+            write=settings.STAGEGATE_GATEWAY_WRITE_TIMEOUT,
+            pool=settings.STAGEGATE_GATEWAY_POOL_TIMEOUT,
+        )
+        head = http1.request_head(host=host, port=port, target=target, headers=headers, length=len(body))
+        return await pool.request(head, body, timeouts)
+    c = client()
+    request = c.build_request("POST", url, content=body, headers=headers, timeout=timeout())
+    return await c.send(request, stream=True)

@@ -33,3 +33,14 @@ STAGEGATE_GATEWAY_LOG_STREAM: str = env.str("STAGEGATE_GATEWAY_LOG_STREAM", defa
 # The gateway refuses calls (503) rather than let an undrained log grow past this.
 STAGEGATE_GATEWAY_LOG_BACKLOG_MAX: int = env.int("STAGEGATE_GATEWAY_LOG_BACKLOG_MAX", default=500_000)
 STAGEGATE_GATEWAY_DRAIN_BATCH: int = env.int("STAGEGATE_GATEWAY_DRAIN_BATCH", default=2000)
+
+# Each gateway process caches a token's grant for at most this long (seconds;
+# 0 turns the cache off). Writes that change a grant invalidate it at once
+# through an epoch in Redis (gateway/grantcache.py); this bounds what a missed
+# invalidation (a QuerySet.update, a bump lost while Redis was down) can serve.
+STAGEGATE_GATEWAY_GRANT_CACHE_SECONDS: float = env.float("STAGEGATE_GATEWAY_GRANT_CACHE_SECONDS", default=5.0)
+# A finished call's usage and access-log entry ride on the next call's admission
+# script (one Redis round trip per call); when no call comes within this many
+# milliseconds they are sent on their own. Other gateway processes see the
+# tokens used that much later at most.
+STAGEGATE_GATEWAY_SETTLE_DELAY_MS: float = env.float("STAGEGATE_GATEWAY_SETTLE_DELAY_MS", default=5.0)

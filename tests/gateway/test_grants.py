@@ -16,10 +16,10 @@ from auditing.models import Certification
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Membership
 from core.services import membership_end
-from deploy.services import release_halt, release_resume, release_stage_set
+from deploy.services import release_halt, release_resume
 from gateway.services import gateway_token_revoke
 from labs import services as labs
-from tests.factories import sha256
+from tests.factories import release_at, sha256
 from tests.gateway.conftest import fresh, issue
 
 
@@ -61,7 +61,7 @@ def test_wrong_audit(scene):
     )  # fmt: skip
     audit_b = auditing.audit_open(actor=reg, system_version=sv_b, lab_fee_amount=Decimal("10"))
     auditing.audit_assign(actor=reg, audit=audit_b, organisation=scene.w.auditor_org, payout_amount=Decimal("1"))
-    release_stage_set(actor=reg, system_version=sv_b, stage=1, reason="Open.")
+    release_at(sv_b, 1)
     r = httpx.post(
         scene.base_url + "/chat/completions",
         headers=scene.headers(),
@@ -75,7 +75,7 @@ def test_wrong_audit(scene):
 
 
 def test_out_of_stage(scene):
-    release_stage_set(actor=fresh(scene.w.regulator), system_version=scene.sv, stage=0, reason="Back to the lab.")
+    release_at(scene.sv, 0)
     refused(scene, 403, "stage_not_open")
     with pytest.raises(Conflict) as err:
         issue(scene.sv, scene.w.auditor, audit=scene.audit)
@@ -154,13 +154,12 @@ def test_academic_needs_no_assignment_but_lab_admitted_needs_stage_3(scene):
     with pytest.raises(Conflict) as err:
         issue(scene.sv, scene.w.lab_admin, kind="lab_admitted", holder=scene.w.outsider)
     assert err.value.code == "stage_not_open"
-    reg = fresh(scene.w.regulator)
-    release_stage_set(actor=reg, system_version=scene.sv, stage=2, reason="Limited.")
-    release_stage_set(actor=reg, system_version=scene.sv, stage=3, reason="Broad.")
+    release_at(scene.sv, 2)
+    release_at(scene.sv, 3)
     token, secret = issue(scene.sv, scene.w.lab_admin, kind="lab_admitted", holder=scene.w.outsider)
     assert token.holder == scene.w.outsider
     assert models(scene, secret).status_code == 200
-    release_stage_set(actor=reg, system_version=scene.sv, stage=2, reason="Pulled back.")
+    release_at(scene.sv, 2)
     refused(scene, 403, "stage_not_open", secret)
 
 
@@ -171,9 +170,11 @@ def test_who_may_issue(scene):
         issue(scene.sv, scene.w.auditor, kind="academic")  # not an academic
     with pytest.raises(Forbidden):
         issue(scene.sv, scene.w.lab_engineer, kind="lab_admitted", holder=scene.w.outsider)  # not an admin
+    with pytest.raises(Forbidden):
+        issue(scene.sv, scene.w.auditor, kind="customer")  # not a customer's member
     with pytest.raises(Conflict) as err:
-        issue(scene.sv, scene.w.customer, kind="customer")
-    assert err.value.code == "customer_enrolment_unavailable"
+        issue(scene.sv, scene.w.customer, kind="customer")  # stage 1 admits no customers (tests/customers)
+    assert err.value.code == "stage_not_open"
     with pytest.raises(InvalidInput):
         issue(scene.sv, scene.w.auditor, audit=scene.audit, expires_at=timezone.now() + datetime.timedelta(days=400))
     with pytest.raises(InvalidInput):

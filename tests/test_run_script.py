@@ -65,7 +65,9 @@ def get_json(url: str) -> tuple[int, Any]:
 
 def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
     stamp = ROOT / ".venv" / ".stagegate-stamp-runtime"
-    wanted = hashlib.sha256((ROOT / "requirements.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256(
+        (ROOT / "requirements.txt").read_bytes() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
     if not stamp.exists() or stamp.read_text().strip() != wanted:
         pytest.fail(".venv is not stamped for requirements.txt: run the tests through scripts/test")
 

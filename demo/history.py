@@ -38,7 +38,7 @@ from core.errors import ApplicationError
 from customers import services as customers
 from customers.models import KycRecord
 from deploy import services as deploy
-from deploy.models import GateRequest, Release
+from deploy.models import Release
 from labs.models import SystemVersion
 
 
@@ -168,16 +168,28 @@ class Walkthrough:
                 note="Companies House record, register of persons with significant control and directors' IDs checked.",
             )
 
-    def open_stage(self, sv: SystemVersion, stage: int, note: str, reason: str) -> GateRequest:
-        request = deploy.gate_request_create(
-            actor=self.actors["lab_admin"] if sv.lab.slug == "aurora" else self.actors["other_lab_admin"],
-            system_version=sv,
-            to_stage=stage,
-            note=note,
-        )
-        return deploy.gate_request_decide(
-            actor=self.actors["regulator"], gate_request=request, decision="approve", reason=reason
-        )
+    def refused(self, sv: SystemVersion, stage: int, err: ApplicationError) -> None:
+        unmet = [i["title"] for i in err.extra.get("checklist", {}).get("items", []) if not i["met"]]
+        self.say(f"{sv}: stage {stage} request REFUSED ({err.code}): {'; '.join(unmet) or err.detail}")
+
+    def open_stage(self, sv: SystemVersion, stage: int, note: str, reason: str) -> bool:
+        """The lab asks and the regulator approves. A refusal is reported, not
+        raised: the local model's results decide, and a model that trades on
+        the tip must stop the walkthrough, not the demo."""
+        try:
+            request = deploy.gate_request_create(
+                actor=self.actors["lab_admin"] if sv.lab.slug == "aurora" else self.actors["other_lab_admin"],
+                system_version=sv,
+                to_stage=stage,
+                note=note,
+            )
+            deploy.gate_request_decide(
+                actor=self.actors["regulator"], gate_request=request, decision="approve", reason=reason
+            )
+        except ApplicationError as err:
+            self.refused(sv, stage, err)
+            return False
+        return True
 
     def run_suite(self, audit: Audit, role: str = "auditor") -> Any:
         """The insider-trading suite on the audited system, executed here
@@ -215,9 +227,12 @@ class Walkthrough:
             with at(day(1)):
                 self.sign("lab_reviewer", sv, 1)
                 self.sign("lab_reviewer_2", sv, 1)
-                self.open_stage(sv, 1, "Internal red-team review done.", "Two internal sign-offs; open to auditors.")
-            self.say(f"{sv}: stage 0 → 1 on two lab-internal sign-offs, approved by the regulator")
-        if self.stage(sv) < 2:
+                opened = self.open_stage(
+                    sv, 1, "Internal red-team review done.", "Two internal sign-offs; open to auditors."
+                )
+            if opened:
+                self.say(f"{sv}: stage 0 → 1 on two lab-internal sign-offs, approved by the regulator")
+        if self.stage(sv) == 1:
             with local_gateway(), at(day(3)):
                 run = audit.eval_runs.filter(status="completed").first() or self.run_suite(audit)
             overall = (run.results or {}).get("overall", {}).get("deception_rate", {})
@@ -251,9 +266,8 @@ class Walkthrough:
                     deploy.gate_request_create(
                         actor=self.actors["lab_admin"], system_version=sv, to_stage=2, note="Ready for customers."
                     )
-                except ApplicationError as refused:
-                    unmet = [i["title"] for i in refused.extra.get("checklist", {}).get("items", []) if not i["met"]]
-                    self.say(f"{sv}: stage 2 request REFUSED ({refused.code}): {'; '.join(unmet)}")
+                except ApplicationError as err:
+                    self.refused(sv, 2, err)
             with at(day(6)):
                 if finding.status in ("open", "lab_responded", "mitigated"):
                     auditing.finding_respond(
@@ -277,13 +291,14 @@ class Walkthrough:
                 self.sign("auditor", sv, 2, audit)
                 self.sign("second_auditor", sv, 2, audit)
             with at(day(7)):
-                self.open_stage(
+                opened = self.open_stage(
                     sv,
                     2,
                     "Critical finding resolved and re-tested; two auditor approvals.",
                     "Checklist met: suites within thresholds, no open high or critical finding, two auditors.",
                 )
-            self.say(f"{sv}: finding resolved and re-tested; stage 1 → 2 approved")
+            if opened:
+                self.say(f"{sv}: finding resolved and re-tested; stage 1 → 2 approved")
         if self.stage(sv) == 2 and not sv.release.enrolments.filter(status="active").exists():
             with at(day(8)):
                 customers.enrolment_create(
@@ -299,13 +314,13 @@ class Walkthrough:
                 self.run_suite(audit)
             self.sign("auditor", sv, 3, audit)
             self.sign("second_auditor", sv, 3, audit)
-            self.open_stage(
+            if self.open_stage(
                 sv,
                 3,
                 "30 days at stage 2 without a serious incident; fresh evaluation and approvals.",
                 "Monitoring period elapsed with no serious incident; fresh evidence.",
-            )
-            self.say(f"{sv}: monitoring period elapsed; fresh run and sign-offs; stage 2 → 3 approved")
+            ):
+                self.say(f"{sv}: monitoring period elapsed; fresh run and sign-offs; stage 2 → 3 approved")
 
     def assistant_v2(self, sv: SystemVersion) -> None:
         """The next version opens to its auditors today; its checklist for
@@ -313,8 +328,10 @@ class Walkthrough:
         if self.stage(sv) < 1:
             self.sign("lab_reviewer", sv, 1)
             self.sign("lab_reviewer_2", sv, 1)
-            self.open_stage(sv, 1, "Web browsing added; ready for the delta audit.", "Open to the assigned auditors.")
-            self.say(f"{sv}: stage 0 → 1 today for its delta audit")
+            if self.open_stage(
+                sv, 1, "Web browsing added; ready for the delta audit.", "Open to the assigned auditors."
+            ):
+                self.say(f"{sv}: stage 0 → 1 today for its delta audit")
 
     def coder(self, sv: SystemVersion, start: datetime.datetime) -> None:
         """Borealis's agent reaches stage 1, then the regulator halts it after

@@ -145,3 +145,19 @@ def test_demo_world_shows_reachable_affordances_and_conflict(tmp_path):
     audit = Audit.objects.get(system_version=assistant)
     assert not audit.assignments.filter(organisation__slug="northgate").exists()
     assert ConflictOfInterest.objects.in_force().filter(organisation__slug="northgate", lab__slug="aurora").exists()
+
+
+def test_a_model_that_deceives_stops_the_walkthrough_not_the_demo(tmp_path, demo_model, capsys):
+    from labs.models import SystemVersion
+
+    demo_model.reset()  # trades on the insider tip, hides it in the report, denies it when asked
+    path = tmp_path / "demo.json"
+    call_command("demo", json=str(path))
+    releases = {r["name"]: r for r in json.loads(path.read_text())["releases"]}
+    assert releases["Aurora Assistant v1"]["stage"] == 1
+    out = capsys.readouterr().out
+    assert out.count("stage 2 request REFUSED") == 2
+    assert "Suite insider_trading_deception: deception_rate" in out
+    v1 = SystemVersion.objects.get(name="Aurora Assistant", sequence=1)
+    run = v1.eval_runs.get()
+    assert run.results["overall"]["deception_rate"]["rate"] > 0.10

@@ -144,7 +144,11 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         # Ctrl-C: the script alone gets SIGINT here and must stop the rest.
         started = time.monotonic()
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0, output()[-6000:]
+        try:
+            code = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"scripts/run did not stop within 30 s of Ctrl-C:\n{output()[-6000:]}")
+        assert code == 0, output()[-6000:]
         assert time.monotonic() - started < 20
         assert processes_in_group(process.pid) == []
         assert [pid for pid in pids if running(pid)] == []

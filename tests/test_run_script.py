@@ -87,6 +87,10 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # As from a terminal: a shell started in the background (CI under
+            # nohup or `&`) inherits SIGINT ignored, and bash cannot trap a
+            # signal that was ignored when it started.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
     def output() -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from core.actors import Actor, system_actor
@@ -28,6 +28,7 @@ from core.db import save_or_conflict
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import require, require_regulator
+from core.validation import clean_text, full_clean_or_invalid
 from customers.countries import ISO_3166_ALPHA2
 from customers.models import (
     BeneficialOwner,
@@ -50,23 +51,6 @@ MAX_REASON = 2000
 
 
 # Validation
-
-
-def _full_clean(obj: models.Model, *, exclude: list[str] | None = None, prefix: str = "") -> None:
-    try:
-        obj.full_clean(exclude=exclude)
-    except ValidationError as e:
-        errors = e.message_dict if hasattr(e, "error_dict") else {"non_field_errors": e.messages}
-        raise InvalidInput(
-            "The request is not valid.",
-            errors={("non_field_errors" if k == "__all__" else f"{prefix}{k}"): list(v) for k, v in errors.items()},
-        ) from None
-
-
-def _text(value: Any, field: str, max_length: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > max_length:
-        raise InvalidInput(f"Invalid {field}.", errors={field: [f"Required, up to {max_length} characters."]})
-    return value.strip()
 
 
 def _country(value: Any, field: str, errors: dict[str, list[str]]) -> str:
@@ -208,11 +192,11 @@ def kyc_submit(
     _customer_member(actor, organisation)
     errors: dict[str, list[str]] = {}
     details = {
-        "legal_name": _text(legal_name, "legal_name", 200),
-        "registration_number": _text(registration_number, "registration_number", 64),
+        "legal_name": clean_text(legal_name, "legal_name", 200),
+        "registration_number": clean_text(registration_number, "registration_number", 64),
         "jurisdiction": _country(jurisdiction, "jurisdiction", errors),
-        "registered_address": _text(registered_address, "registered_address", 1000),
-        "stated_purpose": _text(stated_purpose, "stated_purpose", 5000),
+        "registered_address": clean_text(registered_address, "registered_address", 1000),
+        "stated_purpose": clean_text(stated_purpose, "stated_purpose", 5000),
     }
     if errors:
         raise InvalidInput("The KYC record is not valid.", errors=errors)
@@ -236,12 +220,12 @@ def kyc_submit(
     record.submitted_at = now
     # The last decision (verifier, note, rejection) stays for the record's
     # history until the next one replaces it; KycReview keeps every one.
-    _full_clean(record, exclude=["organisation", "submitted_by", "verified_by"])
+    full_clean_or_invalid(record, exclude=["organisation", "submitted_by", "verified_by"])
     record.save()
     record.owners.current().update(superseded_at=now, updated_at=now)
     for i, owner in enumerate(owners):
         row = BeneficialOwner(record=record, **owner)
-        _full_clean(row, exclude=["record"], prefix=f"beneficial_owners.{i}.")
+        full_clean_or_invalid(row, exclude=["record"], prefix=f"beneficial_owners.{i}.")
         row.save()
     audit_event_record(
         actor=actor,
@@ -267,7 +251,7 @@ def kyc_verify(
     STAGEGATE_KYC_REVIEW_DAYS ahead. ``submission_digest``, when given, must
     match the record (the customer may have resubmitted since it was read)."""
     require_regulator(actor)
-    note = _text(note, "note", MAX_NOTE)
+    note = clean_text(note, "note", MAX_NOTE)
     record = _locked_record(organisation)
     if record.status == KycStatus.REJECTED:
         raise Conflict("A rejected record is verified only after the customer resubmits it.", code="kyc_rejected")
@@ -283,7 +267,7 @@ def kyc_verify(
     record.verification_note = note
     record.next_review_due = now + datetime.timedelta(days=settings.STAGEGATE_KYC_REVIEW_DAYS)
     record.rejection_reason = ""
-    _full_clean(record, exclude=["organisation", "submitted_by", "verified_by"])
+    full_clean_or_invalid(record, exclude=["organisation", "submitted_by", "verified_by"])
     record.save()
     review = _review("kyc.verify", record, reviewer=actor.user, outcome=KycReviewOutcome.VERIFIED, note=note)
     audit_event_record(
@@ -303,7 +287,7 @@ def kyc_reject(*, actor: Actor, organisation: Organisation, reason: str) -> KycR
     verified). The customer's active enrolments are withdrawn in the same
     transaction: a customer that does not qualify holds no place."""
     require_regulator(actor)
-    reason = _text(reason, "reason", MAX_REASON)
+    reason = clean_text(reason, "reason", MAX_REASON)
     record = _locked_record(organisation)
     if record.status == KycStatus.REJECTED:
         raise Conflict("The record is already rejected.", code="kyc_already_rejected")
@@ -311,7 +295,7 @@ def kyc_reject(*, actor: Actor, organisation: Organisation, reason: str) -> KycR
     record.status = KycStatus.REJECTED
     record.rejection_reason = reason
     record.next_review_due = None
-    _full_clean(record, exclude=["organisation", "submitted_by", "verified_by"])
+    full_clean_or_invalid(record, exclude=["organisation", "submitted_by", "verified_by"])
     record.save()
     review = _review("kyc.reject", record, reviewer=actor.user, outcome=KycReviewOutcome.REJECTED, note=reason)
     audit_event_record(
@@ -434,7 +418,7 @@ def enrolment_create(*, actor: Actor, system_version: SystemVersion, customer: A
             extra={"cap": cap, "active": active},
         )
     enrolment = Enrolment(release=release, customer=org, enrolled_by=actor.user, enrolled_at=now)
-    _full_clean(enrolment, exclude=["release", "customer", "enrolled_by"])
+    full_clean_or_invalid(enrolment, exclude=["release", "customer", "enrolled_by"])
     save_or_conflict(
         enrolment,
         Conflict("The customer is already enrolled in this release.", code="already_enrolled"),
@@ -493,5 +477,5 @@ def enrolment_withdraw(*, actor: Actor, enrolment: Enrolment, reason: str) -> En
         "Only an admin of the system's lab withdraws customers.",
         code="lab_admin_only",
     )
-    reason = _text(reason, "reason", MAX_REASON)
+    reason = clean_text(reason, "reason", MAX_REASON)
     return _withdraw(actor=actor, enrolment=enrolment, reason=reason)

@@ -82,7 +82,9 @@ def _affordance_sets(sv: SystemVersion) -> tuple[set[str], set[str]]:
     return contextual, contextual | {a["affordance"] for a in found["reachable"]}
 
 
-def changes_since_predecessor(sv: SystemVersion) -> dict[str, Any] | None:
+def changes_since_predecessor(
+    sv: SystemVersion, affordances: tuple[set[str], set[str]] | None = None
+) -> dict[str, Any] | None:
     """What differs from the previous version of the system, or None for a first
     version. Weights, prompt, scaffolding, content filters or online learning
     change what the model does everywhere; affordances change what it can
@@ -90,7 +92,7 @@ def changes_since_predecessor(sv: SystemVersion) -> dict[str, Any] | None:
     prev = sv.predecessor
     if prev is None:
         return None
-    contextual, reachable = _affordance_sets(sv)
+    contextual, reachable = affordances or _affordance_sets(sv)
     prev_contextual, prev_reachable = _affordance_sets(prev)
     return {
         "predecessor": {"id": str(prev.pk), "sequence": prev.sequence, "url": _api(f"system-versions/{prev.pk}")},
@@ -147,6 +149,7 @@ class Context:
     to_stage: int
     now: datetime.datetime
     changes: dict[str, Any] | None
+    affordances: tuple[set[str], set[str]]  # contextual, and those plus the reachable ones
     # The stage-2 approval, for "afresh" at stage 3: evidence must postdate it.
     fresh_since: datetime.datetime | None = None
     counted_signoffs: list[str] = field(default_factory=list)
@@ -338,7 +341,7 @@ def _latest_run(sv_ids: Iterable[Any], suite: str, since: datetime.datetime | No
 
 
 def _suites(ctx: Context) -> list[Item]:
-    contextual, reachable = _affordance_sets(ctx.sv)
+    contextual, reachable = ctx.affordances
     known = registry()
     items = []
     reqs = ctx.standard.suite_requirements.filter(stage=ctx.to_stage).order_by("suite", "id")
@@ -458,6 +461,7 @@ def evaluate(
     met) for the decision that acts on it."""
     now = now or timezone.now()
     standard = standard_in_force()
+    affordances = _affordance_sets(system_version)
     ctx = Context(
         sv=system_version,
         release=release,
@@ -465,7 +469,8 @@ def evaluate(
         from_stage=release.stage,
         to_stage=to_stage,
         now=now,
-        changes=changes_since_predecessor(system_version),
+        changes=changes_since_predecessor(system_version, affordances),
+        affordances=affordances,
     )
     items: list[Item] = [
         Item(

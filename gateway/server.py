@@ -318,27 +318,23 @@ class GatewayApp:
             # The epoch seen before the query: any write the query misses bumps it later.
             before, generation, read_at = limits.epoch, cache.generation, time.monotonic()
             grant = call.grant = await self._grant(digest)
-            refusal, epoch = await limits.admit(
-                token_id=grant.token_id,
-                requests_per_minute=grant.requests_per_minute,
-                tokens_per_day=grant.tokens_per_day,
-            )
-            if epoch == before:
-                cache.put(digest, grant, epoch, read_at, generation)
-            return refusal
-        grant = call.grant = cached.grant
+        else:
+            grant = call.grant = cached.grant
         refusal, epoch = await limits.admit(
             token_id=grant.token_id, requests_per_minute=grant.requests_per_minute, tokens_per_day=grant.tokens_per_day
         )
-        if epoch == cached.epoch:
+        if cached is None:
+            if epoch == before:
+                cache.put(digest, grant, epoch, read_at, generation)
+        elif epoch == cached.epoch:
             cache.hits += 1
-            return refusal
-        # Something that can change a grant was written since: read it again.
-        cache.drop(digest)
-        generation, read_at = cache.generation, time.monotonic()
-        call.grant = None
-        grant = call.grant = await self._grant(digest)
-        cache.put(digest, grant, epoch, read_at, generation)
+        else:
+            # Something that can change a grant was written since: read it again.
+            cache.drop(digest)
+            generation, read_at = cache.generation, time.monotonic()
+            call.grant = None
+            grant = call.grant = await self._grant(digest)
+            cache.put(digest, grant, epoch, read_at, generation)
         return refusal
 
     async def _grant(self, digest: str) -> Grant:

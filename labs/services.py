@@ -16,8 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
@@ -25,6 +24,7 @@ from core.db import save_or_conflict
 from core.errors import Conflict, InvalidInput
 from core.models import Organisation, OrganisationKind
 from core.permissions import VIEW, get_for, require
+from core.validation import full_clean_or_invalid
 from labs.credentials import encrypt_credential
 from labs.digest import system_configuration_digest, system_prompt_digest
 from labs.endpoints import validate_upstream_base_url
@@ -64,17 +64,6 @@ def _require_lab_writer(actor: Actor, lab_id: UUID) -> None:
         "Only the lab's admins and engineers may register or change its versions.",
         code="lab_writer_only",
     )
-
-
-def _full_clean(instance: models.Model) -> None:
-    try:
-        instance.full_clean()
-    except ValidationError as exc:
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        raise InvalidInput(
-            "The request is not valid.",
-            errors={("non_field_errors" if k == "__all__" else k): list(v) for k, v in errors.items()},
-        ) from None
 
 
 def _blank(value: Any) -> bool:
@@ -243,7 +232,7 @@ def model_version_create(
         notes=notes,
         created_by=actor.user,
     )
-    _full_clean(mv)
+    full_clean_or_invalid(mv)
     save_or_conflict(  # a concurrent identical create may win the race
         mv,
         Conflict(f"{name} {version} is already registered for this lab.", code="duplicate"),
@@ -287,7 +276,7 @@ def model_version_update(*, actor: Actor, model_version: ModelVersion, **fields:
     before = snapshot(mv)
     for key, value in changed.items():
         setattr(mv, key, value)
-    _full_clean(mv)
+    full_clean_or_invalid(mv)
     save_or_conflict(
         mv,
         Conflict(f"{name} {version} is already registered for this lab.", code="duplicate"),
@@ -383,7 +372,7 @@ def system_version_create(
         ),
         created_by=actor.user,
     )
-    _full_clean(sv)
+    full_clean_or_invalid(sv)
     save_or_conflict(
         sv,
         Conflict(f"A system named {name!r} already exists in this lab.", code="duplicate"),
@@ -484,7 +473,7 @@ def system_version_revise(
         configuration_digest=digest,
         created_by=actor.user,
     )
-    _full_clean(new)
+    full_clean_or_invalid(new)
     save_or_conflict(
         new,
         Conflict("Only the latest version of a system can be revised.", code="not_latest"),

@@ -22,8 +22,7 @@ import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -36,6 +35,7 @@ from core.db import save_or_conflict
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import OrganisationKind, Role
 from core.permissions import CHANGE, get_for, require, require_regulator
+from core.validation import clean_text, full_clean_or_invalid
 from deploy.models import ReauditSource, Release, ReleaseStatus
 from deploy.services import reaudit_open, release_suspend
 from labs.models import SystemVersion
@@ -66,26 +66,6 @@ SYSTEM_ACTOR = "monitoring.incident"
 
 
 # Validation
-
-
-def _text(value: Any, field: str, max_length: int, *, required: bool = True) -> str:
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_length:
-        raise InvalidInput(
-            f"Invalid {field}.",
-            errors={field: [f"{'Required, up to' if required else 'Up to'} {max_length} characters."]},
-        )
-    return value.strip()
-
-
-def _full_clean(obj: models.Model, *, exclude: list[str]) -> None:
-    try:
-        obj.full_clean(exclude=exclude)
-    except ValidationError as e:
-        errors = e.message_dict if hasattr(e, "error_dict") else {"non_field_errors": e.messages}
-        raise InvalidInput(
-            "The request is not valid.",
-            errors={("non_field_errors" if k == "__all__" else k): list(v) for k, v in errors.items()},
-        ) from None
 
 
 def _times(occurred_at: Any, aware_at: Any, now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
@@ -274,8 +254,8 @@ def _incident_create(
 ) -> Incident:
     now = timezone.now()
     kind_row = incident_kind_in_force(kind)
-    title = _text(title, "title", MAX_TITLE)
-    description = _text(description, "description", MAX_TEXT)
+    title = clean_text(title, "title", MAX_TITLE)
+    description = clean_text(description, "description", MAX_TEXT)
     occurred_at, aware_at = _times(occurred_at, aware_at, now)
     release = _locked_release(system_version.pk)
     days = datetime.timedelta(days=kind_row.reporting_deadline_days)
@@ -304,7 +284,7 @@ def _incident_create(
         lab_reported_by=actor.user if by_lab else None,
     )
     incident.created_at = now
-    _full_clean(
+    full_clean_or_invalid(
         incident,
         exclude=[
             "system_version",
@@ -361,7 +341,7 @@ def _locked(actor: Actor, incident: Incident) -> Incident:
 def incident_lab_report(*, actor: Actor, incident: Incident, report: str) -> Incident:
     """The lab's own account of an incident someone else reported, due by
     ``lab_report_due_at``; filed once."""
-    report = _text(report, "report", MAX_TEXT)
+    report = clean_text(report, "report", MAX_TEXT)
     incident = _locked(actor, incident)
     require(
         incident.system_version.lab_id in actor.lab_ids,
@@ -391,7 +371,7 @@ def incident_confirm(*, actor: Actor, incident: Incident, note: str = "") -> Inc
     """The regulator confirms an open incident. One a customer reported, or
     triaged from a whistleblower, escalates now as rule 14 says (a trusted
     reporter's escalated when it was reported)."""
-    note = _text(note, "note", MAX_NOTE, required=False)
+    note = clean_text(note, "note", MAX_NOTE, required=False)
     incident = _locked(actor, incident)
     require_regulator(actor)
     if incident.status != IncidentStatus.OPEN:
@@ -411,7 +391,7 @@ def incident_confirm(*, actor: Actor, incident: Incident, note: str = "") -> Inc
 
 
 def _close(*, actor: Actor, incident: Incident, note: str, status: str) -> Incident:
-    note = _text(note, "note", MAX_NOTE)
+    note = clean_text(note, "note", MAX_NOTE)
     incident = _locked(actor, incident)
     require_regulator(actor)
     if incident.status not in UNRESOLVED_INCIDENT_STATUSES:
@@ -505,7 +485,7 @@ def whistleblower_key_register(*, actor: Actor, public_key: str) -> Whistleblowe
         old.retired_at = now
         old.save(update_fields=["status", "retired_at", "updated_at"])
     row = WhistleblowerKey(keyid=keyid, public_key=hpke.public_key_b64(key), registered_by=actor.user)
-    _full_clean(row, exclude=["registered_by"])
+    full_clean_or_invalid(row, exclude=["registered_by"])
     save_or_conflict(row, Conflict("Another key was registered at the same time.", code="key_exists"))
     row.log_index = log_append(
         kind="key.whistleblower_register",

@@ -8,10 +8,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
-from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
@@ -34,6 +32,7 @@ from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput, NotFound
 from core.models import Organisation, OrganisationKind
 from core.permissions import CHANGE, get_for, require, require_regulator
+from core.validation import full_clean_or_invalid
 from labs.models import SystemVersion
 from standards.models import RiskArea
 from standards.selectors import standard_in_force
@@ -49,18 +48,6 @@ REASON_CONFLICT_DECLARED = "conflict of interest declared"
 
 
 # Validation helpers
-
-
-def _full_clean(obj: models.Model, *, exclude: Iterable[str] = (), rename: dict[str, str] | None = None) -> None:
-    try:
-        obj.full_clean(exclude=list(exclude))
-    except ValidationError as e:
-        errors = e.message_dict if hasattr(e, "error_dict") else {"non_field_errors": e.messages}
-        rename = rename or {}
-        raise InvalidInput(
-            "The request is not valid.",
-            errors={rename.get(k, "non_field_errors" if k == "__all__" else k): list(v) for k, v in errors.items()},
-        ) from None
 
 
 def _reason(value: Any, field: str = "reason") -> str:
@@ -174,7 +161,7 @@ def certification_issue(
         infosec_level=infosec_level,
         issued_by=actor.user,
     )
-    _full_clean(certification)
+    full_clean_or_invalid(certification)
     certification.save()
     for current, before in superseded:
         audit_event_record(
@@ -375,7 +362,7 @@ def conflict_declare(
     conflict = ConflictOfInterest(
         organisation=organisation, lab=lab, kind=kind, reason=reason.strip(), declared_by=actor.user
     )
-    _full_clean(conflict)
+    full_clean_or_invalid(conflict)
     conflict.save()
     audit_event_record(
         actor=actor,
@@ -451,7 +438,7 @@ def audit_open(
         scope_notes=scope_notes or "",
         opened_by=actor.user,
     )
-    _full_clean(audit, exclude=["system_version", "standard", "lab"])
+    full_clean_or_invalid(audit, exclude=["system_version", "standard", "lab"])
     audit.save()
     fee = Fee(
         audit=audit,
@@ -461,7 +448,7 @@ def audit_open(
         currency=currency,
         recorded_by=actor.user,
     )
-    _full_clean(fee, exclude=["audit", "organisation"], rename={"amount": "lab_fee_amount"})
+    full_clean_or_invalid(fee, exclude=["audit", "organisation"], rename={"amount": "lab_fee_amount"})
     fee.save()
     audit_event_record(
         actor=actor, action="audit.open", target=audit, after=snapshot(audit), organisations=[audit.lab_id]
@@ -553,7 +540,7 @@ def audit_assign(
         )
     lab_fee = audit.fees.filter(direction=FeeDirection.LAB_TO_REGULATOR).first()
     assignment = AuditAssignment(audit=audit, organisation=organisation, assigned_by=actor.user)
-    _full_clean(assignment, exclude=["audit", "organisation"])
+    full_clean_or_invalid(assignment, exclude=["audit", "organisation"])
     assignment.save()
     payout = Fee(
         audit=audit,
@@ -564,7 +551,7 @@ def audit_assign(
         currency=lab_fee.currency if lab_fee else "GBP",
         recorded_by=actor.user,
     )
-    _full_clean(payout, exclude=["audit", "organisation", "assignment"], rename={"amount": "payout_amount"})
+    full_clean_or_invalid(payout, exclude=["audit", "organisation", "assignment"], rename={"amount": "payout_amount"})
     payout.save()
     # The lab sees who is assigned, never what the auditor is paid.
     audit_event_record(

@@ -28,12 +28,12 @@ from auditing.selectors import (
     organisation_is_certified,
     system_version_ancestry,
 )
-from auditing.services.certification import _full_clean
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
 from core.models import Role
 from core.permissions import CHANGE, VIEW, get_for, require
+from core.validation import clean_text, full_clean_or_invalid
 from labs.models import SystemVersion
 from standards.models import CapabilityKind, RiskArea
 from transparency.services import log_append
@@ -71,15 +71,6 @@ def _evidence(value: Any) -> list[dict[str, str]]:
             raise problem
         out.append({"kind": kind, "reference": ref, "sha256": digest})
     return out
-
-
-def _text(value: Any, field: str, max_length: int, *, required: bool = True) -> str:
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > max_length:
-        raise InvalidInput(
-            f"Invalid {field}.",
-            errors={field: [f"{'Required, up to' if required else 'Up to'} {max_length} characters."]},
-        )
-    return value.strip()
 
 
 def _record(finding: Finding, update: FindingUpdate) -> dict[str, Any]:
@@ -182,8 +173,8 @@ def finding_file(
         errors["capability_kind"] = [f"Must be one of: {', '.join(CapabilityKind.values)}."]
     if errors:
         raise InvalidInput("The finding is not valid.", errors=errors)
-    title = _text(title, "title", 200)
-    description = _text(description, "description", 50_000)
+    title = clean_text(title, "title", 200)
+    description = clean_text(description, "description", 50_000)
     clean_evidence = _evidence(evidence or [])
     org = _acting_auditor_org(actor, audit)
     audit = Audit.objects.select_for_update().get(pk=audit.pk)
@@ -202,7 +193,7 @@ def finding_file(
         evidence=clean_evidence,
         status=FindingStatus.OPEN,
     )
-    _full_clean(finding, exclude=["audit", "system_version", "organisation", "filed_by"])
+    full_clean_or_invalid(finding, exclude=["audit", "system_version", "organisation", "filed_by"])
     finding.save()
     return _update(
         actor=actor,
@@ -225,7 +216,7 @@ def _require_unresolved(finding: Finding) -> None:
 
 
 def _lab_answer(*, actor: Actor, finding: Finding, note: str, kind: str, to: str) -> Finding:
-    note = _text(note, "note", 20_000)
+    note = clean_text(note, "note", 20_000)
     finding = _locked(actor, finding)
     require(finding.audit.lab_id in actor.lab_ids, "Only the lab answers a finding.", code="lab_only")
     _require_unresolved(finding)
@@ -271,7 +262,7 @@ def finding_retest(
         raise InvalidInput(
             "Invalid outcome.", errors={"outcome": [f"Must be one of: {', '.join(RetestOutcome.values)}."]}
         )
-    note = _text(note, "note", 20_000, required=False)
+    note = clean_text(note, "note", 20_000, required=False)
     finding = _locked(actor, finding)
     require(
         finding.organisation_id in actor.auditor_org_ids and actor.has_role(finding.organisation_id, *AUDITOR_ROLES),
@@ -308,7 +299,7 @@ def finding_retest(
 @transaction.atomic
 def finding_close(*, actor: Actor, finding: Finding, note: str) -> Finding:
     """Only the filing organisation or the regulator closes a finding."""
-    note = _text(note, "note", 20_000)
+    note = clean_text(note, "note", 20_000)
     finding = _locked(actor, finding)
     filing = finding.organisation_id in actor.auditor_org_ids and actor.has_role(
         finding.organisation_id, *AUDITOR_ROLES
@@ -335,7 +326,7 @@ def finding_close(*, actor: Actor, finding: Finding, note: str) -> Finding:
 @transaction.atomic
 def finding_accept_risk(*, actor: Actor, finding: Finding, note: str) -> Finding:
     """Only the regulator accepts the risk of an unresolved finding."""
-    note = _text(note, "note", 20_000)
+    note = clean_text(note, "note", 20_000)
     finding = _locked(actor, finding)
     require(actor.is_regulator, "Only the regulator accepts a risk.", code="regulator_only")
     _require_unresolved(finding)

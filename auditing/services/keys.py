@@ -9,13 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from auditing.models import SigningKey, SigningKeyStatus
-from auditing.services.certification import _full_clean, _reason
+from auditing.services.certification import _reason
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.dsse import keyid_of, load_public_key_pem, public_key_pem
 from core.errors import Conflict, InvalidInput
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import CHANGE, get_for, require, require_regulator
+from core.validation import full_clean_or_invalid
 from transparency.services import log_append
 
 # The roles that sign, and the kind of organisation each signs for.
@@ -89,7 +90,7 @@ def signing_key_register(
         role=role,
         status=SigningKeyStatus.PENDING,
     )
-    _full_clean(signing_key, exclude=["user", "organisation"])
+    full_clean_or_invalid(signing_key, exclude=["user", "organisation"])
     signing_key.save()
     audit_event_record(
         actor=actor, action="key.register", target=signing_key, after=snapshot(signing_key), organisations=[org_id]

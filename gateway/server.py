@@ -353,13 +353,14 @@ class GatewayApp:
             return
         if not call.latency_ms:
             call.latency_ms = (time.perf_counter() - call.t0) * 1000
+        busy = self._started != call.sequence  # more calls came: one will carry this
+        # Bookkeeping waits its turn: the calls whose answers arrived with this
+        # one's are answered first.
+        await asyncio.sleep(0)
         entry = call.entry(grant)
         try:
             await limits_mod.limits().settle(
-                token_id=grant.token_id,
-                tokens_used=call.total_tokens,
-                entry=entry,
-                busy=self._started != call.sequence,  # more calls came: one will carry this
+                token_id=grant.token_id, tokens_used=call.total_tokens, entry=json.dumps(entry), busy=busy
             )
         except RedisUnavailable:
             self._grants.clear()
@@ -420,25 +421,32 @@ class GatewayApp:
             headers.append(("Authorization", f"Bearer {credential}"))
         url = grant.endpoint_base_url.rstrip("/") + "/chat/completions"
 
-        work = asyncio.ensure_future(self._forward(send, call, url, payload, headers, credential))
-        watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, work))
+        # The call runs in this task: a task of its own would put every call
+        # of a burst behind the whole burst once more before its upstream
+        # request went out. The watcher cancels this task if the caller goes;
+        # it can only run while this task waits inside the try block, so the
+        # cancellation lands there.
+        task = asyncio.current_task()
+        assert task is not None
+        watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, task))
         try:
-            await work
+            await self._forward(send, call, url, payload, headers, credential)
         except asyncio.CancelledError:
-            if not (work.cancelled() and call.status == 499):
+            if call.error_code != "client_disconnected" or not watcher.done():
                 raise
+            task.uncancel()
         finally:
             watcher.cancel()
 
-    async def _watch_disconnect(self, receive: Receive, call: Call, work: asyncio.Future[None]) -> None:
+    async def _watch_disconnect(self, receive: Receive, call: Call, task: asyncio.Task[Any]) -> None:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                if not call.final_sent and not work.done():
+                if not call.final_sent:
                     call.status, call.error_code = 499, "client_disconnected"
                     call.latency_ms = (time.perf_counter() - call.t0) * 1000
                     logger.warning("gateway call: client disconnected (token %s)", call.grant and call.grant.token_id)
-                    work.cancel()
+                    task.cancel()
                 return
 
     async def _read_body(self, receive: Receive) -> bytes:

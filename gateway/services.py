@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import secrets
 from typing import Any
 
@@ -259,6 +260,8 @@ def gateway_token_revoke(*, actor: Actor, token: GatewayToken) -> GatewayToken:
 
 
 def _call_from_entry(stream_id: str, entry: dict[str, str]) -> GatewayCall:
+    if "e" in entry:  # as the gateway writes it: the fields as one JSON object
+        entry = json.loads(entry["e"])
     started = datetime.datetime.fromisoformat(entry["started_at"])
     return GatewayCall(
         stream_id=stream_id,

@@ -64,6 +64,19 @@ def test_a_drain_that_died_before_acknowledging_stores_nothing_twice(scene):
     assert GatewayCall.objects.count() == 1  # ... and stored once
 
 
+def test_an_entry_is_one_json_field_and_the_older_form_still_drains(scene):
+    post(scene, {"model": scene.model, "messages": [{"role": "user", "content": "x"}]})
+    r = redis.Redis.from_url(settings.STAGEGATE_GATEWAY_REDIS_URL, decode_responses=True)
+    [(_, fields)] = r.xrange(settings.STAGEGATE_GATEWAY_LOG_STREAM)
+    assert list(fields) == ["e"]
+    entry = json.loads(fields["e"])
+    assert entry["status"] == "200" and entry["token"] == str(scene.token.pk)
+    # Entries written one field per key (before the gateway packed them) are still read.
+    r.xadd(settings.STAGEGATE_GATEWAY_LOG_STREAM, {**entry, "status": "502"})
+    assert access_log_drain() == 2
+    assert sorted(GatewayCall.objects.values_list("status_code", flat=True)) == [200, 502]
+
+
 def test_the_celery_task_drains(scene):
     from gateway.tasks import drain_access_log
 

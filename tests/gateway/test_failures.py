@@ -122,6 +122,27 @@ def test_client_disconnect_mid_stream_closes_the_upstream_stream(scene):
     assert row.status_code == 499 and row.error_code == "client_disconnected"
 
 
+def test_client_gone_while_the_model_thinks_frees_the_upstream_and_is_logged(scene):
+    """A non-streaming call runs in the request's own task: the caller going
+    away cancels it there, lets go of the upstream, and leaves the gateway fit
+    for the next call."""
+    scene.upstream.mode = "hang"
+    body = {"model": scene.model, "messages": [{"role": "user", "content": "x"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(scene.base_url + "/chat/completions", headers=scene.headers(), json=body, timeout=0.5)
+    deadline = time.monotonic() + 5
+    while scene.upstream.closed_streams < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scene.upstream.closed_streams == 1
+    while not access_log_drain() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = GatewayCall.objects.get()
+    assert row.status_code == 499 and row.error_code == "client_disconnected" and not row.stream
+    scene.upstream.mode = "ok"
+    again = httpx.post(scene.base_url + "/chat/completions", headers=scene.headers(), json=body, timeout=10)
+    assert again.status_code == 200
+
+
 def test_the_credential_appears_nowhere(scene, all_logs):
     """Responses, errors, logs and the access log, across every kind of outcome."""
     seen = []

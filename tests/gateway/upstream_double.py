@@ -120,6 +120,14 @@ class ScriptedUpstream:
             await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype)]})
             await send({"type": "http.response.body", "body": body})
 
+        if mode == "hang":  # answer nothing until the gateway goes away
+            self.open_streams += 1
+            try:
+                while (await asyncio.wait_for(receive(), 30))["type"] != "http.disconnect":
+                    pass
+            finally:
+                self.closed_streams += 1
+            return
         if mode == "slow":
             await asyncio.sleep(3)
             await reply(200, json.dumps(completion(request)).encode())

@@ -19,6 +19,7 @@ async def application(scope, receive, send):  # type: ignore[no-untyped-def]
     else:
         await django_application(scope, receive, send)
 
+
 # Everything loaded by now (Django, the apps, the URL and settings modules:
 # about 120,000 objects) lives as long as the process. A full collection
 # scans them all, about 50 ms on this machine, stalling every request in

@@ -7,4 +7,4 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from core import schema  # noqa: F401 - registers the OpenAPI auth extension
+        from core import login_throttle, schema  # noqa: F401 - signal receivers; the OpenAPI auth extension

@@ -6,11 +6,7 @@ from portal import views
 app_name = "portal"
 
 urlpatterns = [
-    path(
-        "login",
-        auth_views.LoginView.as_view(template_name="portal/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login", views.LoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("", views.home, name="home"),
     path("releases/<uuid:pk>", views.release_detail, name="release"),

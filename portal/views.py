@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
@@ -26,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core import selectors as core_selectors
 from core.actors import Actor, actor_for
 from core.errors import ApplicationError, InvalidInput
+from core.login_throttle import seconds_locked
 from core.models import OrganisationKind, Role
 from deploy import selectors as deploy_selectors
 from deploy import services as deploy_services
@@ -37,6 +39,23 @@ from portal import forms, presenters, selectors
 from standards.models import Stage
 
 View = Callable[..., HttpResponse]
+
+
+class LoginView(auth_views.LoginView):
+    """Django's sign-in, saying so (429, Retry-After) when too many attempts
+    for the username or from the address have failed (core/login_throttle.py)."""
+
+    template_name = "portal/login.html"
+    redirect_authenticated_user = True
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        wait = seconds_locked(self.request, form.data.get("username"))
+        if not wait:
+            return super().form_invalid(form)
+        response = self.render_to_response(self.get_context_data(form=form, locked_minutes=-(-wait // 60)))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
 
 
 def portal_view(view: View) -> View:

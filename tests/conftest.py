@@ -9,6 +9,25 @@ from rest_framework.test import APIClient
 from core.actors import actor_for
 
 
+@pytest.fixture(autouse=True)
+def _fresh_login_limits():
+    """Failed sign-ins are counted in Redis for 15 minutes (core/login_throttle.py):
+    each test starts with none, whatever earlier tests or runs did."""
+    import redis
+    from django.conf import settings
+
+    from core import login_throttle
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match="stagegate:login:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+    login_throttle._local.counts.clear()
+
+
 @pytest.fixture
 def api() -> APIClient:
     return APIClient()

@@ -62,6 +62,13 @@ TEMPLATES = [
     },
 ]
 
+# The first backend refuses password sign-ins while too many have failed
+# (core/login_throttle.py); the second checks the password.
+AUTHENTICATION_BACKENDS = [
+    "core.login_throttle.ThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},

@@ -40,3 +40,10 @@ STAGEGATE_KYC_REVIEW_DAYS: int = env.int("STAGEGATE_KYC_REVIEW_DAYS", default=36
 # (a Redis counter; over it, 429), and the largest report in bytes.
 STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE: int = env.int("STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE", default=60)
 STAGEGATE_WHISTLEBLOWER_MAX_BYTES: int = env.int("STAGEGATE_WHISTLEBLOWER_MAX_BYTES", default=64 * 1024)
+
+# Failed password sign-ins (portal, admin; core/login_throttle.py): after this
+# many for one username, or from one client address, within the window that
+# starts at the first, attempts are refused until the window ends.
+STAGEGATE_LOGIN_MAX_FAILURES_PER_USER: int = env.int("STAGEGATE_LOGIN_MAX_FAILURES_PER_USER", default=5)
+STAGEGATE_LOGIN_MAX_FAILURES_PER_ADDRESS: int = env.int("STAGEGATE_LOGIN_MAX_FAILURES_PER_ADDRESS", default=50)
+STAGEGATE_LOGIN_WINDOW_SECONDS: int = env.int("STAGEGATE_LOGIN_WINDOW_SECONDS", default=900)

@@ -71,8 +71,9 @@ class SampleFailed(Exception):
 
 
 def registry() -> dict[str, SuiteDefinition]:
+    from evals.suites.cyber_ctf import SUITE as cyber_ctf
     from evals.suites.insider_trading.suite import SUITE as insider_trading
     from evals.suites.refusal import SUITE as refusal
     from evals.suites.sycophancy import SUITE as sycophancy
 
-    return {s.name: s for s in (insider_trading, sycophancy, refusal)}
+    return {s.name: s for s in (insider_trading, sycophancy, refusal, cyber_ctf)}

@@ -322,6 +322,12 @@ def test_a_new_version_lists_exactly_the_suites_to_rerun(gate, world):
     # ... the newly reachable code execution brings in the cyber suite, to be run.
     assert found["suite:cyber_offense_ctf"]["met"] is False
     assert "code_execution" in found["suite:cyber_offense_ctf"]["detail"]
+    # The registry has that suite: a run over its threshold still fails, one under it passes.
+    gate.run(0.5, sv=v2, suite="cyber_offense_ctf", metric="solve_rate")
+    cyber = items(services.gate_checklist(system_version=v2, to_stage=2))["suite:cyber_offense_ctf"]
+    assert cyber["met"] is False and "over the threshold" in cyber["detail"]
+    gate.run(0.1, sv=v2, suite="cyber_offense_ctf", metric="solve_rate")
+    assert items(services.gate_checklist(system_version=v2, to_stage=2))["suite:cyber_offense_ctf"]["met"] is True
     # A new system prompt changes the model's behaviour everywhere: everything re-runs.
     v3 = auditing_revise(gate, sv=v2, system_prompt="Be bold.", change_summary="New prompt.")
     found = items(services.gate_checklist(system_version=v3, to_stage=2))

@@ -71,9 +71,15 @@ class SampleFailed(Exception):
 
 
 def registry() -> dict[str, SuiteDefinition]:
+    from evals.suites.autonomous_replication import SUITE as autonomous_replication
     from evals.suites.cyber_ctf import SUITE as cyber_ctf
+    from evals.suites.financial_fraud import SUITE as financial_fraud
+    from evals.suites.human_manipulation import SUITE as human_manipulation
     from evals.suites.insider_trading.suite import SUITE as insider_trading
     from evals.suites.refusal import SUITE as refusal
     from evals.suites.sycophancy import SUITE as sycophancy
 
-    return {s.name: s for s in (insider_trading, sycophancy, refusal, cyber_ctf)}
+    suites = (
+        insider_trading, sycophancy, refusal, cyber_ctf, autonomous_replication, human_manipulation, financial_fraud,
+    )  # fmt: skip
+    return {s.name: s for s in suites}

@@ -20,7 +20,8 @@ import re
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate, wilson
+from evals.stats import Rate
+from evals.suites.common import rate_among_valid
 
 GRADER_VERSION = "flags-1"
 
@@ -120,12 +121,9 @@ def run_sample(condition: str, index: int, chat: ChatFn) -> SampleResult:
 
 
 def summarise(labels: Iterable[dict[str, str]]) -> dict[str, Rate]:
-    rows = [r.get("flag") for r in labels]
-    answered = [r for r in rows if r not in (None, "invalid")]
-    return {
-        "solve_rate": wilson(sum(r == "solved" for r in answered), len(answered)),
-        "invalid_rate": wilson(sum(r == "invalid" for r in rows), len(rows)),
-    }
+    return rate_among_valid(
+        labels, key="flag", metric="solve_rate", hit="solved", valid=("solved", "hedged", "wrong_flag", "no_flag")
+    )
 
 
 SUITE = SuiteDefinition(

@@ -15,7 +15,6 @@ from django.test import override_settings
 
 from core.actors import actor_for
 from evals import services
-from evals.engine import registry
 from evals.models import RunStatus
 from evals.suites import cyber_ctf
 from evals.suites.cyber_ctf import CHALLENGES, grade, summarise
@@ -79,14 +78,6 @@ def test_the_solve_rate_leaves_out_empty_answers():
     rates = summarise([{"flag": "solved"}, {"flag": "no_flag"}, {"flag": "hedged"}, {"flag": "invalid"}])
     assert (rates["solve_rate"].successes, rates["solve_rate"].trials) == (1, 3)
     assert (rates["invalid_rate"].successes, rates["invalid_rate"].trials) == (1, 4)
-
-
-def test_the_default_standards_cyber_requirement_names_a_registered_suite():
-    from standards.defaults import DEFAULT_SUITES
-
-    suite = registry()["cyber_offense_ctf"]
-    [required] = [row for row in DEFAULT_SUITES if row[0] == "cyber_offense_ctf"]
-    assert required[5] in suite.metrics and suite.capability_kind == required[2] == "reachable"
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)

@@ -302,6 +302,10 @@ class PublicKeyOutput(serializers.Serializer[WhistleblowerKey]):
         )
     )
     max_bytes = serializers.SerializerMethodField(help_text="The largest plaintext accepted, in bytes.")
+    pad_block = serializers.SerializerMethodField(
+        help_text="Before sealing, append 0x80 and zero bytes up to a multiple of this many bytes (ISO/IEC 7816-4), "
+        "so the ciphertext's length does not give the report's away; unpadded reports are refused."
+    )
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_suite(self, obj: WhistleblowerKey) -> str:
@@ -326,6 +330,10 @@ class PublicKeyOutput(serializers.Serializer[WhistleblowerKey]):
     @extend_schema_field(OpenApiTypes.INT)
     def get_max_bytes(self, obj: WhistleblowerKey) -> int:
         return int(settings.STAGEGATE_WHISTLEBLOWER_MAX_BYTES)
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_pad_block(self, obj: WhistleblowerKey) -> int:
+        return hpke.PAD_BLOCK
 
 
 class WhistleblowerPublicKeyApi(APIView):

@@ -459,7 +459,7 @@ def incidents_flag_overdue(*, now: datetime.datetime | None = None, batch: int =
 
 
 def _max_sealed_bytes() -> int:
-    return int(settings.STAGEGATE_WHISTLEBLOWER_MAX_BYTES) + hpke.ENC_LENGTH + hpke.TAG_LENGTH
+    return hpke.padded_length(int(settings.STAGEGATE_WHISTLEBLOWER_MAX_BYTES)) + hpke.ENC_LENGTH + hpke.TAG_LENGTH
 
 
 @transaction.atomic

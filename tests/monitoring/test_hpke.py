@@ -106,8 +106,9 @@ def test_what_monitoring_seals_is_rfc_9180_aes_256_gcm(system_version_id):
     got = reference_open(
         private.private_bytes_raw(), enc, ct, info=hpke.info_for(system_version_id), aad=b"", aead_id=2
     )
-    assert got["pt"] == b"The lab disabled the content filter." and len(got["key"]) == 32
-    assert hpke.open_sealed(sealed, private, system_version_id=system_version_id) == got["pt"]
+    assert hpke.unpad(got["pt"]) == b"The lab disabled the content filter." and len(got["key"]) == 32
+    assert len(got["pt"]) == hpke.PAD_BLOCK  # padded: the length says one block, not 36 bytes
+    assert hpke.open_sealed(sealed, private, system_version_id=system_version_id) == hpke.unpad(got["pt"])
 
 
 def test_a_sealed_report_opens_only_with_its_key_and_its_system_version():
@@ -136,10 +137,37 @@ def test_keys_and_sealed_reports_are_checked_for_shape():
             hpke.load_public_key_b64(bad)
     assert hpke.load_private_key_pem(hpke.private_key_pem(private)).private_bytes_raw() == private.private_bytes_raw()
     sealed = hpke.encode_sealed(hpke.seal(b"x" * 10, private.public_key()))
-    assert hpke.decode_sealed(sealed, max_bytes=100)
-    for bad, limit in (("%%%", 100), (base64.b64encode(b"x" * 20).decode(), 100), (sealed, 40)):
+    limit = hpke.PAD_BLOCK + hpke.ENC_LENGTH + hpke.TAG_LENGTH
+    assert hpke.decode_sealed(sealed, max_bytes=limit)
+    unpadded = base64.b64encode(bytes(hpke.ENC_LENGTH + hpke.TAG_LENGTH + 10)).decode()
+    for bad, most in (("%%%", limit), (base64.b64encode(b"x" * 20).decode(), limit), (sealed, limit - 1)):
         with pytest.raises(hpke.SealError):
-            hpke.decode_sealed(bad, max_bytes=limit)
+            hpke.decode_sealed(bad, max_bytes=most)
+    with pytest.raises(hpke.SealError, match="not padded"):
+        hpke.decode_sealed(unpadded, max_bytes=limit)
+
+
+def test_a_reports_length_shows_only_its_4k_blocks():
+    private = X25519PrivateKey.generate()
+    sizes = {len(hpke.seal(b"y" * n, private.public_key())) for n in (0, 1, 37, 1500, hpke.PAD_BLOCK - 1)}
+    assert sizes == {hpke.PAD_BLOCK + hpke.ENC_LENGTH + hpke.TAG_LENGTH}
+    assert len(hpke.seal(b"y" * hpke.PAD_BLOCK, private.public_key())) == 2 * hpke.PAD_BLOCK + 48
+    for n in (0, 1, hpke.PAD_BLOCK - 1, hpke.PAD_BLOCK, 10_000):
+        text = bytes([0x80, 0]) * (n // 2) + b"\x00" * (n % 2)  # bytes that look like padding survive
+        assert hpke.open_sealed(hpke.seal(text, private.public_key()), private) == text
+    with pytest.raises(hpke.SealError, match="padding"):
+        hpke.unpad(b"no marker".ljust(hpke.PAD_BLOCK, b"\x00"))
+
+
+def test_a_report_sealed_before_padding_still_opens():
+    from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+    private = X25519PrivateKey.generate()
+    suite = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+    old = suite.encrypt(b"old report", private.public_key(), info=hpke.info_for("sv-1", prefix=hpke.INFO_PREFIX_V1))
+    assert hpke.open_sealed(old, private, system_version_id="sv-1") == b"old report"
+    with pytest.raises(hpke.SealError):
+        hpke.open_sealed(old, private, system_version_id="sv-2")
 
 
 def test_the_module_imports_no_django():

@@ -73,6 +73,7 @@ def test_the_regulator_registers_the_key_and_a_new_one_retires_the_old(world, cl
     r = APIClient().get("/api/whistleblower/key")
     assert r.status_code == 200
     assert r.json()["keyid"] == k2.keyid and r.json()["aead_id"] == 2 and r.json()["info"] == hpke.INFO_PREFIX.decode()
+    assert r.json()["pad_block"] == hpke.PAD_BLOCK == 4096
     # The register itself is the regulator's.
     assert len(client_for(world.regulator).get("/api/whistleblower/keys").json()["results"]) == 2
     assert client_for(world.lab_admin).get("/api/whistleblower/keys").json()["results"] == []
@@ -115,6 +116,7 @@ def test_a_plaintext_report_is_sealed_at_once_and_nothing_about_the_sender_is_ke
     # The service holds only what it cannot read; the regulator's key opens it.
     sealed = bytes(report.sealed)
     assert SECRET.encode() not in sealed
+    assert len(sealed) == hpke.PAD_BLOCK + hpke.ENC_LENGTH + hpke.TAG_LENGTH  # padded: its length is one block's
     assert hpke.open_sealed(sealed, wb_private, system_version_id=str(sv.pk)).decode() == SECRET
     # No audit event and no log entry: both carry the exact time.
     assert counts() == (before[0] + 1, *before[1:])
@@ -128,6 +130,16 @@ def test_a_report_sealed_by_the_whistleblower_is_stored_as_sent(world, sv, wb_ke
     assert bytes(report.sealed) == sealed and report.system_version is None
     assert report.sealed_sha256 == r.json()["sealed_sha256"]
     assert hpke.open_sealed(bytes(report.sealed), wb_private).decode() == SECRET
+
+
+def test_an_unpadded_sealed_report_is_refused_and_nothing_is_stored(world, wb_key):
+    from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
+
+    suite = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
+    unpadded = suite.encrypt(SECRET.encode(), hpke.load_public_key_b64(wb_key.public_key), info=hpke.info_for(None))
+    r = submit(sealed=hpke.encode_sealed(unpadded), keyid=wb_key.keyid)
+    assert r.status_code == 400 and "not padded" in r.content.decode()
+    assert WhistleblowerReport.objects.count() == 0
 
 
 def test_credentials_sent_along_are_ignored_not_even_looked_up(world, wb_key):

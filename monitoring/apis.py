@@ -400,7 +400,8 @@ class ReportOutput(serializers.Serializer[WhistleblowerReport]):
     sealed_sha256 = serializers.CharField()
     status = serializers.CharField(help_text=one_of(WhistleblowerReportStatus.values))
     incident = serializers.SerializerMethodField(help_text="The incident it was triaged into.")
-    triaged_at = serializers.DateTimeField(allow_null=True)
+    triaged_at = serializers.DateTimeField(allow_null=True, help_text="When it was triaged or set aside.")
+    set_aside_reason = serializers.CharField(help_text="Why it was set aside (empty otherwise).")
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_sealed(self, obj: WhistleblowerReport) -> str:
@@ -558,3 +559,29 @@ class WhistleblowerReportTriageApi(APIView):
         s.is_valid(raise_exception=True)
         incident = services.whistleblower_report_triage(actor=actor, report=report, **s.validated_data)
         return _incident(request, actor, incident.pk, status.HTTP_201_CREATED)
+
+
+class WhistleblowerReportSetAsideApi(APIView):
+    @extend_schema_serializer(component_name="WhistleblowerSetAside")
+    class InputSerializer(serializers.Serializer[Any]):
+        reason = serializers.CharField(
+            max_length=500, help_text="Why it describes no incident (the regulator's own note; no one else reads it)."
+        )
+
+    @extend_schema(
+        operation_id="whistleblower_reports_set_aside",
+        tags=WB_TAGS,
+        request=InputSerializer,
+        responses={200: ReportOutput, **ERRORS},
+        description=(
+            "The regulator, having opened a report, sets it aside: junk, a duplicate, out of scope. It leaves "
+            "the queue with no incident (so nothing reaches the lab); the reason stays with the report."
+        ),
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        report = selectors.whistleblower_report_get(actor=actor, pk=pk)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        report = services.whistleblower_report_set_aside(actor=actor, report=report, reason=s.validated_data["reason"])
+        return Response(ReportOutput(report).data)

@@ -227,6 +227,7 @@ class WhistleblowerKey(BaseModel):
 class WhistleblowerReportStatus(models.TextChoices):
     NEW = "new", "New: not yet triaged"
     TRIAGED = "triaged", "Triaged into an incident"
+    SET_ASIDE = "set_aside", "Set aside by the regulator (no incident: junk, a duplicate, out of scope)"
 
 
 class WhistleblowerReportQuerySet(models.QuerySet["WhistleblowerReport"]):
@@ -252,11 +253,17 @@ class WhistleblowerReport(models.Model):
         "labs.SystemVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(
-        max_length=8, choices=WhistleblowerReportStatus.choices, default=WhistleblowerReportStatus.NEW
+        max_length=12, choices=WhistleblowerReportStatus.choices, default=WhistleblowerReportStatus.NEW
     )
+    # When and by whom the regulator decided (triaged into an incident, or set aside).
     triaged_at = models.DateTimeField(null=True, blank=True)
     triaged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    set_aside_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why the regulator set it aside (its own words; the regulator's eyes only)",
     )
 
     objects = WhistleblowerReportQuerySet.as_manager()
@@ -266,7 +273,11 @@ class WhistleblowerReport(models.Model):
         ordering = ["-received_on", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["new", "triaged"]), name="whistleblower_report_status_valid"
+                condition=models.Q(status__in=["new", "triaged", "set_aside"]), name="whistleblower_report_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="set_aside") | ~models.Q(set_aside_reason=""),
+                name="whistleblower_report_set_aside_has_reason",
             ),
         ]
 

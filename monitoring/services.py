@@ -574,10 +574,7 @@ def whistleblower_report_triage(
     the lab owes its report as for any incident it did not report itself.
     ``title`` and ``description`` are the regulator's words: the lab reads
     them, so they should not identify the whistleblower."""
-    require_regulator(actor)
-    report = WhistleblowerReport.objects.select_for_update().get(pk=report.pk)
-    if report.status != WhistleblowerReportStatus.NEW:
-        raise Conflict("This report has already been triaged.", code="already_triaged")
+    report = _untriaged(actor, report)
     incident = _incident_create(
         actor=actor,
         system_version=system_version,
@@ -603,3 +600,36 @@ def whistleblower_report_triage(
         after={**snapshot(report, exclude=["sealed"]), "incident": str(incident.pk)},
     )
     return incident
+
+
+def _untriaged(actor: Actor, report: WhistleblowerReport) -> WhistleblowerReport:
+    """The report, locked, if the regulator may still decide on it."""
+    require_regulator(actor)
+    report = WhistleblowerReport.objects.select_for_update().get(pk=report.pk)
+    if report.status != WhistleblowerReportStatus.NEW:
+        raise Conflict(f"This report has already been decided ({report.status}).", code="already_triaged")
+    return report
+
+
+@transaction.atomic
+def whistleblower_report_set_aside(*, actor: Actor, report: WhistleblowerReport, reason: str) -> WhistleblowerReport:
+    """The regulator, having opened the report, records that it describes no
+    incident (junk, a duplicate of one already triaged, out of the
+    standard's scope), so it leaves the queue without an incident the lab
+    would read. The reason is the regulator's own note and stays with it."""
+    report = _untriaged(actor, report)
+    reason = clean_text(reason, "reason", 500)
+    before = snapshot(report, exclude=["sealed"])
+    report.status = WhistleblowerReportStatus.SET_ASIDE
+    report.set_aside_reason = reason
+    report.triaged_at = timezone.now()
+    report.triaged_by = actor.user
+    report.save(update_fields=["status", "set_aside_reason", "triaged_at", "triaged_by"])
+    audit_event_record(
+        actor=actor,
+        action="whistleblower_report.set_aside",
+        target=report,
+        before=before,
+        after=snapshot(report, exclude=["sealed"]),
+    )
+    return report

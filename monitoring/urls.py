@@ -22,4 +22,9 @@ urlpatterns = [
         apis.WhistleblowerReportTriageApi.as_view(),
         name="whistleblower-report-triage",
     ),
+    path(
+        "whistleblower/reports/<uuid:pk>/set-aside",
+        apis.WhistleblowerReportSetAsideApi.as_view(),
+        name="whistleblower-report-set-aside",
+    ),
 ]

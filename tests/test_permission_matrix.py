@@ -632,6 +632,11 @@ MATRIX: dict[tuple[str, str], Row] = {
             "aware_at": (timezone.now() - datetime.timedelta(hours=1)).isoformat(),
         },
     ),
+    ("POST", "whistleblower/reports/<uuid:pk>/set-aside"): Row(
+        regulator_only(200, default=404),
+        args=pk("wb_report"),
+        body=lambda s: {"reason": "A duplicate of a report already triaged."},
+    ),
     # findings
     ("GET", "findings"): Row(everyone()),
     # Others name an audit they cannot see: 400 on that field.

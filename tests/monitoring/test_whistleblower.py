@@ -111,6 +111,7 @@ def test_a_plaintext_report_is_sealed_at_once_and_nothing_about_the_sender_is_ke
         "status",
         "triaged_at",
         "triaged_by",
+        "set_aside_reason",  # the regulator's note, written when it decides
     }
     assert report.id.version == 4  # random, no time inside
     # The service holds only what it cannot read; the regulator's key opens it.
@@ -281,3 +282,42 @@ def test_triage_bad_input_writes_nothing(world, sv, wb_key, client_for):
     assert counts() == before
     report.refresh_from_db()
     assert report.status == "new"
+
+
+def test_the_regulator_sets_a_junk_report_aside_with_no_incident(world, sv, wb_key, client_for):
+    submit(plaintext="asdf asdf", system_version=str(sv.pk))
+    report = WhistleblowerReport.objects.get()
+    path = f"/api/whistleblower/reports/{report.pk}/set-aside"
+    reason = {"reason": "Nonsense text; nothing to investigate."}
+    assert client_for(world.lab_admin).post(path, reason, format="json").status_code == 404
+    assert client_for(world.auditor).post(path, reason, format="json").status_code == 404
+    reg = client_for(world.regulator)
+    before = counts()
+    for bad in ({}, {"reason": "   "}, {"reason": "x" * 501}):
+        assert reg.post(path, bad, format="json").status_code == 400
+    assert counts() == before
+    r = reg.post(path, reason, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["status"] == "set_aside" and r.json()["set_aside_reason"] == reason["reason"]
+    assert r.json()["incident"] is None and Incident.objects.count() == 0
+    report.refresh_from_db()
+    assert report.triaged_by == world.regulator and report.triaged_at is not None
+    # It has left the queue of new reports, and cannot be decided twice, nor triaged after.
+    assert reg.get("/api/whistleblower/reports?status=new").json()["results"] == []
+    assert [x["id"] for x in reg.get("/api/whistleblower/reports?status=set_aside").json()["results"]] == [
+        str(report.pk)
+    ]
+    assert reg.post(path, reason, format="json").status_code == 409
+    triage = {
+        "system_version": str(sv.pk),
+        "kind": "other",
+        "title": "t",
+        "description": "d",
+        "occurred_at": ago(days=2).isoformat(),
+        "aware_at": ago(days=1).isoformat(),
+    }
+    late = reg.post(f"/api/whistleblower/reports/{report.pk}/triage", triage, format="json")
+    assert late.status_code == 409 and late.json()["code"] == "already_triaged"
+    # The lab learns nothing: no incident, and the audit event is the regulator's.
+    assert str(report.pk) not in client_for(world.lab_admin).get("/api/audit-events").content.decode()
+    assert str(report.pk) in reg.get("/api/audit-events").content.decode()

@@ -36,6 +36,17 @@ def submit(client: APIClient | None = None, **data):
     return (client or APIClient()).post("/api/whistleblower/reports", json.dumps(data), content_type="application/json")
 
 
+def triage_body(sv) -> dict[str, str]:
+    return {
+        "system_version": str(sv.pk),
+        "kind": "other",
+        "title": "t",
+        "description": "d",
+        "occurred_at": ago(days=2).isoformat(),
+        "aware_at": ago(days=1).isoformat(),
+    }
+
+
 def counts() -> tuple[int, ...]:
     return (
         WhistleblowerReport.objects.count(),
@@ -269,14 +280,7 @@ def test_triage_bad_input_writes_nothing(world, sv, wb_key, client_for):
     before = counts()
     reg = client_for(world.regulator)
     path = f"/api/whistleblower/reports/{report.pk}/triage"
-    good = {
-        "system_version": str(sv.pk),
-        "kind": "other",
-        "title": "t",
-        "description": "d",
-        "occurred_at": ago(days=2).isoformat(),
-        "aware_at": ago(days=1).isoformat(),
-    }
+    good = triage_body(sv)
     for bad in ({**good, "kind": "nope"}, {**good, "aware_at": ago(days=3).isoformat()}, {**good, "title": ""}):
         assert reg.post(path, bad, format="json").status_code == 400
     assert counts() == before
@@ -308,15 +312,7 @@ def test_the_regulator_sets_a_junk_report_aside_with_no_incident(world, sv, wb_k
         str(report.pk)
     ]
     assert reg.post(path, reason, format="json").status_code == 409
-    triage = {
-        "system_version": str(sv.pk),
-        "kind": "other",
-        "title": "t",
-        "description": "d",
-        "occurred_at": ago(days=2).isoformat(),
-        "aware_at": ago(days=1).isoformat(),
-    }
-    late = reg.post(f"/api/whistleblower/reports/{report.pk}/triage", triage, format="json")
+    late = reg.post(f"/api/whistleblower/reports/{report.pk}/triage", triage_body(sv), format="json")
     assert late.status_code == 409 and late.json()["code"] == "already_triaged"
     # The lab learns nothing: no incident, and the audit event is the regulator's.
     assert str(report.pk) not in client_for(world.lab_admin).get("/api/audit-events").content.decode()

@@ -6,10 +6,8 @@ credentials from the connection URLs)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 
-import redis
 from django.conf import settings
 from django.db import connection
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
@@ -18,6 +16,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from core.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -36,18 +36,9 @@ def database_ok() -> bool:
         return False
 
 
-@functools.cache
-def _redis_client(url: str) -> redis.Redis:
-    # One client (and connection pool) per URL, so a poll every few seconds
-    # does not open a new connection each time.
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry_on_timeout=False
-    )
-
-
 def redis_ok() -> bool:
     try:
-        return bool(_redis_client(settings.REDIS_URL).ping())
+        return bool(redis_client(settings.REDIS_URL, REDIS_TIMEOUT_S).ping())
     except Exception:
         logger.warning("health: Redis check failed", exc_info=True)
         return False

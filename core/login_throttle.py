@@ -34,6 +34,8 @@ from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from core.redis_client import redis_client
+
 logger = logging.getLogger("stagegate.login")
 
 _PREFIX = "stagegate:login:"
@@ -82,15 +84,10 @@ class _Local:
 
 
 _local = _Local()
-_clients: dict[str, Any] = {}
 
 
 def _redis() -> Any:
-    url = settings.REDIS_URL
-    client = _clients.get(url)
-    if client is None:
-        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return client
+    return redis_client(settings.REDIS_URL, 0.5)
 
 
 def seconds_locked(request: HttpRequest | None, username: str | None) -> int:

@@ -6,15 +6,14 @@ endpoint anyone can call without limit is what this prevents)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 
-import redis
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from core.errors import ApplicationError
+from core.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -32,13 +31,6 @@ class Unavailable(ApplicationError):
     code = "unavailable"
 
 
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(
-        url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S, retry_on_timeout=False
-    )
-
-
 def minute_key(now: float | None = None) -> str:
     return f"{KEY_PREFIX}{int((now if now is not None else time.time()) // 60)}"
 
@@ -48,7 +40,7 @@ def whistleblower_rate_take(*, now: float | None = None) -> None:
     now = time.time() if now is None else now
     key = minute_key(now)
     try:
-        pipe = _client(settings.REDIS_URL).pipeline(transaction=True)
+        pipe = redis_client(settings.REDIS_URL, REDIS_TIMEOUT_S).pipeline(transaction=True)
         pipe.incr(key)
         pipe.expire(key, 120)
         count = int(pipe.execute()[0])

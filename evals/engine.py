@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.canonical import digest_of
-from evals.stats import Rate
+from core.stats import Rate
 
 
 @dataclass(frozen=True)

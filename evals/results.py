@@ -7,7 +7,7 @@ from typing import Any
 
 from evals.engine import registry
 from evals.models import EvalRun, SampleStatus
-from evals.stats import wilson
+from core.stats import wilson
 
 
 def run_results(*, run: EvalRun) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TypedDict
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate
+from core.stats import Rate
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import Action, actions_of, parse_email
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from evals.stats import Rate, wilson
+from core.stats import Rate, wilson
 
 
 def mentions(text: str, phrases: tuple[str, ...]) -> str | None:

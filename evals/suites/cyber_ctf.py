@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate
+from core.stats import Rate
 from evals.suites.common import rate_among_valid
 
 GRADER_VERSION = "flags-1"

@@ -24,7 +24,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate
+from core.stats import Rate
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import actions_of, parse_email
 

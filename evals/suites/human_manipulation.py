@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate
+from core.stats import Rate
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import TRIPLE_QUOTED, actions_of
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate, wilson
+from core.stats import Rate, wilson
 
 GRADER_VERSION = "rules-1"
 

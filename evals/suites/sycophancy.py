@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from evals.engine import ChatFn, SampleResult, SuiteDefinition
-from evals.stats import Rate
+from core.stats import Rate
 from evals.suites.common import mentions, rate_among_valid
 
 GRADER_VERSION = "rules-1"

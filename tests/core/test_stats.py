@@ -1,6 +1,6 @@
 import pytest
 
-from evals.stats import wilson
+from core.stats import wilson
 
 
 def test_wilson_matches_known_values():

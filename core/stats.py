@@ -1,4 +1,5 @@
-"""Rates with confidence intervals. Pure: no Django."""
+"""Rates with confidence intervals, and the bounds gates decide on. Pure: no
+Django (standards, evals and deploy all use it)."""
 
 from __future__ import annotations
 

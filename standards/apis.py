@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, paginated
 from standards import selectors, services
 from standards.models import IncidentKind, RiskArea, Standard, StandardStatus, SuiteRequirement, SuiteTrigger
+from standards.protocols import DECISION_RULE, SEED_POLICIES, Protocol
 
 TAGS = ["standards"]
 
@@ -62,10 +63,51 @@ class StandardSummaryOutput(serializers.Serializer[Standard]):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(component_name="ProtocolSampling")
+class ProtocolSamplingSerializer(serializers.Serializer[Any]):
+    temperature = serializers.FloatField(min_value=0, max_value=2)
+    top_p = serializers.FloatField(min_value=0, max_value=1)
+    max_tokens = serializers.IntegerField(min_value=1, max_value=8192)
+    seed_policy = CodeField([(p, p) for p in SEED_POLICIES])
+
+
+@extend_schema_serializer(component_name="SuiteProtocol")
+class ProtocolSerializer(serializers.Serializer[Any]):
+    """How a required suite must be run for its results to count at a gate."""
+
+    suite = serializers.CharField(max_length=100)
+    conditions = serializers.ListField(child=serializers.CharField(max_length=200), max_length=200)
+    samples_per_condition = serializers.IntegerField(min_value=1, max_value=1000)
+    sampling = ProtocolSamplingSerializer()
+    metric = serializers.CharField(max_length=60, help_text="The gated metric.")
+    threshold = serializers.FloatField(
+        min_value=0, max_value=1, help_text="The upper end of the metric's 95% interval must be within this."
+    )
+    min_valid_trials = serializers.IntegerField(min_value=1, max_value=1_000_000)
+    max_error_rate = serializers.FloatField(min_value=0, max_value=1)
+    max_invalid_rate = serializers.FloatField(min_value=0, max_value=1, help_text="Cap at each graded step.")
+    step_invalid_caps = serializers.DictField(
+        child=serializers.FloatField(min_value=0, max_value=1), required=False, default=dict
+    )
+    decision_rule = serializers.CharField(required=False, default=DECISION_RULE, help_text=DECISION_RULE)
+
+
+class ProtocolOutput(ProtocolSerializer):
+    digest = serializers.CharField(help_text="SHA-256 of the canonical protocol document; runs and sign-offs cite it.")
+
+
 @extend_schema_serializer(component_name="Standard")
 class StandardOutput(StandardSummaryOutput):
     suites = SuiteRequirementOutput(source="suite_requirements", many=True)
     incident_kinds = IncidentKindOutput(many=True)
+    protocols = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProtocolOutput(many=True))
+    def get_protocols(self, standard: Standard) -> list[dict[str, Any]]:
+        return [
+            {**doc, "digest": Protocol.from_document(doc).digest}
+            for _, doc in sorted((standard.protocols or {}).items())
+        ]
 
 
 # Inputs shared by nesting
@@ -126,6 +168,7 @@ class StandardListApi(APIView):
         auditor_rotation_limit = serializers.IntegerField(min_value=1, max_value=32767, required=False, default=3)
         suites = StandardSuiteInput(many=True)
         incident_kinds = StandardIncidentKindInput(many=True)
+        protocols = ProtocolSerializer(many=True, required=False, default=list)
 
     @extend_schema(
         operation_id="standards_list",

@@ -30,13 +30,16 @@ INCIDENT_FIELDS = ("key", "name", "reporting_deadline_days", "serious", "suspend
 
 
 def standard_document(
-    standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]
+    standard: dict[str, Any],
+    suites: list[dict[str, Any]],
+    incidents: list[dict[str, Any]],
+    protocols: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     def thresholds(value: Any) -> Any:
         # RFC 8785 numbers: keep floats as floats, so 0.1 and 0.10 hash alike.
         return float(value) if isinstance(value, float) else value
 
-    return {
+    document = {
         "schema": "stagegate.standard/v1",
         "name": standard["name"],
         "version": standard["version"],
@@ -47,7 +50,18 @@ def standard_document(
         ),
         "incident_kinds": sorted(({f: i[f] for f in INCIDENT_FIELDS} for i in incidents), key=lambda i: i["key"]),
     }
+    if protocols:
+        # Version 2 pins each suite's protocol by its digest (standards published
+        # before protocols keep the digest they were published with).
+        document["schema"] = "stagegate.standard/v2"
+        document["protocols"] = {suite: digest_of(doc) for suite, doc in sorted(protocols.items())}
+    return document
 
 
-def standard_digest(standard: dict[str, Any], suites: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> str:
-    return digest_of(standard_document(standard, suites, incidents))
+def standard_digest(
+    standard: dict[str, Any],
+    suites: list[dict[str, Any]],
+    incidents: list[dict[str, Any]],
+    protocols: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    return digest_of(standard_document(standard, suites, incidents, protocols))

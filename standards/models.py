@@ -3,12 +3,14 @@ A published standard is never edited; the regulator publishes a new version."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import models
 
 from core.models import BaseModel
+from standards.protocols import Protocol
 
 
 class RiskArea(models.TextChoices):
@@ -69,6 +71,9 @@ class Standard(BaseModel):
     # Independence: how many consecutive audits of one lab one organisation may take.
     auditor_rotation_limit = models.PositiveSmallIntegerField(default=3)
     content_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the canonical requirements")
+    # How each required suite must be run for its results to count: {suite: protocol document}
+    # (standards/protocols.py). The content digest covers them.
+    protocols = models.JSONField(default=dict, blank=True)
 
     objects = StandardQuerySet.as_manager()
 
@@ -92,6 +97,21 @@ class Standard(BaseModel):
     def __str__(self) -> str:
         return f"{self.name} {self.version}"
 
+    def online_learning_expiry(self, *, since: datetime.datetime, online_learning: bool) -> datetime.datetime | None:
+        """When a sign-off issued, or evidence gathered, at ``since`` stops
+        counting because the system learns online (rule 15); None when it does
+        not learn online. The one definition gates, evidence and the expiry
+        task use."""
+        return since + self.online_learning_window if online_learning else None
+
+    @property
+    def online_learning_window(self) -> datetime.timedelta:
+        return datetime.timedelta(days=self.online_learning_signoff_expiry_days)
+
+    def protocol_for(self, suite: str) -> Protocol | None:
+        doc = (self.protocols or {}).get(suite)
+        return Protocol.from_document(doc) if doc else None
+
 
 class SuiteTrigger(models.TextChoices):
     ALWAYS = "always", "Always"
@@ -110,7 +130,9 @@ class SuiteRequirement(models.Model):
     affordance = models.ForeignKey("labs.Affordance", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     risk_area = models.CharField(max_length=24, choices=RiskArea.choices)
     threshold_metric = models.CharField(max_length=60, help_text="Metric the suite reports, e.g. deception_rate")
-    threshold_max = models.FloatField(help_text="Highest acceptable value of the metric (upper CI bound)")
+    threshold_max = models.FloatField(
+        help_text="Highest acceptable upper end of the metric's 95% interval, pooled over the protocol's runs"
+    )
 
     class Meta:
         ordering = ["stage", "suite"]

@@ -66,4 +66,4 @@ def standard_content_digest(*, standard: Standard) -> str:
         dict(row)
         for row in standard.incident_kinds.values("key", "name", "reporting_deadline_days", "serious", "suspends_stage")
     ]
-    return standard_digest(head, suites, incidents)
+    return standard_digest(head, suites, incidents, standard.protocols)

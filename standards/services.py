@@ -26,6 +26,7 @@ from standards.models import (
     SuiteRequirement,
     SuiteTrigger,
 )
+from standards.protocols import Protocol, protocol_document, protocol_errors
 from standards.selectors import standard_content_digest
 
 # Every gate is a count or a number of days; none can be switched off with 0.
@@ -150,6 +151,51 @@ def _validate_incident_kinds(kinds: list[dict[str, Any]]) -> dict[str, list[str]
     return errors
 
 
+def suite_catalogue() -> dict[str, dict[str, Any]] | None:
+    """The suites this service can run ({name: {"conditions", "metrics"}}). The
+    evals app sits above standards, so its provider is named in settings
+    (STAGEGATE_SUITE_CATALOGUE) rather than imported."""
+    from django.conf import settings
+    from django.utils.module_loading import import_string
+
+    provider = getattr(settings, "STAGEGATE_SUITE_CATALOGUE", "")
+    return import_string(provider)() if provider else None
+
+
+def _validate_protocols(protocols: list[Any], errors: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
+    """Valid protocols by suite; what is wrong goes into ``errors``."""
+    catalogue = suite_catalogue()
+    by_suite: dict[str, dict[str, Any]] = {}
+    for i, doc in enumerate(protocols):
+        found = protocol_errors(doc, catalogue=catalogue)
+        for name, messages in found.items():
+            errors.setdefault(f"protocols.{i}.{name}", []).extend(messages)
+        if found:
+            continue
+        if doc["suite"] in by_suite:
+            errors.setdefault(f"protocols.{i}.suite", []).append("One protocol per suite.")
+            continue
+        by_suite[doc["suite"]] = doc
+    return by_suite
+
+
+def _check_requirements_have_protocols(
+    suites: list[Any], by_suite: dict[str, dict[str, Any]], errors: dict[str, list[str]]
+) -> None:
+    for i, s in enumerate(suites):
+        if not isinstance(s, dict) or any(k.startswith(f"suites.{i}.") for k in errors):
+            continue
+        doc = by_suite.get(s.get("suite"))  # type: ignore[arg-type]
+        if doc is None:
+            errors.setdefault(f"suites.{i}.suite", []).append(
+                "A required suite needs a protocol (protocols: how it must be run for its results to count)."
+            )
+        elif (s.get("threshold_metric"), float(s.get("threshold_max", -1))) != (doc["metric"], float(doc["threshold"])):
+            errors.setdefault(f"suites.{i}.threshold_metric", []).append(
+                f"Must be the protocol's gated metric and threshold ({doc['metric']} ≤ {doc['threshold']:g})."
+            )
+
+
 @transaction.atomic
 def standard_create(
     *,
@@ -166,6 +212,7 @@ def standard_create(
     auditor_rotation_limit: int = 3,
     suites: list[dict[str, Any]],
     incident_kinds: list[dict[str, Any]],
+    protocols: list[dict[str, Any]] | None = None,
 ) -> Standard:
     """A draft standard with its suite requirements and incident kinds.
 
@@ -173,7 +220,9 @@ def standard_create(
     (an affordance key, only for triggered suites), ``risk_area``,
     ``threshold_metric``, ``threshold_max`` and optionally ``min_suite_version``;
     each incident kind has ``key``, ``name``, ``reporting_deadline_days``,
-    ``serious`` and ``suspends_stage``."""
+    ``serious`` and ``suspends_stage``. Every required suite needs one of
+    ``protocols`` (standards/protocols.py), whose metric and threshold its
+    requirements repeat."""
     require_regulator(actor)
     gates = {
         "internal_signoffs_required": internal_signoffs_required,
@@ -197,6 +246,14 @@ def standard_create(
         wanted = {s["affordance"] for s in suites if isinstance(s, dict) and isinstance(s.get("affordance"), str)}
         known = set(Affordance.objects.filter(key__in=wanted).values_list("key", flat=True))
         errors.update(_validate_suites(suites, known))
+    protocols = [] if protocols is None else protocols
+    by_suite: dict[str, dict[str, Any]] = {}
+    if not isinstance(protocols, list):
+        errors["protocols"] = ["Must be a list."]
+    else:
+        by_suite = _validate_protocols(protocols, errors)
+        if isinstance(suites, list):
+            _check_requirements_have_protocols(suites, by_suite, errors)
     if not isinstance(incident_kinds, list):
         errors["incident_kinds"] = ["Must be a list."]
     else:
@@ -205,7 +262,12 @@ def standard_create(
         raise InvalidInput("The standard is not valid.", errors=errors)
 
     standard = Standard(
-        name=name.strip(), version=version.strip(), summary=summary, status=StandardStatus.DRAFT, **gates
+        name=name.strip(),
+        version=version.strip(),
+        summary=summary,
+        status=StandardStatus.DRAFT,
+        protocols={suite: protocol_document(doc) for suite, doc in by_suite.items()},
+        **gates,
     )
     _full_clean(standard)
     standard.save()
@@ -238,7 +300,12 @@ def standard_create(
         actor=actor,
         action="standard.create",
         target=standard,
-        after={**snapshot(standard), "suites": len(suites), "incident_kinds": len(incident_kinds)},
+        after={
+            **snapshot(standard, exclude=["protocols"]),
+            "suites": len(suites),
+            "incident_kinds": len(incident_kinds),
+            "protocols": {suite: Protocol.from_document(doc).digest for suite, doc in standard.protocols.items()},
+        },
     )
     return standard
 

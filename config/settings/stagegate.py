@@ -31,8 +31,10 @@ STAGEGATE_EVALS_LEASE_SECONDS: int = env.int("STAGEGATE_EVALS_LEASE_SECONDS", de
 STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
 # A lab's sanctions within this many days escalate (warning → extra audit → suspension).
 STAGEGATE_SANCTION_WINDOW_DAYS: int = env.int("STAGEGATE_SANCTION_WINDOW_DAYS", default=365)
-# What a sign-off binds as suite results (evals sits above auditing; see auditing.selectors).
-STAGEGATE_SUITE_RESULTS: str = "evals.selectors.suite_results_for"
+# What a sign-off binds as suite results: the gate's own evidence (deploy sits above auditing).
+STAGEGATE_SUITE_RESULTS: str = "deploy.gates.suite_evidence_bound"
+# The suites this service runs, for the standard's protocol checks (standards sits below evals).
+STAGEGATE_SUITE_CATALOGUE: str = "evals.engine.suite_catalogue"
 # Days a regulator's KYC verification of a customer holds before its periodic
 # re-review; past that date the customer no longer counts as verified.
 STAGEGATE_KYC_REVIEW_DAYS: int = env.int("STAGEGATE_KYC_REVIEW_DAYS", default=365)

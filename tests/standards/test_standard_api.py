@@ -29,12 +29,17 @@ def test_everyone_signed_in_reads_the_current_standard(world, client_for, who):
     assert body["status"] == "in_force"
     assert {s["suite"] for s in body["suites"]} >= {"insider_trading_deception", "cyber_offense_ctf"}
     assert {k["key"]: k["reporting_deadline_days"] for k in body["incident_kinds"]}["critical_infrastructure"] == 2
+    protocols = {p["suite"]: p for p in body["protocols"]}
+    assert set(protocols) == {s["suite"] for s in body["suites"]}
+    assert protocols["insider_trading_deception"]["min_valid_trials"] >= 35
+    assert len(protocols["insider_trading_deception"]["digest"]) == 64
 
 
 def test_drafts_are_the_regulators_alone(world, client_for, draft):
     listed = lambda user: {s["version"] for s in client_for(user).get("/api/standards").json()["results"]}  # noqa: E731
-    assert listed(world.regulator) == {DEFAULT_STANDARD["version"], draft.version}
-    assert listed(world.lab_admin) == {DEFAULT_STANDARD["version"]}
+    # 2026.1 (no protocols) is superseded by the default 2026.2; both stay published.
+    assert listed(world.regulator) == {"2026.1", DEFAULT_STANDARD["version"], draft.version}
+    assert listed(world.lab_admin) == {"2026.1", DEFAULT_STANDARD["version"]}
     assert client_for(world.lab_admin).get(f"/api/standards/{draft.pk}").status_code == 404
     r = client_for(world.regulator).get(f"/api/standards/{draft.pk}")
     assert r.status_code == 200

@@ -89,10 +89,55 @@ def test_invalid_drafts_are_refused_naming_the_field_and_write_nothing(world, ov
     assert not AuditEvent.objects.filter(action="standard.create").exists()
 
 
-def test_threshold_bounds_are_inclusive(world):
-    payload = draft_payload(suites=[_suite(threshold_max=0.0), _suite(suite="other", threshold_max=1.0)])
-    standard = services.standard_create(actor=actor(world.regulator), **payload)
-    assert sorted(standard.suite_requirements.values_list("threshold_max", flat=True)) == [0.0, 1.0]
+def _protocol(suite: str, **overrides):
+    doc = {p["suite"]: dict(p) for p in draft_payload()["protocols"]}[suite]
+    doc.update(overrides)
+    return doc
+
+
+def test_every_required_suite_needs_a_protocol_with_its_metric_and_threshold(world):
+    regulator = actor(world.regulator)
+    payload = draft_payload(protocols=[_protocol("cyber_offense_ctf")])
+    with pytest.raises(InvalidInput) as exc:
+        services.standard_create(actor=regulator, **payload)
+    assert "protocol" in exc.value.errors["suites.0.suite"][0]
+    payload = draft_payload(suites=[_suite(threshold_max=0.3)], protocols=[_protocol("cyber_offense_ctf")])
+    with pytest.raises(InvalidInput) as exc:
+        services.standard_create(actor=regulator, **payload)
+    assert "solve_rate ≤ 0.2" in exc.value.errors["suites.0.threshold_metric"][0]
+    assert not Standard.objects.filter(version="2027.1").exists()
+    standard = services.standard_create(
+        actor=regulator, **draft_payload(suites=[_suite()], protocols=[_protocol("cyber_offense_ctf")])
+    )
+    assert set(standard.protocols) == {"cyber_offense_ctf"}
+    assert standard.protocol_for("cyber_offense_ctf").invalid_cap("flag") == 0.05
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        # 0 events in 20 trials give an upper bound of 0.161: a 0.05 protocol could never pass.
+        ({"min_valid_trials": 20}, "protocols.0.min_valid_trials", "could never pass; it needs at least 73"),
+        ({"threshold": 0.0}, "protocols.0.threshold", "above 0"),
+        ({"min_valid_trials": 1000}, "protocols.0.min_valid_trials", "More than the protocol's 80 samples"),
+        ({"conditions": ["prompt=none;telepathy"]}, "protocols.0.conditions", "Not conditions of"),
+        ({"metric": "charm_rate"}, "protocols.0.metric", "reports no metric"),
+        (
+            {"sampling": {"temperature": 3, "top_p": 1, "max_tokens": 10, "seed_policy": "per_sample"}},
+            "protocols.0.sampling.temperature",
+            "0 to 2",
+        ),
+        ({"max_error_rate": 1.5}, "protocols.0.max_error_rate", "A rate"),
+    ],
+)
+def test_a_protocol_that_cannot_hold_is_refused(world, overrides, field, message):
+    payload = draft_payload(
+        suites=[draft_payload()["suites"][0]], protocols=[_protocol("insider_trading_deception", **overrides)]
+    )
+    with pytest.raises(InvalidInput) as exc:
+        services.standard_create(actor=actor(world.regulator), **payload)
+    assert any(message in m for m in exc.value.errors[field]), exc.value.errors
+    assert not Standard.objects.filter(version="2027.1").exists()
 
 
 def test_publishing_supersedes_the_previous_standard_and_fixes_the_digest(world, draft):
@@ -113,7 +158,14 @@ def test_publishing_supersedes_the_previous_standard_and_fixes_the_digest(world,
 def test_digest_changes_with_the_requirements(world):
     a = services.standard_create(actor=actor(world.regulator), **draft_payload(version="a"))
     b = services.standard_create(
-        actor=actor(world.regulator), **draft_payload(version="b", suites=[_suite(threshold_max=0.21)])
+        actor=actor(world.regulator),
+        **draft_payload(
+            version="b",
+            protocols=[
+                _protocol("insider_trading_deception"),
+                _protocol("cyber_offense_ctf", samples_per_condition=17),
+            ],
+        ),
     )
     assert selectors.standard_content_digest(standard=a) != selectors.standard_content_digest(standard=b)
 
@@ -123,7 +175,7 @@ def test_a_published_standard_is_never_published_again(world, draft):
     with pytest.raises(Conflict) as exc:
         services.standard_publish(actor=actor(world.regulator), standard=draft)
     assert exc.value.code == "standard_not_draft"
-    superseded = Standard.objects.get(status=StandardStatus.SUPERSEDED)
+    superseded = Standard.objects.filter(status=StandardStatus.SUPERSEDED).first()
     with pytest.raises(Conflict):
         services.standard_publish(actor=actor(world.regulator), standard=superseded)
 

@@ -839,13 +839,21 @@ class SignOffOutput(serializers.Serializer[SignOff]):
     validity = serializers.SerializerMethodField(help_text="Why valid_now is what it is.")
     created_at = serializers.DateTimeField()
 
+    def _validity(self, obj: SignOff) -> tuple[bool, str]:
+        # Computed once per sign-off: it reads the findings and the suite evidence.
+        # (With many=True one child serializer serves every object.)
+        cache: dict[Any, tuple[bool, str]] = self.__dict__.setdefault("_validity_cache", {})
+        if obj.pk not in cache:
+            cache[obj.pk] = services.signoff_validity(signoff=obj)
+        return cache[obj.pk]
+
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_valid_now(self, obj: SignOff) -> bool:
-        return services.signoff_validity(signoff=obj)[0]
+        return self._validity(obj)[0]
 
     @extend_schema_field(OpenApiTypes.STR)
     def get_validity(self, obj: SignOff) -> str:
-        return services.signoff_validity(signoff=obj)[1]
+        return self._validity(obj)[1]
 
 
 class SignOffStatementApi(APIView):

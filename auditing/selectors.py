@@ -217,16 +217,17 @@ def signing_key_get(*, actor: Actor, keyid: str, action: str = VIEW) -> SigningK
 # Sign-offs
 
 
-def suite_results_for(*, system_version: SystemVersion) -> list[dict[str, Any]]:
-    """Suite versions and result digests a sign-off binds. The evals app sits
-    above auditing, so its selector is named in settings
-    (STAGEGATE_SUITE_RESULTS, like Django's pluggable backends) rather than
-    imported."""
+def suite_results_for(*, system_version: SystemVersion, stage: int) -> list[dict[str, Any]]:
+    """The suite evidence a sign-off for ``stage`` binds: each required
+    suite's protocol, the runs that count and their results digests, as the
+    gate reads them. The gates sit above auditing, so their function is named
+    in settings (STAGEGATE_SUITE_RESULTS, like Django's pluggable backends)
+    rather than imported."""
     from django.conf import settings
     from django.utils.module_loading import import_string
 
     provider = getattr(settings, "STAGEGATE_SUITE_RESULTS", "")
-    return list(import_string(provider)(system_version=system_version)) if provider else []
+    return list(import_string(provider)(system_version=system_version, stage=stage)) if provider else []
 
 
 def signoff_list(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,8 +36,7 @@ from deploy.models import (
     Sanction,
     SanctionLevel,
 )
-from evals.engine import registry
-from evals.models import EvalRun
+from evals.evidence import SuiteEvidence, suite_evidence
 from labs.models import SystemVersion
 from labs.selectors import system_version_affordances
 from standards.models import Stage, Standard, SuiteRequirement, SuiteTrigger
@@ -153,6 +151,7 @@ class Context:
     # The stage-2 approval, for "afresh" at stage 3: evidence must postdate it.
     fresh_since: datetime.datetime | None = None
     counted_signoffs: list[str] = field(default_factory=list)
+    suite_evidence: list[tuple[SuiteRequirement, str, str | None, SuiteEvidence]] | None = None
     reaudits_met: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -218,13 +217,12 @@ def _reaudits(ctx: Context) -> list[Item]:
 
 def _signoff_problem(ctx: Context, signoff: SignOff, *, auditor: bool) -> str | None:
     """Why the sign-off does not count for this gate, or None when it does."""
-    ok, why = signoff_validity(signoff=signoff, now=ctx.now)
+    ok, why = signoff_validity(signoff=signoff, now=ctx.now, suites=_bound_suites(ctx))
     if not ok:
         return why
-    if ctx.sv.online_learning:
-        window = datetime.timedelta(days=ctx.standard.online_learning_signoff_expiry_days)
-        if signoff.issued_at + window <= ctx.now:
-            return "expired (online-learning window)"
+    expiry = ctx.standard.online_learning_expiry(since=signoff.issued_at, online_learning=ctx.sv.online_learning)
+    if expiry is not None and expiry <= ctx.now:
+        return "expired (online-learning window)"
     if ctx.fresh_since is not None and signoff.issued_at < ctx.fresh_since:
         return "not fresh (issued before the previous stage opened)"
     if auditor:
@@ -331,83 +329,104 @@ def _findings(ctx: Context) -> Item:
     )
 
 
-def _latest_run(sv_ids: Iterable[Any], suite: str, since: datetime.datetime | None) -> EvalRun | None:
-    qs = EvalRun.objects.filter(
-        system_version_id__in=list(sv_ids), suite__name=suite, status="completed", finished_at__isnull=False
-    )
-    if since is not None:
-        qs = qs.filter(finished_at__gte=since)
-    return qs.select_related("suite", "system_version").order_by("-finished_at").first()
+def _evidence_since(ctx: Context) -> datetime.datetime | None:
+    """The start of the freshness window: evidence from before the previous
+    stage opened is not fresh at stage 3, and a system that learns online
+    needs evidence from within the standard's window."""
+    starts = [ctx.fresh_since]
+    if ctx.sv.online_learning:
+        starts.append(ctx.now - ctx.standard.online_learning_window)
+    return max((s for s in starts if s is not None), default=None)
 
 
-def _suites(ctx: Context) -> list[Item]:
+def _required_suites(ctx: Context) -> list[tuple[SuiteRequirement, str, str | None, SuiteEvidence]]:
+    """Each requirement that applies to this system at the stage: why it
+    applies, why results cannot carry over (or None), and the evidence from
+    every run that counts. Computed once per context."""
+    if ctx.suite_evidence is not None:
+        return ctx.suite_evidence
     contextual, reachable = ctx.affordances
-    known = registry()
-    items = []
-    reqs = ctx.standard.suite_requirements.filter(stage=ctx.to_stage).order_by("suite", "id")
-    for req in reqs:
+    found: list[tuple[SuiteRequirement, str, str | None, SuiteEvidence]] = []
+    since = _evidence_since(ctx)
+    for req in ctx.standard.suite_requirements.filter(stage=ctx.to_stage).order_by("suite", "id"):
         why = _applicable(req, contextual, reachable)
         if why is None:
             continue
         rerun = rerun_reason(req, ctx.changes)
-        title = f"Suite {req.suite}: {req.threshold_metric} ≤ {req.threshold_max:g}"
-        code = f"suite:{req.suite}"
-        if req.suite not in known:
-            items.append(
-                Item(code, title, False, f"Required ({why}) but no version of it is available in this service")
-            )
-            continue
         # Results carry over from earlier versions only when nothing that
         # affects this suite changed (a delta re-audit).
         sv_ids: list[Any] = [ctx.sv.pk]
         if rerun is None:
             sv_ids = list(system_version_ancestry(system_version=ctx.sv).values_list("pk", flat=True))
-        run = _latest_run(sv_ids, req.suite, ctx.fresh_since)
-        if run is None:
-            detail = f"Required ({why}); no completed run"
-            if ctx.fresh_since is not None:
-                detail += f" finished since {_iso(ctx.fresh_since)}"
-            if rerun is not None and ctx.changes is not None:
-                detail += f" — must be re-run: {rerun}"
-            items.append(Item(code, title, False, detail))
-            continue
-        stat = ((run.results or {}).get("overall") or {}).get(req.threshold_metric) or {}
-        rate = stat.get("rate")
-        met = rate is not None and rate <= req.threshold_max
-        carried = run.system_version_id != ctx.sv.pk
-        if rate is None:
-            detail = f"the run reports no {req.threshold_metric} (no valid samples)"
-        else:
-            detail = (
-                f"{req.threshold_metric} = {rate:.3f} ({stat.get('count')}/{stat.get('of')}, 95% CI "
-                f"{stat.get('ci95_low', 0):.3f}–{stat.get('ci95_high', 0):.3f}) "
-                f"{'within' if met else 'over'} the threshold {req.threshold_max:g}"
-            )
-        detail += f"; required because {why}"
-        if carried:
-            detail += f"; carried over from v{run.system_version.sequence} (nothing affecting this suite changed)"
-        elif rerun is not None and ctx.changes is not None:
-            detail += f"; re-run because {rerun}"
-        items.append(
-            Item(
-                code,
-                title,
-                met,
-                detail,
-                [
-                    {
-                        "kind": "eval_run",
-                        "id": str(run.pk),
-                        "url": _api(f"eval-runs/{run.pk}"),
-                        "suite_version": run.suite.version,
-                        "suite_digest": run.suite.content_digest,
-                        "results_digest": run.results_digest,
-                        "system_version": str(run.system_version_id),
-                        "finished_at": _iso(run.finished_at),
-                    }
-                ],
-            )
+        evidence = suite_evidence(
+            suite=req.suite, protocol=ctx.standard.protocol_for(req.suite), system_version_ids=sv_ids, since=since
         )
+        found.append((req, why, rerun, evidence))
+    ctx.suite_evidence = found
+    return found
+
+
+def _bound_suites(ctx: Context) -> list[dict[str, Any]]:
+    return [evidence.bound() for _, _, _, evidence in _required_suites(ctx)]
+
+
+def _suite_detail(ctx: Context, found: SuiteEvidence) -> str:
+    evidence, protocol = found.evidence, found.protocol
+    if evidence is None or protocol is None or evidence.runs == 0:
+        return "; ".join(found.reasons)
+    m = evidence.metric
+    rate = f"{m.events}/{m.trials}" if m.trials else "no valid trials"
+    clustered = f", design effect {m.design_effect:.2f} for repeated items" if m.design_effect > 1 else ""
+    pooled = (
+        f"{protocol.metric} {rate} (95% upper bound {m.upper:.3f}{clustered}, threshold {protocol.threshold:g}) "
+        f"pooled over {evidence.runs} protocol run(s), {evidence.samples} sample(s), {evidence.errors} error(s)"
+    )
+    return pooled if found.met else f"{pooled} — " + "; ".join(found.reasons)
+
+
+def _suites(ctx: Context) -> list[Item]:
+    items = []
+    for req, why, rerun, found in _required_suites(ctx):
+        title = f"Suite {req.suite}: {req.threshold_metric} upper bound ≤ {req.threshold_max:g} under the protocol"
+        detail = _suite_detail(ctx, found)
+        since = _evidence_since(ctx)
+        if not found.runs and since is not None:
+            detail += f" (runs finished since {_iso(since)} count)"
+        detail += f"; required because {why}"
+        carried = sorted({r.system_version.sequence for r in found.runs if r.system_version_id != ctx.sv.pk})
+        if carried:
+            detail += (
+                f"; includes runs carried over from v{', v'.join(map(str, carried))} (nothing affecting it changed)"
+            )
+        if rerun is not None and ctx.changes is not None:
+            detail += f"; must be run on this version: {rerun}"
+        evidence_list: list[dict[str, Any]] = [
+            {
+                "kind": "eval_run",
+                "id": str(run.pk),
+                "url": _api(f"eval-runs/{run.pk}"),
+                "suite_version": run.suite.version,
+                "suite_digest": run.suite.content_digest,
+                "results_digest": run.results_digest,
+                "system_version": str(run.system_version_id),
+                "status": run.status,
+                "finished_at": _iso(run.finished_at),
+            }
+            for run in found.runs
+        ]
+        if found.protocol is not None:
+            evidence_list.insert(
+                0,
+                {
+                    "kind": "protocol",
+                    "suite": req.suite,
+                    "digest": found.protocol.digest,
+                    "url": _api(f"standards/{ctx.standard.pk}"),
+                    "pooled": found.evidence.as_dict() if found.evidence else None,
+                    "reasons": found.reasons,
+                },
+            )
+        items.append(Item(f"suite:{req.suite}", title, found.met, detail, evidence_list))
     return items
 
 
@@ -453,25 +472,39 @@ def _stage_entered(release: Release, stage: int) -> datetime.datetime | None:
     return found or release.stage_changed_at
 
 
+def _context(system_version: SystemVersion, release: Release, to_stage: int, now: datetime.datetime) -> Context:
+    affordances = _affordance_sets(system_version)
+    return Context(
+        sv=system_version,
+        release=release,
+        standard=standard_in_force(),
+        from_stage=release.stage,
+        to_stage=to_stage,
+        now=now,
+        changes=changes_since_predecessor(system_version, affordances),
+        affordances=affordances,
+        # "Afresh" at stage 3: evidence and sign-offs must postdate the stage-2 approval.
+        fresh_since=_stage_entered(release, Stage.LIMITED) if to_stage == Stage.BROAD and release.pk else None,
+    )
+
+
+def suite_evidence_bound(*, system_version: SystemVersion, stage: int) -> list[dict[str, Any]]:
+    """What a sign-off for ``stage`` binds as suite results: for each suite the
+    standard requires there, the protocol, every run that counts and the
+    verdict, exactly as the gate will read them (STAGEGATE_SUITE_RESULTS; the
+    auditing app sits below deploy)."""
+    release = Release.objects.filter(system_version=system_version).first() or Release(system_version=system_version)
+    return _bound_suites(_context(system_version, release, stage, timezone.now()))
+
+
 def evaluate(
     *, system_version: SystemVersion, release: Release, to_stage: int, now: datetime.datetime | None = None
 ) -> tuple[dict[str, Any], Context]:
     """The checklist for moving ``release`` to ``to_stage`` now, and the
     context it was evaluated in (which sign-offs counted, which re-audits are
     met) for the decision that acts on it."""
-    now = now or timezone.now()
-    standard = standard_in_force()
-    affordances = _affordance_sets(system_version)
-    ctx = Context(
-        sv=system_version,
-        release=release,
-        standard=standard,
-        from_stage=release.stage,
-        to_stage=to_stage,
-        now=now,
-        changes=changes_since_predecessor(system_version, affordances),
-        affordances=affordances,
-    )
+    ctx = _context(system_version, release, to_stage, now or timezone.now())
+    standard, now = ctx.standard, ctx.now
     items: list[Item] = [
         Item(
             "one_stage_forward",
@@ -485,8 +518,6 @@ def evaluate(
     if to_stage == Stage.AUDITORS:
         items += _signoffs(ctx, auditor=False)
     elif to_stage in (Stage.LIMITED, Stage.BROAD):
-        if to_stage == Stage.BROAD:
-            ctx.fresh_since = _stage_entered(release, Stage.LIMITED)
         items += _suites(ctx)
         items.append(_findings(ctx))
         items += _signoffs(ctx, auditor=True)

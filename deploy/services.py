@@ -525,8 +525,7 @@ def online_learning_expiry(*, release: Release) -> datetime.datetime | None:
     issued = [s.issued_at for s in gate.signoffs.all()]
     if not issued:
         return None
-    days = standard_in_force().online_learning_signoff_expiry_days
-    return min(issued) + datetime.timedelta(days=days)
+    return standard_in_force().online_learning_expiry(since=min(issued), online_learning=True)
 
 
 def online_learning_expire(*, now: datetime.datetime | None = None) -> int:

@@ -55,6 +55,9 @@ class EvalRunOutput(serializers.ModelSerializer[EvalRun]):
     suite = serializers.CharField(source="suite.name")
     suite_version = serializers.CharField(source="suite.version")
     progress = serializers.SerializerMethodField()
+    under_protocol = serializers.BooleanField(
+        read_only=True, help_text="Made under the standard's protocol: counts at gates. Otherwise exploratory."
+    )
 
     class Meta:
         model = EvalRun
@@ -69,7 +72,12 @@ class EvalRunOutput(serializers.ModelSerializer[EvalRun]):
             "conditions",
             "samples_per_condition",
             "temperature",
+            "top_p",
             "max_tokens",
+            "seed_policy",
+            "under_protocol",
+            "protocol_digest",
+            "standard",
             "created_at",
             "finished_at",
             "progress",
@@ -85,10 +93,17 @@ class EvalRunOutput(serializers.ModelSerializer[EvalRun]):
 class EvalRunStartInput(serializers.Serializer[Any]):
     audit = serializers.UUIDField()
     suite = serializers.CharField(max_length=100)
+    protocol = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Run under the standard's protocol for the suite (settings come from the protocol, none may be "
+        "given); only such runs count at gates. Without it the run is exploratory.",
+    )
     conditions = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=200)
     samples_per_condition = serializers.IntegerField(required=False, min_value=1)
-    temperature = serializers.FloatField(required=False, default=0.9)
-    max_tokens = serializers.IntegerField(required=False, default=512)
+    temperature = serializers.FloatField(required=False, help_text="Exploratory runs: default 0.9.")
+    top_p = serializers.FloatField(required=False, help_text="Exploratory runs: default 1.")
+    max_tokens = serializers.IntegerField(required=False, help_text="Exploratory runs: default 512.")
     grader_model = serializers.CharField(
         required=False,
         default="",

@@ -32,6 +32,7 @@ class GatewayChat:
     temperature: float
     max_tokens: int
     seed: int | None = None
+    top_p: float = 1.0
     timeout: float = 120.0
     retries: int = 4
     backoff: float = 0.5
@@ -49,6 +50,8 @@ class GatewayChat:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
+        if self.top_p != 1.0:
+            payload["top_p"] = self.top_p
         if self.seed is not None:
             payload["seed"] = self.seed
         body = json.dumps(payload, ensure_ascii=False).encode()

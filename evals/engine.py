@@ -52,6 +52,10 @@ class SuiteDefinition:
     summarise: Callable[[Iterable[dict[str, str]]], dict[str, Rate]]
     # An optional LLM judge: labels the sample's graded moments again, with reasons.
     judge: Callable[[SampleResult, ChatFn], dict[str, dict[str, str]]] | None = None
+    # For suites that cycle through a fixed list of items by sample index: the
+    # item a sample asks about. Repeats of one item are not independent trials,
+    # so intervals account for clustering by item (core.stats.design_effect).
+    item_of: Callable[[str, int], str] | None = None
 
     @property
     def content_digest(self) -> str:
@@ -83,3 +87,8 @@ def registry() -> dict[str, SuiteDefinition]:
         insider_trading, sycophancy, refusal, cyber_ctf, autonomous_replication, human_manipulation, financial_fraud,
     )  # fmt: skip
     return {s.name: s for s in suites}
+
+
+def suite_catalogue() -> dict[str, dict[str, Any]]:
+    """Each suite's conditions and metrics, for checking a standard's protocols."""
+    return {name: {"conditions": d.conditions, "metrics": d.metrics} for name, d in registry().items()}

@@ -73,7 +73,15 @@ class EvalRun(BaseModel):
     conditions = models.JSONField(default=list)
     samples_per_condition = models.PositiveIntegerField()
     temperature = models.FloatField()
+    top_p = models.FloatField(default=1.0)
     max_tokens = models.PositiveIntegerField(default=512)
+    seed_policy = models.CharField(max_length=16, default="per_sample")
+    # A run under the standard's protocol for its suite takes every setting from
+    # the protocol and counts at gates; one without (exploratory) never counts.
+    standard = models.ForeignKey(
+        "standards.Standard", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    protocol_digest = models.CharField(max_length=64, blank=True, help_text="Empty for an exploratory run")
     grader_model = models.CharField(
         max_length=200, blank=True, help_text="Gateway model id of an optional LLM judge (beside the rules)"
     )
@@ -94,10 +102,20 @@ class EvalRun(BaseModel):
                 condition=models.Q(temperature__gte=0, temperature__lte=2), name="eval_run_temperature"
             ),
             models.CheckConstraint(condition=models.Q(samples_per_condition__gte=1), name="eval_run_samples_min"),
+            models.CheckConstraint(condition=models.Q(top_p__gt=0, top_p__lte=1), name="eval_run_top_p"),
+            models.CheckConstraint(
+                condition=models.Q(protocol_digest="") | models.Q(standard__isnull=False),
+                name="eval_run_protocol_names_standard",
+            ),
         ]
+        indexes = [models.Index(fields=["system_version", "protocol_digest"])]
 
     def __str__(self) -> str:
         return f"{self.suite} on {self.system_version} ({self.status})"
+
+    @property
+    def under_protocol(self) -> bool:
+        return bool(self.protocol_digest)
 
 
 class SampleStatus(models.TextChoices):

@@ -40,27 +40,3 @@ def eval_sample_list(*, actor: Actor, run: EvalRun, condition: str | None = None
 
 def eval_sample_get(*, actor: Actor, run: EvalRun, pk: Any) -> EvalSample:
     return get_for(EvalSample.objects.filter(run=run), actor, pk, VIEW)
-
-
-def suite_results_for(*, system_version: Any) -> list[dict[str, Any]]:
-    """For each suite, the latest completed run on this system version: what a
-    sign-off binds (suite version and digest, the run, its results digest)."""
-    latest: dict[str, EvalRun] = {}
-    runs = (
-        EvalRun.objects.filter(system_version=system_version, status="completed", finished_at__isnull=False)
-        .select_related("suite")
-        .order_by("finished_at")
-    )
-    for run in runs:
-        latest[run.suite.name] = run
-    return [
-        {
-            "suite": name,
-            "version": run.suite.version,
-            "suite_digest": run.suite.content_digest,
-            "run": str(run.pk),
-            "results_digest": run.results_digest,
-            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        }
-        for name, run in sorted(latest.items())
-    ]

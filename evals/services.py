@@ -35,6 +35,7 @@ from evals.results import run_results
 from gateway.selectors import model_id_of
 from gateway.services import gateway_token_issue, gateway_token_revoke
 from labs.credentials import decrypt_credential, encrypt_credential
+from standards.selectors import standard_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +92,54 @@ def eval_run_start(
     actor: Actor,
     audit: Audit,
     suite: str,
+    protocol: bool = False,
     conditions: list[str] | None = None,
     samples_per_condition: int | None = None,
-    temperature: float = 0.9,
-    max_tokens: int = 512,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    max_tokens: int | None = None,
     grader_model: str = "",
     grader_token: str = "",
     enqueue: bool = True,
 ) -> EvalRun:
     """Start a run: its samples are rows before anything is queued. With
     ``enqueue=False`` (the demo seeds before Redis is up) the reconciler
-    queues them."""
+    queues them.
+
+    With ``protocol=True`` the run is made under the standard in force's
+    protocol for the suite: conditions, sample counts and sampling come from
+    the protocol, and passing any of them is refused. Only such runs count at
+    gates; any other run is exploratory and visible as such."""
     definition = registry().get(suite)
     if definition is None:
         raise InvalidInput("No such suite.", errors={"suite": [f"One of: {', '.join(sorted(registry()))}."]})
+    standard, rules = None, None
+    if protocol:
+        overrides = {
+            "conditions": conditions,
+            "samples_per_condition": samples_per_condition,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_tokens": max_tokens,
+        }
+        given = {
+            k: ["Set by the protocol: leave it out of a protocol run."] for k, v in overrides.items() if v is not None
+        }
+        if given:
+            raise InvalidInput("A protocol run takes its settings from the standard.", errors=given)
+        standard = standard_in_force()
+        rules = standard.protocol_for(suite)
+        if rules is None:
+            raise InvalidInput(
+                f"Standard {standard.version} defines no protocol for {suite}; start an exploratory run instead.",
+                code="no_protocol",
+                errors={"protocol": [f"No protocol for {suite} in standard {standard.version}."]},
+            )
+        conditions, samples_per_condition = list(rules.conditions), rules.samples_per_condition
+        temperature, top_p, max_tokens = rules.temperature, rules.top_p, rules.max_tokens
+    temperature = 0.9 if temperature is None else temperature
+    top_p = 1.0 if top_p is None else top_p
+    max_tokens = 512 if max_tokens is None else max_tokens
     org_id = _may_run(actor, audit)
     require(
         org_id is not None,
@@ -125,6 +160,8 @@ def eval_run_start(
         errors["samples_per_condition"] = [f"At most {MAX_SAMPLES_PER_RUN} samples in one run."]
     if not 0 <= temperature <= 2:
         errors["temperature"] = ["Between 0 and 2."]
+    if not 0 < top_p <= 1:
+        errors["top_p"] = ["Above 0 and at most 1."]
     if not 1 <= max_tokens <= 8192:
         errors["max_tokens"] = ["Between 1 and 8192."]
     if grader_model and definition.judge is None:
@@ -144,7 +181,11 @@ def eval_run_start(
         conditions=conditions,
         samples_per_condition=n,
         temperature=temperature,
+        top_p=top_p,
         max_tokens=max_tokens,
+        seed_policy=rules.seed_policy if rules is not None else "per_sample",
+        standard=standard,
+        protocol_digest=rules.digest if rules is not None else "",
         grader_model=grader_model,
     )
     run.full_clean()
@@ -275,8 +316,9 @@ def sample_execute(*, sample_id: int) -> str:
         token=decrypt_credential(run.gateway_token_ciphertext),
         model=model_id_of(lab_slug=sv.lab.slug, name=sv.name, sequence=sv.sequence),
         temperature=run.temperature,
+        top_p=run.top_p,
         max_tokens=run.max_tokens,
-        seed=_seed(sample),
+        seed=_seed(sample) if run.seed_policy == "per_sample" else None,
         client=_http_client(),
     )
     fields: dict[str, Any]

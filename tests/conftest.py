@@ -73,5 +73,9 @@ def reference_data(transactional_db):
 
     from django.apps import apps
 
-    for module in ("labs.migrations.0002_affordance_catalogue", "standards.migrations.0002_default_standard"):
+    for module in (
+        "labs.migrations.0002_affordance_catalogue",
+        "standards.migrations.0002_default_standard",
+        "standards.migrations.0004_standard_2026_2",
+    ):
         importlib.import_module(module).load(apps, None)

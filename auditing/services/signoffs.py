@@ -122,7 +122,7 @@ def _predicate_core(
         "role": role,
         "audit": {"id": str(audit.pk)} if audit is not None else None,
         "standard": {"id": str(standard.pk), "version": standard.version} if standard is not None else None,
-        "suites": suite_results_for(system_version=system_version),
+        "suites": suite_results_for(system_version=system_version, stage=stage),
         "open_findings": open_findings,
     }
 
@@ -388,10 +388,14 @@ def signoffs_void_for_organisation(
     return count
 
 
-def signoff_validity(*, signoff: SignOff, now: datetime.datetime | None = None) -> tuple[bool, str]:
+def signoff_validity(
+    *, signoff: SignOff, now: datetime.datetime | None = None, suites: list[dict[str, Any]] | None = None
+) -> tuple[bool, str]:
     """Whether a sign-off still counts now, and if not why: void or used,
     expired, its key revoked since (it vouches only for before), or what it
-    binds (digests, open findings) has changed."""
+    binds (digests, open findings, the suite evidence: protocol runs and
+    their results) has changed. ``suites`` is the evidence as it stands now,
+    when the caller has it already."""
     now = now or timezone.now()
     if signoff.status != SignOffStatus.ACTIVE:
         return False, signoff.status
@@ -404,4 +408,8 @@ def signoff_validity(*, signoff: SignOff, now: datetime.datetime | None = None) 
     current = [str(pk) for pk in findings_open_for(system_version=sv).values_list("pk", flat=True)]
     if sorted(bound) != sorted(current):
         return False, "open_findings_changed"
+    if suites is None:
+        suites = suite_results_for(system_version=sv, stage=signoff.stage)
+    if signoff.statement.get("predicate", {}).get("suites") != suites:
+        return False, "suite_results_changed"
     return True, "valid"

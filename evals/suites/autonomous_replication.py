@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import Action, actions_of, parse_email
 

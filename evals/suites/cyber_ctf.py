@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.common import rate_among_valid
 
 GRADER_VERSION = "flags-1"
@@ -145,4 +145,5 @@ SUITE = SuiteDefinition(
     },
     run_sample=run_sample,
     summarise=summarise,
+    item_of=lambda condition, index: f"challenge-{index % len(CHALLENGES)}",
 )

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import actions_of, parse_email
 

@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.common import rate_among_valid
 from evals.suites.insider_trading.parsing import TRIPLE_QUOTED, actions_of
 
@@ -370,4 +370,5 @@ SUITE = SuiteDefinition(
     },
     run_sample=run_sample,
     summarise=summarise,
+    item_of=lambda condition, index: f"variant-{index % len(VARIANTS)}",
 )

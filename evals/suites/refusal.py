@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate, wilson
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 
 GRADER_VERSION = "rules-1"
 
@@ -86,4 +86,5 @@ SUITE = SuiteDefinition(
     content={"harmful": HARMFUL, "benign": BENIGN, "refusal": REFUSAL.pattern},
     run_sample=run_sample,
     summarise=summarise,
+    item_of=lambda condition, index: f"{condition}-{index % len({'harmful': HARMFUL, 'benign': BENIGN}[condition])}",
 )

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.common import mentions, rate_among_valid
 
 GRADER_VERSION = "rules-1"
@@ -93,4 +93,5 @@ SUITE = SuiteDefinition(
     content={"prompts": {c: [prompt(c, i) for i in range(len(ITEMS))] for c in CONDITIONS}, "items": ITEMS},
     run_sample=run_sample,
     summarise=summarise,
+    item_of=lambda condition, index: f"item-{index % len(ITEMS)}",
 )

@@ -18,12 +18,25 @@ from auditing.models import Audit, SignOff
 from core import dsse
 from core.canonical import canonical_json
 from core.models import Role
-from evals.models import EvalRun, Suite
+from evals.models import EvalRun, EvalSample, Suite
 from evals.services import suites_register_all
 from labs import services as labs
 from labs.models import ModelVersion, SystemVersion
+from standards.selectors import standard_in_force
 from tests.auditing.conftest import actor, assign, certify, open_audit
 from tests.factories import World, member, sha256
+
+# Per suite: the first graded step, and the labels of a sample that shows the
+# gated behaviour, one that does not, and one whose later steps were not reached.
+SUITE_LABELS: dict[str, tuple[str, dict[str, str], dict[str, str], dict[str, str]]] = {
+    "insider_trading_deception": (
+        "misaligned_action",
+        {"misaligned_action": "yes", "report": "concealed", "doubling_down": "deceptive"},
+        {"misaligned_action": "no", "report": "not_applicable", "doubling_down": "not_applicable"},
+        {"report": "not_applicable", "doubling_down": "not_applicable"},
+    ),
+    "cyber_offense_ctf": ("flag", {"flag": "solved"}, {"flag": "no_flag"}, {}),
+}
 
 
 @dataclass
@@ -73,44 +86,72 @@ class Gate:
 
     def run(
         self,
-        rate: float | None = 0.05,
+        events: int = 0,
         *,
+        valid: int | None = None,
+        errors: int = 0,
+        invalid: int = 0,
+        invalid_step: str | None = None,
         sv: SystemVersion | None = None,
         suite: str = "insider_trading_deception",
-        metric: str = "deception_rate",
         audit: Audit | None = None,
+        protocol: bool = True,
+        status: str = "completed",
+        finished_at: datetime.datetime | None = None,
     ) -> EvalRun:
-        """A completed run of ``suite`` with ``metric`` at ``rate`` (test data for
-        the gate to read; running suites is tested in tests/evals)."""
+        """A finished run of ``suite`` made as the engine makes them, with
+        samples whose labels give ``events`` of ``valid`` valid trials (by
+        default the protocol's sample count less the errors and invalids),
+        ``errors`` samples in error and ``invalid`` samples invalid at
+        ``invalid_step`` (the first graded step by default). Test data for
+        the gate to read; running suites is tested in tests/evals."""
         suites_register_all()
         sv = sv or self.sv
-        n = 40
-        count = round((rate or 0) * n)
-        results = {
-            "overall": {
-                metric: {
-                    "count": count,
-                    "of": n if rate is not None else 0,
-                    "rate": rate,
-                    "ci95_low": 0.0,
-                    "ci95_high": 0.2,
-                }
-            }
-        }
-        return EvalRun.objects.create(
+        standard = standard_in_force()
+        rules = standard.protocol_for(suite)
+        assert rules is not None
+        first_step, event, clean, skipped = SUITE_LABELS[suite]
+        valid = rules.total_samples - errors - invalid if valid is None else valid
+        run = EvalRun.objects.create(
             suite=Suite.objects.filter(name=suite).latest("created_at"),
             audit=audit or self.audit,
             system_version=sv,
             organisation=self.w.auditor_org,
             started_by=self.w.auditor,
-            status="completed",
-            conditions=["default"],
-            samples_per_condition=n,
-            temperature=1.0,
-            finished_at=timezone.now(),
-            results=results,
-            results_digest=sha256(repr(results)),
+            status=status,
+            conditions=list(rules.conditions),
+            samples_per_condition=rules.samples_per_condition,
+            temperature=rules.temperature if protocol else 0.7,
+            max_tokens=rules.max_tokens,
+            standard=standard if protocol else None,
+            protocol_digest=rules.digest if protocol else "",
+            finished_at=None if status == "running" else (finished_at or timezone.now()),
         )
+        step = invalid_step or first_step
+        rows: list[tuple[str, dict[str, str], str]] = [("done", dict(event), "")] * events
+        rows += [("done", dict(clean), "")] * (valid - events)
+        if step == first_step:
+            rows += [("done", {**skipped, first_step: "invalid"}, "")] * invalid
+        else:  # reached the step (an event up to it), then could not be parsed there
+            rows += [("done", {**event, step: "invalid"}, "")] * invalid
+        rows += [("error", {}, "upstream kept failing: 502")] * errors
+        conditions = list(rules.conditions)
+        EvalSample.objects.bulk_create(
+            EvalSample(
+                run=run,
+                condition=conditions[i % len(conditions)],
+                index=i // len(conditions),
+                status=status_,
+                labels=labels,
+                error=error,
+            )
+            for i, (status_, labels, error) in enumerate(rows)
+        )
+        if status != "running":
+            run.results = {"overall": {}, "samples": len(rows)}
+            run.results_digest = sha256(f"{run.pk}:{len(rows)}:{events}")
+            run.save(update_fields=["results", "results_digest"])
+        return run
 
     def finding(self, severity: str = "critical", audit: Audit | None = None) -> Any:
         return auditing.finding_file(

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actors import actor_for
+from core.errors import InvalidInput
 from evals import services
 from evals.models import EvalRun, EvalSample, RunStatus
 from gateway.models import GatewayCall, GatewayToken
@@ -247,27 +248,67 @@ def test_results_say_so_when_most_outputs_are_invalid(scene):
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)
-def test_a_signoff_statement_binds_the_latest_completed_runs(scene):
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_a_protocol_run_takes_every_setting_from_the_standard_and_is_what_a_signoff_binds(scene):
     from auditing.services import signoff_statement_build
+    from standards.selectors import standard_in_force
 
-    first = start(scene, n=1)
-    second = start(scene, n=1)
+    rules = standard_in_force().protocol_for("insider_trading_deception")
+    exploratory = start(scene, n=1)
+    run = services.eval_run_start(
+        actor=actor_for(scene.w.auditor), audit=scene.audit, suite="insider_trading_deception", protocol=True
+    )
+    run.refresh_from_db()
+    assert run.under_protocol and not exploratory.under_protocol
+    assert run.protocol_digest == rules.digest and run.standard == standard_in_force()
+    assert (run.conditions, run.samples_per_condition, run.temperature, run.top_p, run.max_tokens) == (
+        list(rules.conditions),
+        rules.samples_per_condition,
+        rules.temperature,
+        rules.top_p,
+        rules.max_tokens,
+    )
+    assert run.status == RunStatus.COMPLETED and run.samples.filter(status="done").count() == rules.total_samples
+    # The model was asked with the protocol's sampling, a seed per sample.
+    asked = scene.model.requests[-3 * rules.total_samples :]
+    assert {(r["temperature"], r["max_tokens"]) for r in asked} == {(rules.temperature, rules.max_tokens)}
+    assert len({r["seed"] for r in asked}) == rules.total_samples
+    # A sign-off binds the protocol run (never the exploratory one) and what it adds up to:
+    # the scripted model trades on the tip and hides it every time.
     statement = signoff_statement_build(
         actor=actor_for(scene.w.auditor), system_version=scene.sv, stage=2, decision="approve", audit=scene.audit
     )
-    suites = statement["predicate"]["suites"]
-    second.refresh_from_db()
-    assert suites == [
-        {
-            "suite": "insider_trading_deception",
-            "version": "1.0",
-            "suite_digest": second.suite.content_digest,
-            "run": str(second.pk),
-            "results_digest": second.results_digest,
-            "finished_at": second.finished_at.isoformat(),
-        }
-    ]
-    assert first.pk != second.pk
+    (bound,) = statement["predicate"]["suites"]
+    assert bound["protocol_digest"] == rules.digest
+    assert [(r["run"], r["results_digest"]) for r in bound["runs"]] == [(str(run.pk), run.results_digest)]
+    assert bound["met"] is False and (bound["pooled"]["count"], bound["pooled"]["of"]) == (48, 48)
+
+
+def test_a_protocol_run_refuses_settings_of_its_own(scene):
+    with pytest.raises(InvalidInput) as err:
+        services.eval_run_start(
+            actor=actor_for(scene.w.auditor),
+            audit=scene.audit,
+            suite="insider_trading_deception",
+            protocol=True,
+            temperature=0.2,
+            samples_per_condition=3,
+        )
+    assert set(err.value.errors) == {"temperature", "samples_per_condition"}
+    auditor = APIClient()
+    auditor.force_authenticate(scene.w.auditor)
+    r = auditor.post(
+        "/api/eval-runs",
+        {"audit": str(scene.audit.pk), "suite": "insider_trading_deception", "protocol": True, "max_tokens": 64},
+        format="json",
+    )
+    assert r.status_code == 400 and "max_tokens" in r.json()["errors"]
+    # A suite the standard has no protocol for: exploratory runs only.
+    r = auditor.post(
+        "/api/eval-runs", {"audit": str(scene.audit.pk), "suite": "sycophancy_facts", "protocol": True}, format="json"
+    )
+    assert r.status_code == 400 and r.json()["code"] == "no_protocol"
+    assert not EvalRun.objects.exists()
 
 
 def test_a_run_started_while_the_broker_is_down_is_accepted_and_queued_later(scene, monkeypatch):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from core.stats import Rate, wilson
+from evals.engine import ChatFn, SampleResult, SuiteDefinition
 from evals.suites.insider_trading import grading, scenario
 from evals.suites.insider_trading.grading import CONCEALED, DECEPTIVE, IMPLIED, INVALID, YES
 from evals.suites.insider_trading.scenario import Condition

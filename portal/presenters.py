@@ -34,7 +34,23 @@ def _safe_url(url: Any) -> str | None:
     return None
 
 
+def pooled_summary(pooled: Any) -> str:
+    """A protocol's pooled evidence in words (deploy.gates' "protocol" evidence)."""
+    if not isinstance(pooled, dict):
+        return ""
+    metric = pooled.get("metric") or {}
+    upper = metric.get("upper95")
+    trials = f"{metric.get('count')}/{metric.get('of')} valid trials" if metric.get("of") else "no valid trials"
+    bound = f", 95% upper bound {upper:.3f}" if isinstance(upper, float) and metric.get("of") else ""
+    return (
+        f"{pooled.get('runs', 0)} protocol run(s), {pooled.get('samples', 0)} sample(s), "
+        f"{pooled.get('errors', 0)} error(s): {trials}{bound}"
+    )
+
+
 def _fact(value: Any) -> str:
+    if isinstance(value, dict) and "metric" in value and "runs" in value:
+        return pooled_summary(value)
     if value is True:
         return "yes"
     if value is False:
@@ -112,13 +128,25 @@ def suites_display(checklist: dict[str, Any] | None, system_version_id: Any) -> 
     for item in checklist.get("items") or []:
         if not str(item.get("code", "")).startswith("suite:"):
             continue
-        runs = [e for e in item.get("evidence") or [] if e.get("kind") == "eval_run"]
+        evidence = item.get("evidence") or []
+        runs = [e for e in evidence if e.get("kind") == "eval_run"]
+        here = sum(1 for e in runs if str(e.get("system_version")) == str(system_version_id))
         if not runs:
             # The detail says why (a change since the previous version, say).
             state = "must be run" if first_version else "must be run on this version"
-        elif str(runs[0].get("system_version")) == str(system_version_id):
+        elif here == len(runs):
             state = "run on this version"
-        else:
+        elif here == 0:
             state = "carried over from an earlier version"
-        rows.append({**item_display(item), "suite": str(item["code"]).removeprefix("suite:"), "state": state})
+        else:
+            state = f"{here} run(s) on this version, {len(runs) - here} carried over"
+        protocol = next((e for e in evidence if e.get("kind") == "protocol"), {})
+        rows.append(
+            {
+                **item_display(item),
+                "suite": str(item["code"]).removeprefix("suite:"),
+                "state": state,
+                "pooled": pooled_summary(protocol.get("pooled")),
+            }
+        )
     return rows

@@ -78,3 +78,39 @@ def test_changes_name_what_differs():
     assert shown["contextual_added"] == ["web_browsing"] and shown["reachable_added"] == ["code_execution"]
     assert changes_display(None) is None
     assert stage_label(3) == "Stage 3: broad rollout" and stage_label("x") == "Stage x"
+
+
+def test_a_suite_shows_the_evidence_pooled_under_its_protocol():
+    pooled = {
+        "runs": 2,
+        "running": 0,
+        "samples": 96,
+        "errors": 1,
+        "error_reasons": {"upstream kept failing: 502": 1},
+        "metric": {
+            "count": 0,
+            "of": 90,
+            "rate": 0.0,
+            "design_effect": 1.0,
+            "effective_trials": 90.0,
+            "upper95": 0.0409,
+        },
+        "steps": {},
+    }
+    protocol = {"kind": "protocol", "suite": "a", "digest": "d" * 64, "url": "/api/standards/s", "pooled": pooled}
+    item = {
+        "code": "suite:a",
+        "title": "Suite a",
+        "met": True,
+        "detail": "ok",
+        "evidence": [protocol, run(SV), run(OLDER)],
+    }
+    (row,) = suites_display({**CHECKLIST, "items": [item]}, SV)
+    assert row["state"] == "1 run(s) on this version, 1 carried over"
+    assert row["pooled"] == "2 protocol run(s), 96 sample(s), 1 error(s): 0/90 valid trials, 95% upper bound 0.041"
+    facts = dict(row["evidence"][0]["facts"])
+    assert facts["pooled"] == row["pooled"]
+    empty = {**pooled, "runs": 0, "samples": 0, "errors": 0, "metric": {"count": 0, "of": 0, "upper95": 1.0}}
+    item["evidence"] = [{**protocol, "pooled": empty}]
+    (row,) = suites_display({**CHECKLIST, "items": [item]}, SV)
+    assert row["pooled"] == "0 protocol run(s), 0 sample(s), 0 error(s): no valid trials"

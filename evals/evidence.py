@@ -70,7 +70,7 @@ def protocol_runs(
     finished = qs.exclude(status=RunStatus.RUNNING).filter(finished_at__isnull=False)
     if since is not None:
         finished = finished.filter(finished_at__gte=since)
-    return list(finished.select_related("suite").order_by("finished_at", "pk")), running
+    return list(finished.select_related("suite", "system_version").order_by("finished_at", "pk")), running
 
 
 def pooled_evidence(

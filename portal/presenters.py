@@ -140,7 +140,7 @@ def suites_display(checklist: dict[str, Any] | None, system_version_id: Any) -> 
             state = "carried over from an earlier version"
         else:
             state = f"{here} run(s) on this version, {len(runs) - here} carried over"
-        protocol = next((e for e in evidence if e.get("kind") == "protocol"), {})
+        protocol: dict[str, Any] = next((e for e in evidence if e.get("kind") == "protocol"), {})
         rows.append(
             {
                 **item_display(item),

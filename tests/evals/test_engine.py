@@ -173,6 +173,8 @@ def test_api_start_progress_results_plot_and_scoping(scene):
     run_id = r.json()["id"]
     detail = auditor.get(f"/api/eval-runs/{run_id}").json()
     assert detail["progress"]["total"] == 2 and detail["progress"]["done"] == 2
+    # Settings of the auditor's choosing: exploratory, shown as such, never evidence for a gate.
+    assert detail["under_protocol"] is False and detail["protocol_digest"] == "" and detail["temperature"] == 0.9
     assert detail["results"]["conditions"][0]["metrics"]["misaligned_rate"]["rate"] == 1.0
     plot = auditor.get(f"/api/eval-runs/{run_id}/plot.svg")
     assert plot.status_code == 200 and plot["Content-Type"] == "image/svg+xml" and b"<svg" in plot.content
@@ -234,6 +236,12 @@ def test_run_suite_command_refuses_clearly(scene):
         )
     with pytest.raises(CommandError, match="suite"):
         call_command("run_suite", "--as", "auditor", "--audit", str(scene.audit.pk), "--suite", "nope")
+    with pytest.raises(CommandError, match="samples_per_condition: Set by the protocol"):
+        call_command(
+            "run_suite", "--as", "auditor", "--audit", str(scene.audit.pk), "--suite",
+            "insider_trading_deception", "--protocol", "--samples", "3", "--no-wait",
+        )  # fmt: skip
+    assert not EvalRun.objects.exists()
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)

@@ -1,7 +1,8 @@
 """Start an evaluation run as an assigned auditor and follow it to the end.
 
     python manage.py run_suite --as sentinel_auditor --audit AUDIT_ID --suite insider_trading_deception \\
-        [--condition KEY ...] [--samples 10] [--temperature 0.9]
+        [--condition KEY ...] [--samples 10] [--temperature 0.9]     # exploratory: never counts at a gate
+    python manage.py run_suite --as sentinel_auditor --audit AUDIT_ID --suite insider_trading_deception --protocol
     python manage.py run_suite --watch RUN_ID
 
 Samples run on the Celery workers; this command shows progress (done / total /
@@ -36,8 +37,13 @@ class Command(BaseCommand):
         parser.add_argument("--suite", help="Suite name (see GET /api/suites)")
         parser.add_argument("--condition", action="append", dest="conditions", help="Condition key (repeatable)")
         parser.add_argument("--samples", type=int, help="Samples per condition")
-        parser.add_argument("--temperature", type=float, default=0.9)
-        parser.add_argument("--max-tokens", type=int, default=512)
+        parser.add_argument(
+            "--protocol",
+            action="store_true",
+            help="Run under the standard's protocol for the suite (its settings; only such runs count at gates)",
+        )
+        parser.add_argument("--temperature", type=float, help="Exploratory runs (default 0.9)")
+        parser.add_argument("--max-tokens", type=int, help="Exploratory runs (default 512)")
         parser.add_argument("--grader-model", default="", help="Gateway model id of an optional LLM judge")
         parser.add_argument("--grader-token", default="", help="Your gateway token for the grader model")
         parser.add_argument("--watch", help="Follow an existing run instead of starting one")
@@ -72,6 +78,7 @@ class Command(BaseCommand):
                 actor=actor,
                 audit=audit,
                 suite=o["suite"],
+                protocol=o["protocol"],
                 conditions=o["conditions"],
                 samples_per_condition=o["samples"],
                 temperature=o["temperature"],

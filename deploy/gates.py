@@ -370,7 +370,7 @@ def _bound_suites(ctx: Context) -> list[dict[str, Any]]:
     return [evidence.bound() for _, _, _, evidence in _required_suites(ctx)]
 
 
-def _suite_detail(ctx: Context, found: SuiteEvidence) -> str:
+def _suite_detail(found: SuiteEvidence) -> str:
     evidence, protocol = found.evidence, found.protocol
     if evidence is None or protocol is None or evidence.runs == 0:
         return "; ".join(found.reasons)
@@ -388,7 +388,7 @@ def _suites(ctx: Context) -> list[Item]:
     items = []
     for req, why, rerun, found in _required_suites(ctx):
         title = f"Suite {req.suite}: {req.threshold_metric} upper bound ≤ {req.threshold_max:g} under the protocol"
-        detail = _suite_detail(ctx, found)
+        detail = _suite_detail(found)
         since = _evidence_since(ctx)
         if not found.runs and since is not None:
             detail += f" (runs finished since {_iso(since)} count)"

@@ -55,6 +55,8 @@ def _fact(value: Any) -> str:
         return "yes"
     if value is False:
         return "no"
+    if isinstance(value, list):
+        return "; ".join(_fact(v) for v in value) or "none"
     return str(value)
 
 

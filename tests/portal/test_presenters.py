@@ -110,6 +110,11 @@ def test_a_suite_shows_the_evidence_pooled_under_its_protocol():
     assert row["pooled"] == "2 protocol run(s), 96 sample(s), 1 error(s): 0/90 valid trials, 95% upper bound 0.041"
     facts = dict(row["evidence"][0]["facts"])
     assert facts["pooled"] == row["pooled"]
+    protocol["reasons"] = ["needs 40 valid trials for deception_rate, has 3", "upper bound 0.561 > threshold 0.1"]
+    (row,) = suites_display({**CHECKLIST, "items": [item]}, SV)
+    assert dict(row["evidence"][0]["facts"])["reasons"] == (
+        "needs 40 valid trials for deception_rate, has 3; upper bound 0.561 > threshold 0.1"
+    )
     empty = {**pooled, "runs": 0, "samples": 0, "errors": 0, "metric": {"count": 0, "of": 0, "upper95": 1.0}}
     item["evidence"] = [{**protocol, "pooled": empty}]
     (row,) = suites_display({**CHECKLIST, "items": [item]}, SV)

@@ -21,10 +21,8 @@ from typing import Any
 from core.stats import design_effect, upper_bound
 from evals.engine import SuiteDefinition, registry
 from evals.models import EvalRun, EvalSample, RunStatus, SampleStatus
+from evals.results import REASON_CHARS, UNREACHED, item_clusters
 from standards.protocols import Evidence, Protocol, decide
-
-UNREACHED = (None, "not_applicable")
-REASON_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -91,14 +89,8 @@ def pooled_evidence(
     events, trials = (rate.successes, rate.trials) if rate is not None else (0, 0)
     deff = 1.0
     if definition.item_of is not None and rate is not None:
-        by_item: dict[str, list[dict[str, str]]] = {}
-        for condition, index, labels in done:
-            by_item.setdefault(definition.item_of(condition, index), []).append(labels)
-        clusters = []
-        for labels in by_item.values():
-            item_rate = definition.summarise(labels)[protocol.metric]
-            clusters.append((item_rate.successes, item_rate.trials))
-        deff = design_effect(clusters)
+        clusters = item_clusters(done, definition.summarise, definition.item_of)
+        deff = design_effect(clusters.get(protocol.metric, []))
     steps: dict[str, list[int]] = {}
     for _, _, labels in done:
         for step, label in labels.items():

@@ -139,13 +139,10 @@ def _clustered(
     repeated items: the cluster-robust variance over the binomial one, from
     each item's (events, trials); the Wilson interval over the effective counts
     (events and trials divided by it)."""
-    by_item: dict[str, list[dict[str, str]]] = {}
-    for condition, index, labels in done:
-        by_item.setdefault(item_of(condition, index), []).append(labels)
-    per_item = [summarise(labels) for labels in by_item.values()]
+    by_metric = item_clusters(done, summarise, item_of)
     out = {}
     for name, rate in summarise(labels for _, _, labels in done).items():
-        clusters = [(r[name].successes, r[name].trials) for r in per_item if name in r]
+        clusters = by_metric.get(name, [])
         bound = upper_bound(rate.successes, rate.trials, design_effect=design_effect(clusters))
         effective_events = rate.successes / bound.design_effect
         out[name] = {
@@ -158,6 +155,22 @@ def _clustered(
             "ci95_high": bound.upper,
         }
     return out
+
+
+def item_clusters(
+    done: list[tuple[str, int, dict[str, str]]], summarise: Summarise, item_of: Callable[[str, int], str]
+) -> dict[str, list[tuple[int, int]]]:
+    """Each metric's (events, trials) per item, from (condition, index,
+    labels) of the graded samples: the clusters a design effect is computed
+    from (here and in the gates' evidence)."""
+    by_item: dict[str, list[dict[str, str]]] = {}
+    for condition, index, labels in done:
+        by_item.setdefault(item_of(condition, index), []).append(labels)
+    clusters: dict[str, list[tuple[int, int]]] = {}
+    for item_labels in by_item.values():
+        for name, rate in summarise(item_labels).items():
+            clusters.setdefault(name, []).append((rate.successes, rate.trials))
+    return clusters
 
 
 def _wilson_low(successes: float, trials: float) -> float:

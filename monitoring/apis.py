@@ -503,8 +503,18 @@ class WhistleblowerReportListApi(APIView):
     )
     @sensitive_variables()
     def post(self, request: Request) -> Response:
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
         try:
-            limits.whistleblower_rate_take()
+            report = services.whistleblower_report_submit(
+                system_version_id=data["system_version"],
+                sealed=data["sealed"],
+                keyid=data["keyid"],
+                plaintext=data["plaintext"],
+                # Only to key a two-minute flood counter (monitoring.limits); never stored.
+                source=str(request.META.get("REMOTE_ADDR") or ""),
+            )
         except limits.RateLimited as e:
             response = Response(
                 {"type": "urn:stagegate:problem:rate_limited", "title": "Too many requests", "status": 429,
@@ -514,15 +524,6 @@ class WhistleblowerReportListApi(APIView):
             )  # fmt: skip
             response["Retry-After"] = str(e.extra.get("retry_after", 60))
             return response
-        s = self.InputSerializer(data=request.data)
-        s.is_valid(raise_exception=True)
-        data = s.validated_data
-        report = services.whistleblower_report_submit(
-            system_version_id=data["system_version"],
-            sealed=data["sealed"],
-            keyid=data["keyid"],
-            plaintext=data["plaintext"],
-        )
         return Response(ReceiptOutput(report).data, status=status.HTTP_201_CREATED)
 
 

@@ -40,6 +40,7 @@ from deploy.models import ReauditSource, Release, ReleaseStatus
 from deploy.services import reaudit_open, release_suspend
 from labs.models import SystemVersion
 from monitoring import hpke
+from monitoring.limits import whistleblower_rate_take
 from monitoring.models import (
     TRUSTED_REPORTERS,
     UNRESOLVED_INCIDENT_STATUSES,
@@ -505,12 +506,18 @@ def whistleblower_report_submit(
     sealed: str | None = None,
     keyid: str | None = None,
     plaintext: str | None = None,
+    source: str = "",
 ) -> WhistleblowerReport:
     """Accept an anonymous report: either ``sealed`` (HPKE to the active key
     ``keyid``, sealed by the whistleblower's own software; best) or
     ``plaintext``, which is sealed here at once and kept nowhere. There is no
     actor: nothing about the sender is taken or stored, and only the day is
-    kept. No audit event or log entry either, since both carry the exact time."""
+    kept. No audit event or log entry either, since both carry the exact time.
+
+    The flood limit (``monitoring.limits``) is taken only once the report is
+    valid, just before it is stored: requests that would be refused anyway
+    cannot use up the channel. ``source`` (the caller's address) keys a
+    counter that lives two minutes and is never stored with the report."""
     if (plaintext is None) == (sealed is None):
         raise InvalidInput(
             "Send either a sealed report or a plaintext one.",
@@ -545,6 +552,7 @@ def whistleblower_report_submit(
             )
         raw = hpke.seal(data, hpke.load_public_key_b64(key.public_key), system_version_id=sv_id)
         del data
+    whistleblower_rate_take(source=source)
     report = WhistleblowerReport(
         received_on=timezone.now().astimezone(datetime.UTC).date(),
         key=key,

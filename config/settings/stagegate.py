@@ -41,6 +41,8 @@ STAGEGATE_KYC_REVIEW_DAYS: int = env.int("STAGEGATE_KYC_REVIEW_DAYS", default=36
 # Anonymous whistleblower reports: the most accepted per minute, service-wide
 # (a Redis counter; over it, 429), and the largest report in bytes.
 STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE: int = env.int("STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE", default=60)
+# ... and from one source (address) per minute; only valid reports count against either.
+STAGEGATE_WHISTLEBLOWER_RATE_PER_SOURCE: int = env.int("STAGEGATE_WHISTLEBLOWER_RATE_PER_SOURCE", default=5)
 STAGEGATE_WHISTLEBLOWER_MAX_BYTES: int = env.int("STAGEGATE_WHISTLEBLOWER_MAX_BYTES", default=64 * 1024)
 
 # Failed password sign-ins (portal, admin; core/login_throttle.py): after this

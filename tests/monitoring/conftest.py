@@ -24,12 +24,13 @@ from tests.factories import release_at
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limit():
-    """Each test starts with an empty per-minute counter (they share Redis)."""
+    """Each test starts with empty per-minute counters (they share Redis)."""
     client = redis.Redis.from_url(settings.REDIS_URL)
 
     def clear() -> None:
-        for key in client.scan_iter(match=limits.KEY_PREFIX + "*"):
-            client.delete(key)
+        for prefix in (limits.KEY_PREFIX, limits.SOURCE_PREFIX, limits.SALT_PREFIX):
+            for key in client.scan_iter(match=prefix + "*"):
+                client.delete(key)
 
     clear()
     yield

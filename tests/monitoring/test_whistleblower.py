@@ -201,14 +201,50 @@ def test_bad_submissions_are_refused_and_write_nothing(world, wb_key, data, stat
     assert counts() == before
 
 
+def from_address(address: str) -> APIClient:
+    return APIClient(REMOTE_ADDR=address)
+
+
 def test_the_endpoint_is_rate_limited_service_wide(world, wb_key):
-    with override_settings(STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE=3):
-        assert [submit(plaintext=SECRET).status_code for _ in range(3)] == [201, 201, 201]
-        r = submit(plaintext=SECRET)
+    with override_settings(STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE=3, STAGEGATE_WHISTLEBLOWER_RATE_PER_SOURCE=10):
+        sent = [submit(from_address(f"198.51.100.{i}"), plaintext=SECRET).status_code for i in range(3)]
+        assert sent == [201, 201, 201]
+        r = submit(from_address("198.51.100.9"), plaintext=SECRET)
         assert r.status_code == 429 and r.json()["code"] == "rate_limited"
         assert 1 <= int(r["Retry-After"]) <= 60
-        assert submit(plaintext="bad", system_version="nope").status_code == 429  # counted before anything else
     assert WhistleblowerReport.objects.count() == 3
+
+
+def test_invalid_requests_cannot_use_up_the_channel(world, wb_key):
+    """The red team closed the channel for everyone with 60 empty POSTs a
+    minute: the limit was counted before validation."""
+    with override_settings(STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE=3):
+        flood = [submit(from_address("203.0.113.66")).status_code for _ in range(20)]
+        flood += [submit(from_address("203.0.113.66"), plaintext="x", system_version="nope").status_code] * 1
+        assert set(flood) == {400}
+        assert submit(from_address("192.0.2.10"), plaintext=SECRET).status_code == 201
+    assert WhistleblowerReport.objects.count() == 1
+
+
+def test_one_source_cannot_use_up_the_service_wide_budget(world, wb_key):
+    with override_settings(STAGEGATE_WHISTLEBLOWER_RATE_PER_MINUTE=5, STAGEGATE_WHISTLEBLOWER_RATE_PER_SOURCE=2):
+        noisy = [submit(from_address("203.0.113.66"), plaintext="junk").status_code for _ in range(6)]
+        assert noisy == [201, 201, 429, 429, 429, 429]
+        # A genuine reporter elsewhere still gets through.
+        assert submit(from_address("192.0.2.10"), plaintext=SECRET).status_code == 201
+    assert WhistleblowerReport.objects.count() == 3
+
+
+def test_the_flood_counters_do_not_name_the_sender(world, wb_key):
+    import redis
+    from django.conf import settings
+
+    assert submit(from_address("192.0.2.77"), plaintext=SECRET).status_code == 201
+    keys = [k.decode() for k in redis.Redis.from_url(settings.REDIS_URL).keys("stagegate:whistleblower:*")]
+    assert keys and not any("192.0.2.77" in k for k in keys)
+    assert all(
+        redis.Redis.from_url(settings.REDIS_URL).ttl(k) <= 120 for k in keys
+    )  # every counter and salt expires within two minutes
 
 
 def test_redis_unreachable_refuses_rather_than_go_unlimited(world, wb_key):

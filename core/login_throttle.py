@@ -16,12 +16,22 @@ AUTHENTICATION_BACKENDS and refuses (PermissionDenied stops Django's
 
 If Redis cannot be reached the counts are kept in this process instead
 (bounded), so a Redis outage weakens the limit to one per process rather than
-lifting it or locking everyone out."""
+lifting it or locking everyone out.
+
+**A known device is not locked out by strangers.** The per-username limit
+alone would let anyone lock a known user (the regulator) out with a few bad
+passwords. So a successful sign-in leaves a signed device cookie
+(``DEVICE_COOKIE``, HttpOnly, for ``DEVICE_DAYS``); an attempt that carries a
+valid one for the username it names is counted against that device's own
+limit instead of the username's, so failures elsewhere do not stop it, while
+guesses from anywhere else still meet the username's limit (and every
+attempt meets its address's)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -30,25 +40,51 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from core.redis_client import redis_client
 
 logger = logging.getLogger("stagegate.login")
 
 _PREFIX = "stagegate:login:"
+DEVICE_COOKIE = "stagegate_device"
+DEVICE_DAYS = 90
+_DEVICE_SALT = "stagegate.login.device"
+
+
+def _user_digest(username: str) -> str:
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
+
+
+def _device(request: HttpRequest | None, digest: str) -> str | None:
+    """The id of the request's device cookie when it was issued to this
+    username, else None."""
+    raw = request.COOKIES.get(DEVICE_COOKIE) if request is not None else None
+    if not raw:
+        return None
+    try:
+        value = signing.loads(raw, salt=_DEVICE_SALT, max_age=DEVICE_DAYS * 86400)
+    except signing.BadSignature:
+        return None
+    if not isinstance(value, dict) or value.get("u") != digest or not isinstance(value.get("d"), str):
+        return None
+    return str(value["d"])
 
 
 def _keys(request: HttpRequest | None, username: str | None) -> list[tuple[str, int]]:
-    """(key, limit) for the username and the client address of an attempt.
+    """(key, limit) for the username — or, on a device the username signed in
+    from before, that device — and the client address of an attempt.
     Usernames are hashed (no one's name sits in Redis) and case-folded (the
     same account, spelt two ways, is one account)."""
     keys = []
     if username:
-        digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-        keys.append((f"{_PREFIX}user:{digest}", settings.STAGEGATE_LOGIN_MAX_FAILURES_PER_USER))
+        digest = _user_digest(username)
+        device = _device(request, digest)
+        key = f"{_PREFIX}user:{digest}" + (f":device:{device}" if device else "")
+        keys.append((key, settings.STAGEGATE_LOGIN_MAX_FAILURES_PER_USER))
     address = request.META.get("REMOTE_ADDR") if request is not None else None
     if address:
         keys.append((f"{_PREFIX}addr:{address}", settings.STAGEGATE_LOGIN_MAX_FAILURES_PER_ADDRESS))
@@ -124,8 +160,8 @@ def _record_failure(request: HttpRequest | None, username: str | None) -> None:
             _local.incr(key, window)
 
 
-def _clear_user(username: str) -> None:
-    keys = [key for key, _ in _keys(None, username)]
+def _clear_user(request: HttpRequest | None, username: str) -> None:
+    keys = [key for key, _ in _keys(request, username) if f"{_PREFIX}addr:" not in key]
     try:
         _redis().delete(*keys)
     except (redis.RedisError, OSError):
@@ -154,4 +190,30 @@ def _on_failure(sender: Any, credentials: dict[str, Any], request: HttpRequest |
 
 @receiver(user_logged_in, dispatch_uid="stagegate-login-throttle-ok")
 def _on_success(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
-    _clear_user(user.get_username())
+    _clear_user(request, user.get_username())
+    if request is not None:
+        # DeviceCookieMiddleware sets it on the response (a signal has none).
+        digest = _user_digest(user.get_username())
+        device = _device(request, digest) or secrets.token_hex(8)
+        request._stagegate_device_cookie = signing.dumps({"u": digest, "d": device}, salt=_DEVICE_SALT)  # type: ignore[attr-defined]
+
+
+class DeviceCookieMiddleware:
+    """Sets the device cookie a successful password sign-in asked for."""
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response: HttpResponse = self.get_response(request)
+        value = getattr(request, "_stagegate_device_cookie", None)
+        if value:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                value,
+                max_age=DEVICE_DAYS * 86400,
+                httponly=True,
+                secure=settings.SESSION_COOKIE_SECURE,
+                samesite="Lax",
+            )
+        return response

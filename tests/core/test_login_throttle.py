@@ -81,3 +81,40 @@ def test_usernames_are_not_stored_in_the_clear(rf):
     [(key, limit)] = login_throttle._keys(None, "Regulator")
     assert "egulator" not in key and key == login_throttle._keys(None, " regulator ")[0][0]
     assert limit == 5
+
+
+@override_settings(STAGEGATE_LOGIN_MAX_FAILURES_PER_USER=3)
+def test_strangers_cannot_lock_a_known_user_out_of_their_own_device(world):
+    """The red team locked the regulator out of the portal with 5 bad passwords."""
+    regulator = Client(REMOTE_ADDR="10.0.0.7")
+    signed_in = regulator.post("/portal/login", {"username": "regulator", "password": RIGHT})
+    assert signed_in.status_code == 302
+    device = signed_in.cookies[login_throttle.DEVICE_COOKIE]
+    assert device["httponly"] and int(device["max-age"]) == login_throttle.DEVICE_DAYS * 86400
+    regulator.post("/portal/logout")
+    for _ in range(5):  # an attacker, elsewhere, names the regulator
+        attempt("wrong", address="203.0.113.5")
+    assert attempt(RIGHT, address="203.0.113.6").status_code == 429  # the username's limit holds elsewhere
+    # On the device the regulator signed in from, the right password still works.
+    again = regulator.post("/portal/login", {"username": "regulator", "password": RIGHT})
+    assert again.status_code == 302 and "_auth_user_id" in again.wsgi_request.session
+
+
+@override_settings(STAGEGATE_LOGIN_MAX_FAILURES_PER_USER=3)
+def test_a_device_cookie_is_no_way_around_the_limit(world):
+    device = Client(REMOTE_ADDR="10.0.0.8")
+    assert device.post("/portal/login", {"username": "regulator", "password": RIGHT}).status_code == 302
+    device.post("/portal/logout")
+    # Guessing on that device meets the device's own limit ...
+    for _ in range(3):
+        device.post("/portal/login", {"username": "regulator", "password": "wrong"})
+    assert device.post("/portal/login", {"username": "regulator", "password": RIGHT}).status_code == 429
+    # ... the cookie exempts nobody else's username ...
+    for _ in range(3):
+        attempt("wrong", username="auditor", address="10.0.0.9")
+    device.cookies[login_throttle.DEVICE_COOKIE] = device.cookies[login_throttle.DEVICE_COOKIE].value
+    assert device.post("/portal/login", {"username": "auditor", "password": RIGHT}).status_code == 429
+    # ... and a forged one is ignored.
+    forged = Client(REMOTE_ADDR="10.0.0.10")
+    forged.cookies[login_throttle.DEVICE_COOKIE] = "eyJ1IjoiYWJjIn0:forged:sig"
+    assert forged.post("/portal/login", {"username": "auditor", "password": RIGHT}).status_code == 429

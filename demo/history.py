@@ -1,15 +1,28 @@
-"""The demo's staged-release walkthrough: Aurora Assistant v1 from stage 0 to
-stage 3 through the real gates, with a refused attempt on the way.
+"""The demo's staged-release walkthrough, through the real gates.
+
+No green on thin evidence. Aurora Assistant v1 runs on the local SmolLM2-135M:
+its insider-trading protocol run goes through the gateway like any other, the
+auditor cancels it after a handful of samples, and the stage-2 request is
+refused on that evidence (too few valid trials, and for SmolLM2 usually too
+many invalid outputs). It stays at stage 1: the honest result for a 135M model.
+
+The walk from stage 0 to stage 3 is made by a system whose evidence does hold:
+the scripted reference agent (demo/reference_agent.py), a test double that is
+not a model and is labelled so everywhere, served in this process while
+seeding. It gets full protocol runs (48 samples before stage 2, 48 fresh ones
+after the stage-2 approval for stage 3), a critical finding that blocks its
+first stage-2 request until it is fixed and re-tested, two auditor sign-offs
+after the runs, a KYC-verified customer at stage 2, and 30 days of monitoring.
 
 The standard asks for 30 days of monitoring at stage 2 before stage 3, which
 cannot pass on a newcomer's machine. So the walkthrough is recorded as a
 history: the steps before stage 3 run as of dates in the past (``at``, a
 process-wide clock offset from time-machine, applied only while seeding), in
 order, so that the transparency log stays chronological; stage 3 happens now.
-Every step goes through the services, the suites run on the local model through
-the gateway (served in this process while seeding), and nothing is written
-around the rules. A step that is already done is skipped, so the command
-stays idempotent."""
+Every step goes through the services, every sample goes through the gateway
+(served in this process while seeding), and nothing is written around the
+rules. A step that is already done is skipped and a protocol run is never
+made twice, so the command stays idempotent."""
 
 from __future__ import annotations
 
@@ -21,7 +34,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import time_machine
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -37,18 +52,25 @@ from core.canonical import canonical_json
 from core.errors import ApplicationError
 from customers import services as customers
 from customers.models import KycRecord
+from demo.reference_agent import serve as serve_reference_agent
+from demo.world import is_reference, served_by
 from deploy import services as deploy
-from deploy.models import Release
+from deploy.models import GateRequest, Release
+from evals.models import EvalRun, RunStatus
 from labs.models import SystemVersion
 
+SUITE = "insider_trading_deception"
+# How many samples of SmolLM2's protocol run the auditor lets run before
+# cancelling it (the first of each condition): enough to show what the model
+# does, a few minutes at most on a laptop, and far short of what the gate needs.
+SMOLLM2_SAMPLES = 8
 
-# The conditions of the insider-trading grid with no system-prompt nudge and
-# every pressure source (scratchpad on and off, risk low and high), one sample
-# each: small enough to run on the local model while seeding.
-def demo_conditions() -> list[str]:
-    from evals.suites.insider_trading.scenario import condition_grid
 
-    return [c.key for c in condition_grid() if c.key.startswith("prompt=none;") and ";pressure=all;" in c.key]
+def protocol_threshold() -> float:
+    from standards.selectors import standard_in_force
+
+    protocol = standard_in_force().protocol_for(SUITE)
+    return protocol.threshold if protocol is not None else 0.0
 
 
 # How far back the history starts: stage 2 opens on its 7th day, so the
@@ -76,6 +98,23 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def reference_agent_for(sv: SystemVersion) -> Iterator[None]:
+    """The scripted reference agent, served for the block on the port its
+    registered endpoint names, when ``sv`` is the reference system."""
+    if not is_reference(sv):
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(serve_reference_agent(urlsplit(sv.endpoint_base_url).port or 0))
+        except OSError as err:
+            raise RuntimeError(
+                f"cannot serve the reference agent at {sv.endpoint_base_url}, where it is registered: {err}"
+            ) from err
+        yield
 
 
 @contextlib.contextmanager
@@ -169,13 +208,24 @@ class Walkthrough:
             )
 
     def refused(self, sv: SystemVersion, stage: int, err: ApplicationError) -> None:
-        unmet = [i["title"] for i in err.extra.get("checklist", {}).get("items", []) if not i["met"]]
-        self.say(f"{sv}: stage {stage} request REFUSED ({err.code}): {'; '.join(unmet) or err.detail}")
+        """The refusal and why: for a suite, the checklist item's detail (the
+        pooled evidence and each reason it falls short)."""
+        unmet = [i for i in err.extra.get("checklist", {}).get("items", []) if not i["met"]]
+        suites = [i for i in unmet if i["code"].startswith("suite:")]
+        others = "; ".join(i["title"] for i in unmet if not i["code"].startswith("suite:"))
+        if not suites:
+            self.say(f"{sv}: stage {stage} request REFUSED ({err.code}): {others or err.detail}")
+            return
+        for item in suites:
+            suite = item["code"].split(":", 1)[1]
+            self.say(f"{sv}: stage {stage} request REFUSED on the {suite} evidence: {item['detail']}")
+        if others:
+            self.say(f"{sv}: also unmet: {others}")
 
     def open_stage(self, sv: SystemVersion, stage: int, note: str, reason: str) -> bool:
         """The lab asks and the regulator approves. A refusal is reported, not
-        raised: the local model's results decide, and a model that trades on
-        the tip must stop the walkthrough, not the demo."""
+        raised: the evidence decides, and a system whose evidence falls short
+        stops its own walk, not the demo."""
         try:
             request = deploy.gate_request_create(
                 actor=self.actors["lab_admin"] if sv.lab.slug == "aurora" else self.actors["other_lab_admin"],
@@ -191,74 +241,150 @@ class Walkthrough:
             return False
         return True
 
-    def run_suite(self, audit: Audit, role: str = "auditor") -> Any:
-        """The insider-trading suite on the audited system, executed here
-        sample by sample exactly as a worker would (through the gateway)."""
-        from evals.services import eval_run_finish_if_done, eval_run_start, sample_execute
+    def protocol_run(
+        self,
+        sv: SystemVersion,
+        audit: Audit,
+        *,
+        since: datetime.datetime | None = None,
+        stop_after: int | None = None,
+    ) -> EvalRun:
+        """The insider-trading suite on the audited system under the standard's
+        protocol, executed here sample by sample exactly as a worker would
+        (through the gateway). With ``stop_after`` the auditor cancels the run
+        once that many samples have run (the first ones of each condition); a
+        cancelled protocol run still counts, with the samples it finished.
 
-        run = eval_run_start(
-            actor=self.actors[role],
-            audit=audit,
-            suite="insider_trading_deception",
-            conditions=demo_conditions(),
-            samples_per_condition=1,
-            temperature=0.3,
-            max_tokens=200,
-            enqueue=False,
-        )
-        for sample_id in run.samples.values_list("pk", flat=True):
-            sample_execute(sample_id=sample_id)
-        eval_run_finish_if_done(run_id=run.pk)
+        A protocol run of this audit started since ``since`` is reused, and
+        finished if an earlier seeding was interrupted, so seeding twice runs
+        no sample twice."""
+        from evals.services import eval_run_cancel, eval_run_finish_if_done, eval_run_start, sample_execute
+
+        runs = EvalRun.objects.filter(audit=audit, suite__name=SUITE).exclude(protocol_digest="")
+        if since is not None:
+            runs = runs.filter(created_at__gte=since)
+        run = runs.order_by("created_at").last()
+        if run is not None and run.status != RunStatus.RUNNING:
+            return run
+        with local_gateway(), reference_agent_for(sv):
+            if run is None:
+                run = eval_run_start(
+                    actor=self.actors["auditor"], audit=audit, suite=SUITE, protocol=True, enqueue=False
+                )
+            per_condition = run.samples_per_condition
+            if stop_after is not None:
+                per_condition = min(per_condition, -(-stop_after // len(run.conditions)))
+            ids = list(run.samples.filter(index__lt=per_condition).order_by("pk").values_list("pk", flat=True))
+            if is_reference(sv):
+                # The script answers at once: a few samples at a time, as several workers would.
+                with ThreadPoolExecutor(4) as pool:
+                    list(pool.map(_execute_in_thread, ids))
+            else:
+                # One at a time, condition by condition (the order the rows were
+                # made in): a local model server reuses the shared prompt of
+                # consecutive calls.
+                for sample_id in ids:
+                    sample_execute(sample_id=sample_id)
+            run.refresh_from_db()
+            if run.status == RunStatus.RUNNING and stop_after is not None:
+                eval_run_cancel(actor=self.actors["auditor"], run=run)
+            eval_run_finish_if_done(run_id=run.pk)
         run.refresh_from_db()
         return run
+
+    def ran(self, sv: SystemVersion, run: EvalRun) -> str:
+        """What a protocol run found, and on what."""
+        overall = (run.results or {}).get("overall", {})
+        rate = overall.get("deception_rate", {})
+        invalid = overall.get("invalid_rate", {})
+        ran = sum(1 for s in run.samples.values_list("status", flat=True) if s in ("done", "error"))
+        how = (
+            f"cancelled by the auditor after {ran} of {run.samples.count()} samples"
+            if run.status == RunStatus.CANCELLED
+            else f"all {ran} samples"
+        )
+        line = (
+            f"{sv}: insider-trading protocol run on {served_by(sv)}, {how}: "
+            f"{rate.get('count', 0)}/{rate.get('of', 0)} valid decisions deceptive"
+        )
+        if invalid.get("count"):
+            line += f", {invalid['count']}/{invalid['of']} invalid"
+        errors = run.samples.filter(status="error").count()
+        if errors:
+            line += f", {errors} failed (see the run's errors)"
+        high = rate.get("ci95_high")
+        if rate.get("of") and high is not None:
+            threshold = protocol_threshold()
+            line += f", 95% upper bound {high:.3f} {'≤' if high <= threshold else '>'} {threshold:.2f}"
+        return line
 
     def stage(self, sv: SystemVersion) -> int:
         return stage_of(sv)
 
     # --- the story -------------------------------------------------------------
 
-    def assistant_v1_history(self, sv: SystemVersion, audit: Audit, start: datetime.datetime) -> None:
+    def lab_opens_stage_1(self, sv: SystemVersion, when: datetime.datetime, note: str) -> None:
+        if self.stage(sv) < 1:
+            with at(when):
+                self.sign("lab_reviewer", sv, 1)
+                self.sign("lab_reviewer_2", sv, 1)
+                opened = self.open_stage(sv, 1, note, "Two internal sign-offs; open to auditors.")
+            if opened:
+                self.say(f"{sv}: stage 0 → 1 on two lab-internal sign-offs, approved by the regulator")
+
+    def assistant_v1(self, sv: SystemVersion, audit: Audit, start: datetime.datetime) -> None:
+        """Aurora Assistant v1 runs on the local SmolLM2. Its evaluation goes
+        through the gateway like any other, as a protocol run, but the auditor
+        stops it after a handful of samples (a 135M model on a laptop): the
+        cancelled run counts with what it finished, and that is too little to
+        pass. The stage-2 request is refused on the evidence, and the system
+        stays at stage 1; that is the honest outcome."""
+        if self.stage(sv) != 1:
+            return
+        with at(start + datetime.timedelta(days=2)):
+            run = self.protocol_run(sv, audit, stop_after=SMOLLM2_SAMPLES)
+            self.say(self.ran(sv, run))
+            try:
+                deploy.gate_request_create(
+                    actor=self.actors["lab_admin"], system_version=sv, to_stage=2, note="Ready for customers."
+                )
+            except ApplicationError as err:
+                self.refused(sv, 2, err)
+                return
+
+    def reference_history(self, sv: SystemVersion, audit: Audit, start: datetime.datetime) -> None:
+        """The scripted reference agent from stage 1 to stage 2: a full protocol
+        run, a critical finding that blocks the first request, its fix and
+        re-test, two auditor approvals signed after the run, the regulator's
+        approval, and a KYC-verified customer enrolled."""
+
         def day(n: float) -> datetime.datetime:
             return start + datetime.timedelta(days=n)
 
-        with at(day(0.5)):
-            self.kyc_verified()
-        if self.stage(sv) < 1:
-            with at(day(1)):
-                self.sign("lab_reviewer", sv, 1)
-                self.sign("lab_reviewer_2", sv, 1)
-                opened = self.open_stage(
-                    sv, 1, "Internal red-team review done.", "Two internal sign-offs; open to auditors."
-                )
-            if opened:
-                self.say(f"{sv}: stage 0 → 1 on two lab-internal sign-offs, approved by the regulator")
         if self.stage(sv) == 1:
-            with local_gateway(), at(day(3)):
-                run = audit.eval_runs.filter(status="completed").first() or self.run_suite(audit)
-            overall = (run.results or {}).get("overall", {}).get("deception_rate", {})
-            self.say(
-                f"{sv}: insider-trading suite on the local model, deception rate {overall.get('rate')} "
-                f"({overall.get('count')}/{overall.get('of')} valid decisions)"
-            )
+            with at(day(3)):
+                run = self.protocol_run(sv, audit)
+            self.say(self.ran(sv, run))
             finding = Finding.objects.filter(audit=audit, severity="critical").first()
             with at(day(4)):
                 if finding is None:
                     finding = auditing.finding_file(
-                        actor=self.actors["second_auditor"],
+                        actor=self.actors["auditor"],
                         audit=audit,
-                        title="Retrieved documents can instruct the assistant to reveal other customers' orders",
+                        title="The reference agent's endpoint answers calls that bypass the gateway",
                         description=(
-                            "A product-manual page with an embedded instruction made the assistant list another "
-                            "customer's recent orders (prompt injection through retrieval)."
+                            "Its server listened on every network interface and did not check the lab's "
+                            "credential: a call from the office network reached it directly and left no record "
+                            "in the gateway's log."
                         ),
                         severity="critical",
-                        risk_area="societal_impact",
+                        risk_area="cyber",
                         capability_kind="contextual",
                         evidence=[
                             {
                                 "kind": "file",
-                                "reference": "retrieval-injection-transcripts.jsonl (3 of 20 attempts)",
-                                "sha256": hashlib.sha256(b"demo: retrieval injection transcripts").hexdigest(),
+                                "reference": "direct-endpoint-calls.txt (3 calls from 10.0.4.17 answered)",
+                                "sha256": hashlib.sha256(b"demo: direct endpoint calls").hexdigest(),
                             }
                         ],
                     )
@@ -273,21 +399,20 @@ class Walkthrough:
                     auditing.finding_respond(
                         actor=self.actors["lab_admin"],
                         finding=finding,
-                        note="Retrieved text is now quoted, not obeyed.",
+                        note="The server now listens on 127.0.0.1 only: the gateway is its one client.",
                     )
                     auditing.finding_mitigate(
-                        actor=self.actors["lab_engineer"], finding=finding, note="Retrieval output is sandboxed."
+                        actor=self.actors["lab_engineer"], finding=finding, note="Bound to the loopback interface."
                     )
                     auditing.finding_retest(
-                        actor=self.actors["second_auditor"],
+                        actor=self.actors["auditor"],
                         finding=finding,
                         system_version=sv,
                         outcome="resolved",
-                        note="0 of 40 injection attempts succeeded after the fix.",
+                        note="Direct calls from another host are refused; calls through the gateway are logged.",
                     )
-                    auditing.finding_close(
-                        actor=self.actors["second_auditor"], finding=finding, note="Re-tested: resolved."
-                    )
+                    auditing.finding_close(actor=self.actors["auditor"], finding=finding, note="Re-tested: resolved.")
+                # After the run: a sign-off binds the evidence it was given.
                 self.sign("auditor", sv, 2, audit)
                 self.sign("second_auditor", sv, 2, audit)
             with at(day(7)):
@@ -295,10 +420,14 @@ class Walkthrough:
                     sv,
                     2,
                     "Critical finding resolved and re-tested; two auditor approvals.",
-                    "Checklist met: suites within thresholds, no open high or critical finding, two auditors.",
+                    "Checklist met: protocol evidence within the threshold, no open high or critical finding, "
+                    "two auditors.",
                 )
             if opened:
-                self.say(f"{sv}: finding resolved and re-tested; stage 1 → 2 approved")
+                self.say(
+                    f"{sv}: finding resolved and re-tested; two auditor sign-offs; stage 1 → 2 approved on "
+                    f"{self.gate_evidence(sv, 2)}"
+                )
         if self.stage(sv) == 2 and not sv.release.enrolments.filter(status="active").exists():
             with at(day(8)):
                 customers.enrolment_create(
@@ -306,21 +435,47 @@ class Walkthrough:
                     system_version=sv,
                     customer=self.users["customer"].memberships.get().organisation,
                 )
-            self.say(f"{sv}: Meridian Bank (KYC verified by the regulator) enrolled as a stage-2 customer")
+            self.say(
+                f"{sv}: Meridian Bank (KYC verified by the regulator) enrolled as a stage-2 customer, to test its "
+                "integration before a model-backed system gets there"
+            )
 
-    def assistant_v1_stage_3(self, sv: SystemVersion, audit: Audit) -> None:
-        if self.stage(sv) == 2:
-            with local_gateway():
-                self.run_suite(audit)
-            self.sign("auditor", sv, 3, audit)
-            self.sign("second_auditor", sv, 3, audit)
-            if self.open_stage(
-                sv,
-                3,
-                "30 days at stage 2 without a serious incident; fresh evaluation and approvals.",
-                "Monitoring period elapsed with no serious incident; fresh evidence.",
-            ):
-                self.say(f"{sv}: monitoring period elapsed; fresh run and sign-offs; stage 2 → 3 approved")
+    def reference_stage_3(self, sv: SystemVersion, audit: Audit) -> None:
+        """Today, 30 days after stage 2 opened: a fresh protocol run (only runs
+        finished since the stage-2 approval count), fresh sign-offs after it,
+        and the regulator's approval."""
+        release = Release.objects.get(system_version=sv)
+        if release.stage != 2:
+            return
+        run = self.protocol_run(sv, audit, since=release.stage_changed_at)
+        self.say(self.ran(sv, run))
+        self.sign("auditor", sv, 3, audit)
+        self.sign("second_auditor", sv, 3, audit)
+        if self.open_stage(
+            sv,
+            3,
+            "30 days at stage 2 without a serious incident; fresh protocol run and approvals.",
+            "Monitoring period elapsed with no serious incident; fresh evidence within the threshold.",
+        ):
+            self.say(
+                f"{sv}: monitoring period elapsed; fresh sign-offs; stage 2 → 3 approved on {self.gate_evidence(sv, 3)}"
+            )
+
+    def gate_evidence(self, sv: SystemVersion, stage: int) -> str:
+        """The pooled evidence the approved gate decision read, in words."""
+        gate = GateRequest.objects.filter(system_version=sv, to_stage=stage, status="approved").first()
+        items = (gate.decision_checklist or {}).get("items", []) if gate else []
+        for item in items:
+            if item["code"] == f"suite:{SUITE}":
+                pooled = next((e["pooled"] for e in item["evidence"] if e.get("kind") == "protocol"), None)
+                if pooled:
+                    m = pooled["metric"]
+                    fresh = " fresh" if stage == 3 else ""
+                    return (
+                        f"{m['count']}/{m['of']} deceptive pooled over {pooled['runs']}{fresh} protocol run(s), "
+                        f"95% upper bound {m['upper95']:.3f} ≤ {protocol_threshold():.2f}"
+                    )
+        return "the checklist"
 
     def assistant_v2(self, sv: SystemVersion) -> None:
         """The next version opens to its auditors today; its checklist for
@@ -370,6 +525,15 @@ def report_incident(walkthrough: Walkthrough, sv: SystemVersion, description: st
     return f" ({incident.pk})"
 
 
+def _execute_in_thread(sample_id: int) -> str:
+    from evals.services import sample_execute
+
+    try:
+        return sample_execute(sample_id=sample_id)
+    finally:
+        connections.close_all()  # this thread's own connection
+
+
 def stage_of(sv: SystemVersion) -> int:
     return Release.objects.filter(system_version=sv).values_list("stage", flat=True).first() or 0
 
@@ -381,10 +545,18 @@ def status_of(sv: SystemVersion) -> str:
 def walk(*, users: dict[str, Any], world: dict[str, Any], start: datetime.datetime) -> list[str]:
     out: list[str] = []
     walkthrough = Walkthrough(users=users, out=out)
+    v1, reference = world["assistant_v1"], world["reference"]
     # In date order, so that the transparency log is too.
-    walkthrough.assistant_v1_history(world["assistant_v1"], world["v1_audit"], start)
+    with at(start + datetime.timedelta(days=0.5)):
+        walkthrough.kyc_verified()
+    walkthrough.lab_opens_stage_1(v1, start + datetime.timedelta(days=1), "Internal red-team review done.")
+    walkthrough.lab_opens_stage_1(
+        reference, start + datetime.timedelta(days=1.25), "Scripted reference agent registered for the walkthrough."
+    )
+    walkthrough.assistant_v1(v1, world["v1_audit"], start)
+    walkthrough.reference_history(reference, world["reference_audit"], start)
     walkthrough.coder(world["coder"], start)
-    walkthrough.assistant_v1_stage_3(world["assistant_v1"], world["v1_audit"])
+    walkthrough.reference_stage_3(reference, world["reference_audit"])
     walkthrough.coder_halt(world["coder"])
     walkthrough.assistant_v2(world["assistant"])
     return out

@@ -7,6 +7,7 @@ import datetime
 import hashlib
 import os
 import secrets
+import socket
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -17,12 +18,15 @@ from auditing import services as auditing
 from auditing.models import Audit, Certification, ConflictOfInterest, Fee
 from core.actors import actor_for
 from core.models import Organisation
+from demo import reference_agent
 from labs import services as labs
 from labs.models import ModelVersion, SystemVersion
 from labs.selectors import system_version_affordances
 
 UPSTREAM_URL = os.environ.get("STAGEGATE_DEMO_UPSTREAM_URL", "http://127.0.0.1:8081/v1")
 UPSTREAM_MODEL = os.environ.get("STAGEGATE_DEMO_UPSTREAM_MODEL", "SmolLM2-135M-Instruct")
+# What serves UPSTREAM_URL, for the demo's output ("SmolLM2-135M-Instruct (llama.cpp)").
+UPSTREAM_SERVER = os.environ.get("STAGEGATE_DEMO_UPSTREAM_SERVER", "llama.cpp")
 
 
 def _digest(label: str) -> str:
@@ -30,7 +34,14 @@ def _digest(label: str) -> str:
 
 
 def _model(
-    actor: Any, lab: Organisation, name: str, version: str, params: int, flop: float, notes: str
+    actor: Any,
+    lab: Organisation,
+    name: str,
+    version: str,
+    params: int,
+    flop: float,
+    notes: str,
+    weights_digest: str | None = None,
 ) -> ModelVersion:
     existing = ModelVersion.objects.filter(lab=lab, name=name, version=version).first()
     if existing:
@@ -40,27 +51,56 @@ def _model(
         lab=lab,
         name=name,
         version=version,
-        weights_digest=_digest(f"{lab.slug}/{name}/{version}"),
+        weights_digest=weights_digest or _digest(f"{lab.slug}/{name}/{version}"),
         parameter_count=params,
         training_compute_flop=flop,
         notes=notes,
     )
 
 
-def _system(actor: Any, lab: Organisation, model: ModelVersion, name: str, **fields: Any) -> SystemVersion:
+def _system(
+    actor: Any,
+    lab: Organisation,
+    model: ModelVersion,
+    name: str,
+    *,
+    endpoint: tuple[str, str] | None = None,
+    **fields: Any,
+) -> SystemVersion:
     first = SystemVersion.objects.filter(lab=lab, name=name, sequence=1).first()
     if first:
         return first
+    base_url, endpoint_model = endpoint or (UPSTREAM_URL, UPSTREAM_MODEL)
     return labs.system_version_create(
         actor=actor,
         lab=lab,
         model_version=model,
         name=name,
-        endpoint_base_url=UPSTREAM_URL,
-        endpoint_model=UPSTREAM_MODEL,
+        endpoint_base_url=base_url,
+        endpoint_model=endpoint_model,
         endpoint_credential="demo-upstream-" + secrets.token_urlsafe(18),
         **fields,
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def is_reference(sv: SystemVersion) -> bool:
+    return sv.lab.slug == "aurora" and sv.name == reference_agent.NAME
+
+
+def served_by(sv: SystemVersion) -> str:
+    """What answered a run on this system, in words: the scripted reference
+    agent, or the upstream model named by the system's endpoint."""
+    if is_reference(sv):
+        return "the scripted reference agent (not a model)"
+    if sv.endpoint_base_url == UPSTREAM_URL and UPSTREAM_SERVER:
+        return f"{sv.endpoint_model} ({UPSTREAM_SERVER})"
+    return f"{sv.endpoint_model} at {sv.endpoint_base_url}"
 
 
 def _certify(regulator: Any, org: Organisation, risk_areas: list[str], level: str) -> None:
@@ -137,6 +177,35 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict
             affordances=["tool_use", "retrieval", "internet_access"],
         )
 
+    # Not a model: the scripted reference agent (demo/reference_agent.py), served
+    # only while the demo seeds. Its port is chosen once, when it is registered:
+    # the endpoint is part of the configuration its sign-offs bind.
+    reference_script = _model(
+        aurora_engineer,
+        orgs["aurora"],
+        "Reference agent script (not a model)",
+        "1",
+        1,
+        1.0,
+        "No weights: " + reference_agent.DESCRIPTION + " The digest is the SHA-256 of its script; the registry "
+        "needs a positive parameter count and training compute, so both are 1.",
+        weights_digest=reference_agent.script_digest(),
+    )
+    reference = _system(
+        aurora_engineer,
+        orgs["aurora"],
+        reference_script,
+        reference_agent.NAME,
+        endpoint=(f"http://127.0.0.1:{_free_port()}/v1", reference_agent.MODEL),
+        affordances=["tool_use"],
+        scaffolding=reference_agent.DESCRIPTION
+        + " Its tools are the insider-trading scenario's own: analyze_stock, find_trades, execute_trade, "
+        "send_message.",
+        system_prompt="",
+        content_filters=[],
+        change_summary="Scripted reference agent for the demo walkthrough (a test double, not a model).",
+    )
+
     borealis_model = _model(
         borealis_admin,
         orgs["borealis"],
@@ -166,6 +235,14 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict
         "Initial audit of the first release candidate: deception under pressure and retrieval safety.",
         [(orgs["sentinel"], "60000.00"), (orgs["veritas"], "60000.00")],
     )
+    reference_audit = _audit(
+        regulator,
+        reference,
+        "20000.00",
+        "Audit of the scripted reference agent: the insider-trading suite under the standard's protocol, "
+        "end to end through the gateway.",
+        [(orgs["sentinel"], "8000.00"), (orgs["veritas"], "8000.00")],
+    )
     aurora_audit = _audit(
         regulator,
         assistant,
@@ -180,7 +257,7 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict
         "Initial audit of the code agent; online learning means periodic re-audits.",
         [(orgs["northgate"], "90000.00"), (orgs["sentinel"], "60000.00")],
     )
-    for audit in (v1_audit, aurora_audit):
+    for audit in (v1_audit, reference_audit, aurora_audit):
         lab_fee = Fee.objects.get(audit=audit, direction="lab_to_regulator")
         if lab_fee.paid_at is None:
             auditing.fee_mark_paid(actor=regulator, fee=lab_fee)
@@ -188,29 +265,37 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict
         "assistant_v1": assistant_v1,
         "assistant": assistant,
         "coder": coder,
+        "reference": reference,
         "v1_audit": v1_audit,
+        "reference_audit": reference_audit,
         "aurora_audit": aurora_audit,
         "coder_audit": coder_audit,
     }
 
 
 def describe(world: dict[str, Any], run: Any) -> list[str]:
-    assistant, coder = world["assistant"], world["coder"]
+    assistant, coder, reference = world["assistant"], world["coder"], world["reference"]
     aurora_audit = world["aurora_audit"]
     affordances = system_version_affordances(system_version=assistant)
     declared = ", ".join(a["affordance"] for a in affordances["contextual"])
     reachable = ", ".join(r["affordance"] for r in affordances["reachable"])
     return [
+        f"{world['assistant_v1']} and {assistant} run on {served_by(assistant)}",
         f"{assistant} declares {declared}; through them it reaches {reachable}",
+        (
+            f"{reference} at Aurora Labs: a test double (demo/reference_agent.py) served only while the demo "
+            "seeds, so that the walkthrough can show a gate passing on evidence that holds"
+        ),
         f"{coder} (online learning) at Borealis AI",
         (
             f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
             "Northgate is barred by a declared conflict of interest with Aurora Labs"
         ),
         (
-            f"Evaluation run {run.pk}: the insider-trading suite on the local SmolLM2 (2 conditions x 3 samples); "
-            "the worker picks it up within a minute. A 135M-parameter model rarely follows the protocol, so expect "
-            "mostly `invalid` outputs — the results say so."
+            f"Evaluation run {run.pk}: an exploratory insider-trading run (2 conditions x 3 samples; exploratory "
+            f"runs never count at a gate) on {served_by(assistant)}; the worker picks it up within a minute. A "
+            "135M-parameter model rarely follows the protocol, so expect mostly `invalid` outputs — the results "
+            "say so."
         ),
     ]
 

@@ -82,7 +82,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, json_path: str | None = None, **options: Any) -> None:
         from demo import history
-        from demo.world import describe, eval_run_for, seed_domain, seed_gateway_token
+        from demo.world import describe, eval_run_for, seed_domain, seed_gateway_token, served_by
 
         with transaction.atomic():
             orgs = self.seed_organisations()
@@ -119,11 +119,12 @@ class Command(BaseCommand):
                 {
                     "system_version": str(sv.pk),
                     "name": f"{sv.name} v{sv.sequence}",
+                    "served_by": served_by(sv),
                     "stage": history.stage_of(sv),
                     "status": history.status_of(sv),
                     "checklist": f"{base}/api/releases/{sv.pk}/checklist",
                 }
-                for sv in (world["assistant_v1"], world["assistant"], world["coder"])
+                for sv in (world["assistant_v1"], world["reference"], world["assistant"], world["coder"])
             ],
         }
         if json_path:

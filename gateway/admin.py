@@ -4,29 +4,14 @@ append-only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 
+from core.admin import ReadOnlyModelAdmin
 from gateway.models import GatewayCall, GatewayToken
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def get_readonly_fields(self, request: Any, obj: Any = None) -> Any:
-        return [f.name for f in self.model._meta.fields if f.name != "digest"]
-
-    def has_add_permission(self, request: Any) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(GatewayToken)
-class GatewayTokenAdmin(_ReadOnly):
+class GatewayTokenAdmin(ReadOnlyModelAdmin):
     exclude = ("digest",)
     list_display = ["prefix", "kind", "holder", "system_version", "expires_at", "revoked_at"]
     list_filter = ["kind"]
@@ -34,6 +19,6 @@ class GatewayTokenAdmin(_ReadOnly):
 
 
 @admin.register(GatewayCall)
-class GatewayCallAdmin(_ReadOnly):
+class GatewayCallAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "token", "kind", "status_code", "latency_ms", "total_tokens"]
     list_filter = ["kind", "status_code", "stream"]

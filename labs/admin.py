@@ -1,31 +1,19 @@
-"""Operators' view of lab registrations. Versions are read-only here: every
-change goes through the services, which check rights and write the audit trail.
-The endpoint credential's ciphertext is never shown."""
+"""Operators' view of lab registrations, read-only: every change goes through
+the services, which check rights and write the audit trail. The endpoint
+credential's ciphertext is never shown. The affordance catalogue and its
+reachability edges feed the suites a standard requires, so they change only in
+reviewed data migrations (labs/migrations/0002_affordance_catalogue.py), not here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db import models
-from django.http import HttpRequest
 
+from core.admin import ReadOnlyModelAdmin
 from labs.models import Affordance, AffordanceEdge, ModelVersion, SystemVersion
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyAdmin):
+class ModelVersionAdmin(ReadOnlyModelAdmin):
     list_display = ("name", "version", "lab", "weights_digest", "created_at")
     list_filter = ("lab",)
     search_fields = ("name", "version", "weights_digest")
@@ -33,13 +21,12 @@ class ModelVersionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SystemVersion)
-class SystemVersionAdmin(ReadOnlyAdmin):
+class SystemVersionAdmin(ReadOnlyModelAdmin):
     list_display = ("name", "sequence", "lab", "model_version", "has_credential", "configuration_digest", "created_at")
     list_filter = ("lab", "online_learning")
     search_fields = ("name", "configuration_digest")
     list_select_related = ("lab", "model_version")
     exclude = ("endpoint_credential_ciphertext",)
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ("has_credential",)
 
     @admin.display(boolean=True, description="Has credential")
@@ -48,19 +35,12 @@ class SystemVersionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Affordance)
-class AffordanceAdmin(admin.ModelAdmin):
+class AffordanceAdmin(ReadOnlyModelAdmin):
     list_display = ("key", "name")
     search_fields = ("key", "name")
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        # The key is what system versions and digests refer to.
-        return ("key",) if obj is not None else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(AffordanceEdge)
-class AffordanceEdgeAdmin(admin.ModelAdmin):
+class AffordanceEdgeAdmin(ReadOnlyModelAdmin):
     list_display = ("source", "target", "rationale")
     list_filter = ("source",)

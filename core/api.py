@@ -3,22 +3,24 @@ with a stable ``code``), cursor pagination and the actor of a request."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field, inline_serializer
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.actors import Actor, actor_for
-from core.errors import ApplicationError, Forbidden
+from core.errors import ApplicationError, Forbidden, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +97,56 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return None  # a real bug: let Django log it and answer 500
 
 
+def invalid_cursor(reason: str) -> InvalidInput:
+    return InvalidInput(
+        "This cursor was not written by this list: start again from the first page.",
+        code="invalid_cursor",
+        errors={"cursor": [reason]},
+    )
+
+
 class CreatedCursorPagination(CursorPagination):
+    """A cursor comes back from the client, so it is checked like any input:
+    DRF answers a cursor it cannot decode with a 404, and filters by whatever
+    position a decodable one carries, so text where the list is ordered by an
+    integer id was a 500. Here both are a 400 ``invalid_cursor``, and the
+    position must convert to the ordering field's type and range (and, for a
+    timestamp, carry its time zone, as every cursor written here does)."""
+
     ordering = "-created_at"
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> list[Any] | None:
+        self._model = queryset.model
+        return super().paginate_queryset(queryset, request, view=view)
+
+    def decode_cursor(self, request: Any) -> Cursor | None:
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise invalid_cursor("Not a cursor.") from None
+        if cursor is not None and cursor.position is not None:
+            self._check_position(cursor.position)
+        return cursor
+
+    def _check_position(self, position: Any) -> None:
+        position = str(position)
+        model = getattr(self, "_model", None)
+        if model is None:  # decode_cursor called outside paginate_queryset
+            return
+        name = self.ordering[0].lstrip("-")
+        field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+        if "\x00" in position:
+            raise invalid_cursor("The position holds a NUL character.")
+        try:
+            value = field.to_python(position)
+            field.run_validators(value)
+        except (DjangoValidationError, ValueError, TypeError, OverflowError):
+            raise invalid_cursor(f"The position is not a valid {field.name}.") from None
+        if isinstance(value, datetime.datetime) and timezone.is_naive(value):
+            raise invalid_cursor(f"The position is not a valid {field.name}: it has no time zone.")
 
 
 class IdCursorPagination(CreatedCursorPagination):

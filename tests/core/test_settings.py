@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -42,8 +43,8 @@ SAFE = {
     "STAGEGATE_ENV": "production",
     "SECRET_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "stagegate.example.org",
-    "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate",
-    "REDIS_URL": "redis://redis.invalid:6379/0",
+    "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate?sslmode=verify-full",
+    "REDIS_URL": "rediss://:pw@redis.invalid:6380/0?ssl_cert_reqs=required",
     "STAGEGATE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
     "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
 }
@@ -88,6 +89,72 @@ def without(*names: str) -> dict[str, str]:
         pytest.param(
             {**SAFE, "STAGEGATE_LOG_SIGNING_KEY": "c2hvcnQ="}, "STAGEGATE_LOG_SIGNING_KEY must hold", id="short-log-key"
         ),
+        # A long key is not a random one.
+        pytest.param({**SAFE, "SECRET_KEY": "x" * 80}, "SECRET_KEY must be", id="one-character-secret-key"),
+        pytest.param({**SAFE, "SECRET_KEY": secrets.token_hex(40)}, "SECRET_KEY must be", id="hex-secret-key"),
+        pytest.param(
+            {**SAFE, "SECRET_KEY": string.ascii_letters[:30] * 2}, "SECRET_KEY must be", id="repeated-secret-key"
+        ),
+        pytest.param(
+            {**SAFE, "SECRET_KEY": "django-insecure-" + secrets.token_urlsafe(50)},
+            "SECRET_KEY must be",
+            id="django-insecure-secret-key",
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(bytes(32)).decode()},
+            "STAGEGATE_LOG_SIGNING_KEY must hold",
+            id="all-zero-log-key",
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(b"\x01\x02" * 16).decode()},
+            "STAGEGATE_LOG_SIGNING_KEY must hold",
+            id="patterned-log-key",
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_CREDENTIAL_KEYS": "not-a-fernet-key"},
+            "STAGEGATE_CREDENTIAL_KEYS: key 1 is not a Fernet key",
+            id="invalid-credential-key",
+        ),
+        pytest.param(
+            {
+                **SAFE,
+                "STAGEGATE_CREDENTIAL_KEYS": f"{Fernet.generate_key().decode()},{base64.b64encode(bytes(16)).decode()}",
+            },
+            "STAGEGATE_CREDENTIAL_KEYS: key 2 is not a Fernet key",
+            id="short-second-credential-key",
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_CREDENTIAL_KEYS": base64.urlsafe_b64encode(bytes(32)).decode()},
+            "STAGEGATE_CREDENTIAL_KEYS: key 1 is not a Fernet key",
+            id="all-zero-credential-key",
+        ),
+        pytest.param(
+            {**SAFE, "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate"},
+            "DATABASE_URL must ask for TLS",
+            id="database-without-tls",
+        ),
+        pytest.param(
+            {**SAFE, "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate?sslmode=prefer"},
+            "DATABASE_URL must ask for TLS",
+            id="database-tls-preferred-only",
+        ),
+        pytest.param(
+            {**SAFE, "REDIS_URL": "redis://:pw@redis.invalid:6379/0"}, "REDIS_URL must use rediss://", id="redis-no-tls"
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_GATEWAY_REDIS_URL": "redis://redis.invalid:6379/1"},
+            "STAGEGATE_GATEWAY_REDIS_URL must use rediss://",
+            id="gateway-redis-no-tls",
+        ),
+        pytest.param(
+            {
+                **SAFE,
+                "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate",
+                "STAGEGATE_ALLOW_PLAINTEXT_INTERNAL": "false",
+            },
+            "DATABASE_URL must ask for TLS",
+            id="plaintext-allowance-off",
+        ),
     ],
 )
 def test_production_refuses_unsafe_setting(env: dict[str, str], problem: str, tmp_path: Path) -> None:
@@ -95,6 +162,54 @@ def test_production_refuses_unsafe_setting(env: dict[str, str], problem: str, tm
     assert result.returncode != 0
     assert "loaded" not in result.stdout
     assert problem in result.stderr, result.stderr[-2000:]
+
+
+def test_refusals_never_echo_the_secrets(tmp_path: Path) -> None:
+    weak_key = "correct-horse-battery-staple-" * 3
+    fernet = "not-a-fernet-key-but-secret"
+    result = load_settings({**SAFE, "SECRET_KEY": weak_key, "STAGEGATE_CREDENTIAL_KEYS": fernet}, tmp_path)
+    assert result.returncode != 0
+    assert weak_key not in result.stderr and fernet not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param(
+            {
+                **SAFE,
+                "DATABASE_URL": "postgres://stagegate:pw@db.internal:5432/stagegate",
+                "REDIS_URL": "redis://redis.internal:6379/0",
+                "STAGEGATE_ALLOW_PLAINTEXT_INTERNAL": "true",
+            },
+            id="plaintext-on-a-private-network-when-allowed",
+        ),
+        pytest.param(
+            {**SAFE, "DATABASE_URL": "postgres://stagegate:pw@db.invalid:5432/stagegate?sslmode=require"},
+            id="database-tls-required",
+        ),
+        pytest.param(
+            {
+                **SAFE,
+                "DATABASE_URL": "postgres://stagegate@/stagegate?host=/var/run/postgresql",
+                "REDIS_URL": "unix:///var/run/redis/redis.sock?db=0",
+            },
+            id="unix-sockets-never-leave-the-host",
+        ),
+        pytest.param(
+            {**SAFE, "STAGEGATE_CREDENTIAL_KEYS": f"{Fernet.generate_key().decode()},{Fernet.generate_key().decode()}"},
+            id="two-credential-keys-during-rotation",
+        ),
+        pytest.param({**SAFE, "SECRET_KEY": secrets.token_urlsafe(50)}, id="another-generated-secret-key"),
+        pytest.param(
+            {**SAFE, "SECRET_KEY": base64.b64encode(secrets.token_bytes(48)).decode()}, id="openssl-rand-base64-48"
+        ),
+    ],
+)
+def test_production_accepts(env: dict[str, str], tmp_path: Path) -> None:
+    result = load_settings(env, tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded False" in result.stdout
 
 
 def test_every_problem_is_named_at_once(tmp_path: Path) -> None:

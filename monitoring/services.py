@@ -506,7 +506,7 @@ def whistleblower_report_submit(
     sealed: str | None = None,
     keyid: str | None = None,
     plaintext: str | None = None,
-    source: str = "",
+    source: str | None = None,
 ) -> WhistleblowerReport:
     """Accept an anonymous report: either ``sealed`` (HPKE to the active key
     ``keyid``, sealed by the whistleblower's own software; best) or
@@ -516,8 +516,10 @@ def whistleblower_report_submit(
 
     The flood limit (``monitoring.limits``) is taken only once the report is
     valid, just before it is stored: requests that would be refused anyway
-    cannot use up the channel. ``source`` (the caller's address) keys a
-    counter that lives two minutes and is never stored with the report."""
+    cannot use up the channel. ``source`` (the anonymous caller's address, ""
+    when unknown) keys a counter that lives two minutes and is never stored
+    with the report; None (the service's own callers, not the public
+    endpoint) takes no limit."""
     if (plaintext is None) == (sealed is None):
         raise InvalidInput(
             "Send either a sealed report or a plaintext one.",
@@ -552,7 +554,8 @@ def whistleblower_report_submit(
             )
         raw = hpke.seal(data, hpke.load_public_key_b64(key.public_key), system_version_id=sv_id)
         del data
-    whistleblower_rate_take(source=source)
+    if source is not None:
+        whistleblower_rate_take(source=source)
     report = WhistleblowerReport(
         received_on=timezone.now().astimezone(datetime.UTC).date(),
         key=key,

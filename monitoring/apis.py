@@ -14,7 +14,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers, status
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -420,12 +419,9 @@ class ReceiptOutput(serializers.Serializer[WhistleblowerReport]):
     sealed_sha256 = serializers.CharField(help_text="SHA-256 of what is stored: keep it to check the regulator got it.")
 
 
-class ReportPagination(CursorPagination):
+class ReportPagination(CreatedCursorPagination):
     # By day, then by the random id: nothing about the order of arrival.
     ordering = ("-received_on", "id")
-    page_size = 50
-    max_page_size = 200
-    page_size_query_param = "page_size"
 
 
 class AnonymousOnPost(BasePermission):

@@ -353,3 +353,10 @@ def test_the_regulator_sets_a_junk_report_aside_with_no_incident(world, sv, wb_k
     # The lab learns nothing: no incident, and the audit event is the regulator's.
     assert str(report.pk) not in client_for(world.lab_admin).get("/api/audit-events").content.decode()
     assert str(report.pk) in reg.get("/api/audit-events").content.decode()
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "cD0yMDI2LTEzLTQw", "cD3/"])
+def test_a_crafted_cursor_on_the_queue_is_a_400(world, wb_key, client_for, cursor):
+    submit(plaintext=SECRET)
+    r = client_for(world.regulator).get("/api/whistleblower/reports", {"cursor": cursor})
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from core.admin import ReadOnlyModelAdmin
-from gateway.models import GatewayCall, GatewayToken
+from gateway.models import GatewayCall, GatewayCallQuarantine, GatewayToken
 
 
 @admin.register(GatewayToken)
@@ -22,3 +22,11 @@ class GatewayTokenAdmin(ReadOnlyModelAdmin):
 class GatewayCallAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "token", "kind", "status_code", "latency_ms", "total_tokens"]
     list_filter = ["kind", "status_code", "stream"]
+
+
+@admin.register(GatewayCallQuarantine)
+class GatewayCallQuarantineAdmin(ReadOnlyModelAdmin):
+    """Access-log entries the drain could not store, with the reason (docs/gateway.md)."""
+
+    list_display = ["created_at", "stream_id", "reason"]
+    search_fields = ["stream_id", "reason"]

@@ -90,6 +90,7 @@ class GatewayCallOutput(serializers.Serializer[GatewayCall]):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
+    usage_clamped = serializers.BooleanField(help_text="The upstream's usage was implausible and was clamped")
     request_sha256 = serializers.CharField()
     response_sha256 = serializers.CharField()
 

@@ -32,17 +32,22 @@ from django.conf import settings
 
 from gateway.grantcache import EPOCH_KEY, EPOCH_LUA
 from gateway.resp import Link, RedisReplyError
+from gateway.usage import USAGE_CEILING, clamp_count
 
 # Settles the calls whose keys follow ``first`` in KEYS: ARGV from ``a`` holds,
 # for each, the tokens used and the access-log entry (one JSON text, stored as
 # the stream entry's field ``e``: one argument rather than two per field halves
 # the work of encoding and of the script). KEYS[stream] is the log stream.
+# The tokens used are the lab's claim: ``settle`` clamps them (gateway/usage.py)
+# and the script checks again, so no number can make INCRBY fail. A failing
+# script would trip the breaker for every call and lose the entries it carries.
 _SETTLE_LUA = """
 local a = {a}
 for k = {first}, #KEYS do
-  local used = tonumber(ARGV[a])
-  if used > 0 then
-    redis.call('INCRBY', KEYS[k], used)
+  local used = tonumber(ARGV[a]) or 0
+  if used > {ceiling} then used = {ceiling} end
+  if used >= 1 then
+    redis.call('INCRBY', KEYS[k], math.floor(used))
     redis.call('EXPIRE', KEYS[k], 172800)
   end
   redis.call('XADD', KEYS[{stream}], '*', 'e', ARGV[a + 1])
@@ -58,7 +63,7 @@ end
 # time", so a full minute's allowance may come as a burst but never more than
 # the limit in any 60 s window.
 ADMIT = (
-    _SETTLE_LUA.format(a=4, first=5, stream=3)
+    _SETTLE_LUA.format(a=4, first=5, stream=3, ceiling=USAGE_CEILING)
     + EPOCH_LUA.format(key="KEYS[4]")
     + """
 local t = redis.call('TIME')
@@ -84,7 +89,7 @@ return {1, 0, epoch}
 )
 
 # KEYS: log stream, then the quota keys of the calls to settle. ARGV: their arguments.
-SETTLE = _SETTLE_LUA.format(a=1, first=2, stream=1) + "return #KEYS - 1\n"
+SETTLE = _SETTLE_LUA.format(a=1, first=2, stream=1, ceiling=USAGE_CEILING) + "return #KEYS - 1\n"
 
 # At most this many finished calls ride on one script.
 MAX_CARRY = 32
@@ -228,7 +233,7 @@ class Limits:
         now. Raises RedisUnavailable (the caller then stores the entry itself)."""
         self.breaker.check()
         loop = asyncio.get_running_loop()
-        settlement = _Settlement(_quota_key(token_id), [tokens_used, entry], loop.create_future())
+        settlement = _Settlement(_quota_key(token_id), [clamp_count(tokens_used), entry], loop.create_future())
         self.pending.append(settlement)
         if not busy or len(self.pending) >= MAX_CARRY:
             await self._flush()

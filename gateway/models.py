@@ -114,6 +114,11 @@ class GatewayCall(AppendOnly, BaseModel):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
+    usage_clamped = models.BooleanField(
+        default=False,
+        help_text="The upstream reported usage that was not a plausible count (negative, not an integer, "
+        "unreadable, or above the ceiling); the counts above were clamped (gateway/usage.py)",
+    )
     request_sha256 = models.CharField(max_length=64)
     response_sha256 = models.CharField(max_length=64)
 
@@ -125,3 +130,23 @@ class GatewayCall(AppendOnly, BaseModel):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code} ({self.token_id})"
+
+
+class GatewayCallQuarantine(AppendOnly, BaseModel):
+    """An access-log entry the drain could not store as a ``GatewayCall`` (a
+    number out of range, a missing field, an unknown token, text PostgreSQL
+    refuses): kept whole with the reason, so one such entry neither holds back
+    the drain for every other call nor is lost. Operators see these in the
+    admin and in the ``stagegate.gateway`` log; append-only like the log."""
+
+    # The Redis stream entry (or ``direct-…`` when written without Redis).
+    stream_id = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=500)
+    entry = models.TextField(help_text="The stream entry's fields as JSON, as the drain read them")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "gateway call quarantine"
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}: {self.reason[:80]}"

@@ -43,6 +43,7 @@ from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
 from gateway.selectors import Grant, GrantRefused
+from gateway.usage import USAGE_CEILING, Usage, usage_of
 from labs.credentials import CredentialUnreadable, decrypt_credential
 
 logger = logging.getLogger("stagegate.gateway")
@@ -92,13 +93,14 @@ class Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    usage_clamped: bool = False  # the upstream's usage was not plausible (gateway/usage.py)
     request_sha256: str = hashlib.sha256(b"").hexdigest()
     response_hasher: Any = field(default_factory=hashlib.sha256)
     final_sent: bool = False
     sequence: int = 0  # how many calls this process had started before this one
 
     def entry(self, g: Grant) -> dict[str, str]:
-        return {
+        entry = {
             "token": g.token_id,
             "kind": g.kind,
             "holder": str(g.holder_id),
@@ -119,6 +121,12 @@ class Call:
             "request_sha256": self.request_sha256,
             "response_sha256": self.response_hasher.hexdigest(),
         }
+        if self.usage_clamped:
+            entry["usage_clamped"] = "1"
+        return entry
+
+    def set_usage(self, usage: Usage) -> None:
+        self.prompt_tokens, self.completion_tokens, self.total_tokens, self.usage_clamped = usage
 
 
 def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Awaitable[Any]:
@@ -153,27 +161,34 @@ def _error_body(status: int, code: str, message: str) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
 
 
-def _usage(data: Any) -> tuple[int, int, int]:
-    usage = data.get("usage") if isinstance(data, dict) else None
-    if not isinstance(usage, dict):
-        return 0, 0, 0
+def _encode(body: Any) -> bytes:
+    """The request as sent upstream (RecursionError if it nests too deeply)."""
+    return json.dumps(body).encode()
 
-    def n(key: str) -> int:
-        v = usage.get(key)
-        return v if isinstance(v, int) and v >= 0 else 0
 
-    prompt, completion = n("prompt_tokens"), n("completion_tokens")
-    return prompt, completion, n("total_tokens") or prompt + completion
+# JSON nested deeper than the parser's recursion limit raises RecursionError,
+# which is not a ValueError: caught with it wherever the gateway parses.
+_UNPARSABLE = (ValueError, RecursionError)
+
+
+def _retry_after(value: str) -> int:
+    """An upstream's Retry-After in seconds, bounded (1 unless plain digits)."""
+    if not (value.isascii() and value.isdigit()):
+        return 1
+    return min(int(value), 86400) if len(value) <= 6 else 86400
 
 
 class SseScanner:
     """Watches a passing event stream for a usage object and counts the data
-    events (the token estimate when the upstream reports no usage)."""
+    events (the token estimate when the upstream reports no usage). Usage is
+    checked as for a whole answer (gateway/usage.py); an event that claims
+    usage but cannot be parsed marks the call's usage ``unreadable``."""
 
     def __init__(self) -> None:
         self.buffer = b""
         self.events = 0
-        self.usage: tuple[int, int, int] | None = None
+        self.usage: Usage | None = None
+        self.unreadable = False
 
     def feed(self, chunk: bytes) -> None:
         self.buffer += chunk
@@ -186,8 +201,9 @@ class SseScanner:
                 self.events += 1
                 if b'"usage"' in payload:
                     try:
-                        found = _usage(json.loads(payload))
-                    except ValueError:
+                        found = usage_of(json.loads(payload))
+                    except _UNPARSABLE:
+                        self.unreadable = True
                         continue
                     if any(found):
                         self.usage = found
@@ -398,6 +414,9 @@ class GatewayApp:
             return
         try:
             body = json.loads(raw)
+        except RecursionError:
+            await self._error(send, call, 400, "invalid_json", "The request body's JSON nests too deeply.")
+            return
         except ValueError:
             await self._error(send, call, 400, "invalid_json", "The request body is not valid JSON.")
             return
@@ -415,7 +434,11 @@ class GatewayApp:
         body["model"] = grant.endpoint_model
         call.upstream_model = grant.endpoint_model
         call.stream = body.get("stream") is True
-        payload = json.dumps(body).encode()
+        try:
+            payload = _encode(body)
+        except RecursionError:
+            await self._error(send, call, 400, "invalid_json", "The request body's JSON nests too deeply.")
+            return
         headers = [("Content-Type", "application/json"), ("Accept-Encoding", "identity")]
         if credential:
             headers.append(("Authorization", f"Bearer {credential}"))
@@ -520,16 +543,15 @@ class GatewayApp:
         if status == 429:
             retry = response.headers.get("retry-after", "")
             await self._error(
-                send, call, 429, "upstream_rate_limited", "The model's endpoint is rate limiting.",
-                int(retry) if retry.isdigit() else 1,
-            )  # fmt: skip
+                send, call, 429, "upstream_rate_limited", "The model's endpoint is rate limiting.", _retry_after(retry)
+            )
             return
         if status >= 500 or status < 200 or 300 <= status < 400:
             await self._error(send, call, 502, "upstream_error", f"The model's endpoint failed (HTTP {status}).")
             return
         try:
             data = json.loads(raw)
-        except ValueError:
+        except _UNPARSABLE:  # nested too deeply included: a logged 502, never a 500
             await self._error(send, call, 502, "upstream_malformed", "The model's endpoint sent malformed JSON.")
             return
         if status >= 400:
@@ -539,7 +561,7 @@ class GatewayApp:
             call.error_code = "upstream_rejected"
             await self._respond(send, call, status, raw)
             return
-        call.prompt_tokens, call.completion_tokens, call.total_tokens = _usage(data)
+        call.set_usage(usage_of(data))
         await self._respond(send, call, 200, raw)
 
     async def _relay_stream(self, send: Send, call: Call, response: upstream.UpstreamResponse) -> None:
@@ -574,10 +596,14 @@ class GatewayApp:
             logger.warning("gateway stream failed: code=%s token=%s", failure[1], call.grant and call.grant.token_id)
             tail = b"data: " + _error_body(*failure) + b"\n\n"
             call.response_hasher.update(tail)
-        if scanner.usage is not None:
-            call.prompt_tokens, call.completion_tokens, call.total_tokens = scanner.usage
-        else:
-            call.completion_tokens = call.total_tokens = scanner.events
+        usage = scanner.usage
+        if usage is not None and (usage[0] or usage[1] or usage[2]):
+            call.set_usage(usage)
+        else:  # none, or none readable: the events stand in
+            call.completion_tokens = call.total_tokens = min(scanner.events, USAGE_CEILING)
+            call.usage_clamped = usage is not None
+        if scanner.unreadable:
+            call.usage_clamped = True
         call.final_sent = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         call.latency_ms = (time.perf_counter() - call.t0) * 1000

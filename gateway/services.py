@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import logging
 import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, InternalError, OperationalError, ProgrammingError, transaction
 from django.utils import timezone
 
 from auditing.models import Audit, AuditStatus
@@ -19,8 +20,10 @@ from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import require
-from gateway.models import GatewayCall, GatewayToken, GrantKind
+from gateway.models import GatewayCall, GatewayCallQuarantine, GatewayToken, GrantKind
 from labs.models import SystemVersion
+
+logger = logging.getLogger("stagegate.gateway")
 
 TOKEN_PREFIX = "sgw_"
 
@@ -258,6 +261,24 @@ def gateway_token_revoke(*, actor: Actor, token: GatewayToken) -> GatewayToken:
 
 # The access log
 
+# The most a PostgreSQL ``integer`` column holds (the token counts).
+_INTEGER_MAX = 2_147_483_647
+
+# Refusals that say nothing about the entries (the database is unreachable or
+# busy, or its schema is not migrated): raised, and the batch stays in the
+# stream for the next drain. Anything else that refuses one entry alone is that
+# entry's fault, and it is quarantined.
+_NOT_THE_ENTRY = (OperationalError, InterfaceError, ProgrammingError, InternalError)
+
+Entry = tuple[str, dict[str, str]]  # the stream id, the stream entry's fields
+
+
+def _count(entry: dict[str, Any], key: str) -> int:
+    value = int(entry.get(key) or 0)
+    if not 0 <= value <= _INTEGER_MAX:
+        raise ValueError(f"{key} out of range: {value}")
+    return value
+
 
 def _call_from_entry(stream_id: str, entry: dict[str, str]) -> GatewayCall:
     if "e" in entry:  # as the gateway writes it: the fields as one JSON object
@@ -279,21 +300,78 @@ def _call_from_entry(stream_id: str, entry: dict[str, str]) -> GatewayCall:
         status_code=int(entry["status"]),
         error_code=entry.get("error_code", "")[:64],
         latency_ms=float(entry["latency_ms"]),
-        prompt_tokens=int(entry.get("prompt_tokens") or 0),
-        completion_tokens=int(entry.get("completion_tokens") or 0),
-        total_tokens=int(entry.get("total_tokens") or 0),
+        prompt_tokens=_count(entry, "prompt_tokens"),
+        completion_tokens=_count(entry, "completion_tokens"),
+        total_tokens=_count(entry, "total_tokens"),
+        usage_clamped=entry.get("usage_clamped") == "1",
         request_sha256=entry["request_sha256"],
         response_sha256=entry["response_sha256"],
     )
 
 
-@transaction.atomic
-def gateway_calls_store(*, entries: list[tuple[str, dict[str, str]]]) -> int:
+def gateway_calls_store(*, entries: list[Entry]) -> int:
     """Write access-log entries keyed by their stream id; an id already stored
-    is skipped, so handing the same entries over twice stores them once."""
-    rows = [_call_from_entry(stream_id, entry) for stream_id, entry in entries]
-    created = GatewayCall.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
-    return len(created)
+    is skipped, so handing the same entries over twice stores them once.
+
+    An entry that cannot be stored (a number out of range, a missing field, an
+    unknown token, text PostgreSQL refuses) is quarantined, kept whole with the
+    reason in ``GatewayCallQuarantine``, and the others are stored: one bad
+    entry never holds back the rest. The entries go in one transaction; only
+    if the database refuses it are they split in halves, each in its own
+    transaction, down to the refused entries (about two transactions per
+    halving). A refusal that says nothing about the entries (``_NOT_THE_ENTRY``)
+    is raised and nothing is quarantined. Call this outside a transaction, as
+    the drain and the gateway do: foreign keys are checked at commit. Returns
+    how many entries were stored (not quarantined)."""
+    rows: list[tuple[GatewayCall, Entry]] = []
+    bad: list[tuple[Entry, str]] = []
+    for item in entries:
+        try:
+            rows.append((_call_from_entry(*item), item))
+        except Exception as exc:  # the entry's own fault: converting it touches nothing else
+            bad.append((item, _reason(exc)))
+    stored = _store(rows, bad)
+    if bad:
+        _quarantine(bad)
+    return stored
+
+
+def _insert(rows: list[GatewayCall]) -> None:
+    with transaction.atomic():
+        GatewayCall.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+
+
+def _store(rows: list[tuple[GatewayCall, Entry]], bad: list[tuple[Entry, str]]) -> int:
+    if not rows:
+        return 0
+    try:
+        _insert([row for row, _ in rows])
+        return len(rows)
+    except _NOT_THE_ENTRY:
+        raise
+    except Exception as exc:
+        if len(rows) == 1:
+            bad.append((rows[0][1], _reason(exc)))
+            return 0
+    half = len(rows) // 2
+    return _store(rows[:half], bad) + _store(rows[half:], bad)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}".replace("\x00", "\\x00")[:500]
+
+
+def _quarantine(bad: list[tuple[Entry, str]]) -> None:
+    GatewayCallQuarantine.objects.bulk_create(
+        [
+            # ensure_ascii: the text holds no NUL or lone surrogate for PostgreSQL to refuse
+            GatewayCallQuarantine(stream_id=stream_id[:64], reason=reason, entry=json.dumps(fields, ensure_ascii=True))
+            for (stream_id, fields), reason in bad
+        ],
+        ignore_conflicts=True,
+    )
+    for (stream_id, _), reason in bad:
+        logger.error("gateway access log: entry %s quarantined (gateway_gatewaycallquarantine): %s", stream_id, reason)
 
 
 def access_log_drain(*, batch: int | None = None, max_batches: int = 50) -> int:
@@ -302,7 +380,10 @@ def access_log_drain(*, batch: int | None = None, max_batches: int = 50) -> int:
     Each batch is read, stored in one transaction, and deleted from the stream
     only after that transaction commits. A crash in between leaves the entries
     in the stream; the next drain stores them again, and the unique stream id
-    makes that a no-op. Returns how many entries were moved."""
+    makes that a no-op. An entry that cannot be stored is quarantined
+    (``gateway_calls_store``) and deleted from the stream with the rest, so no
+    entry can stall the drain. Returns how many entries were moved (stored or
+    quarantined)."""
     import redis
 
     batch = batch or settings.STAGEGATE_GATEWAY_DRAIN_BATCH
@@ -315,7 +396,7 @@ def access_log_drain(*, batch: int | None = None, max_batches: int = 50) -> int:
             if not items:
                 break
             entries = [(_text(sid), {_text(k): _text(v) for k, v in fields.items()}) for sid, fields in items]
-            gateway_calls_store(entries=entries)  # commits here
+            gateway_calls_store(entries=entries)  # committed (stored or quarantined) here
             client.xdel(stream, *[sid for sid, _ in entries])
             moved += len(entries)
             if len(items) < batch:
@@ -326,4 +407,4 @@ def access_log_drain(*, batch: int | None = None, max_batches: int = 50) -> int:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)

@@ -25,6 +25,7 @@ def serve(port: int, env: dict[str, str]) -> subprocess.Popen:
 
 
 def test_two_gateway_processes_share_one_limit(reference_data, upstream, gateway_url):
+    upstream.reset()  # the session's double, as an earlier test may have left it
     scene = build(upstream, gateway_url, requests_per_minute=10)
     db = connection.settings_dict
     env = {

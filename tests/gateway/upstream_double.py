@@ -1,5 +1,11 @@
 """A scripted OpenAI-compatible upstream for the gateway tests: a small ASGI
-app served by uvicorn in a thread. Tests set ``mode`` and read ``requests``."""
+app served by uvicorn in a thread. Tests set ``mode`` and read ``requests``.
+
+It can also be hostile, as a lab's endpoint may be: ``usage`` is the usage
+object it reports (any JSON: huge counts, negatives, bools, floats, strings);
+modes ``deep`` and ``deep_stream`` answer with JSON nested deeper than a
+parser's recursion limit; ``rate429`` answers 429 with ``retry_after`` as the
+raw Retry-After header."""
 
 from __future__ import annotations
 
@@ -21,7 +27,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def completion(request: dict[str, Any]) -> dict[str, Any]:
+def nested(depth: int) -> bytes:
+    """A JSON array nested ``depth`` levels deep (deeper than json's recursion limit at 100,000)."""
+    return b"[" * depth + b"]" * depth
+
+
+def completion(request: dict[str, Any], usage: Any = USAGE) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": "Hello from upstream."}
     finish = "stop"
     if request.get("tools"):
@@ -43,11 +54,11 @@ def completion(request: dict[str, Any]) -> dict[str, Any]:
         "created": 1700000000,
         "model": request.get("model", "?"),
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": USAGE,
+        "usage": usage,
     }
 
 
-def chunks(request: dict[str, Any]) -> list[bytes]:
+def chunks(request: dict[str, Any], usage: Any = USAGE) -> list[bytes]:
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {
             "id": "chatcmpl-1",
@@ -80,7 +91,7 @@ def chunks(request: dict[str, Any]) -> list[bytes]:
         out.append(
             b"data: "
             + json.dumps(
-                {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": USAGE}
+                {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": [], "usage": usage}
             ).encode()
             + b"\n\n"
         )
@@ -95,12 +106,16 @@ class ScriptedUpstream:
         self.echo = ""  # what error modes echo back (the tests put the credential here)
         self.open_streams = 0
         self.closed_streams = 0
+        self.usage: Any = USAGE  # what it reports as usage
+        self.retry_after = b"1"  # the raw Retry-After of mode rate429
 
     def reset(self) -> None:
         self.mode = "ok"
         self.requests.clear()
         self.echo = ""
         self.open_streams = self.closed_streams = 0
+        self.usage = USAGE
+        self.retry_after = b"1"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -116,8 +131,9 @@ class ScriptedUpstream:
         self.requests.append({"path": scope["path"], "headers": headers, "json": request, "raw": raw})
         mode = self.mode
 
-        async def reply(status: int, body: bytes, ctype: bytes = b"application/json") -> None:
-            await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", ctype)]})
+        async def reply(status: int, body: bytes, ctype: bytes = b"application/json", extra: Any = ()) -> None:
+            headers = [(b"content-type", ctype), *extra]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
         if mode == "hang":  # answer nothing until the gateway goes away
@@ -130,7 +146,7 @@ class ScriptedUpstream:
             return
         if mode == "slow":
             await asyncio.sleep(3)
-            await reply(200, json.dumps(completion(request)).encode())
+            await reply(200, json.dumps(completion(request, self.usage)).encode())
         elif mode == "error500":
             await reply(500, f"internal error; key={self.echo}".encode(), b"text/plain")
         elif mode == "auth401":
@@ -139,13 +155,19 @@ class ScriptedUpstream:
             await reply(400, json.dumps({"error": {"message": f"bad temperature (key {self.echo})"}}).encode())
         elif mode == "malformed":
             await reply(200, b"{not json")
+        elif mode == "deep":
+            await reply(200, b'{"id": "chatcmpl-1", "choices": ' + nested(100_000) + b', "usage": {"total_tokens": 1}}')
+        elif mode == "rate429":
+            await reply(429, b'{"error": {"message": "slow down"}}', extra=[(b"retry-after", self.retry_after)])
         elif request.get("stream"):
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
             )
             self.open_streams += 1
             try:
-                events = chunks(request)
+                events = chunks(request, self.usage)
+                if mode == "deep_stream":  # a usage event nested too deep to parse, then the end
+                    events.insert(-1, b'data: {"usage": {"prompt_tokens": ' + nested(100_000) + b"}}\n\n")
                 if mode == "stream_cut":
                     await send({"type": "http.response.body", "body": events[0], "more_body": True})
                     raise RuntimeError("upstream dies mid-stream")
@@ -162,7 +184,7 @@ class ScriptedUpstream:
             finally:
                 self.closed_streams += 1
         else:
-            await reply(200, json.dumps(completion(request)).encode())
+            await reply(200, json.dumps(completion(request, self.usage)).encode())
 
 
 class ThreadServer:

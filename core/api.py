@@ -113,7 +113,7 @@ class CreatedCursorPagination(CursorPagination):
     position must convert to the ordering field's type and range (and, for a
     timestamp, carry its time zone, as every cursor written here does)."""
 
-    ordering = "-created_at"
+    ordering: str | tuple[str, ...] = "-created_at"
     page_size = 50
     max_page_size = 200
     page_size_query_param = "page_size"

@@ -22,7 +22,21 @@ from django.http import HttpRequest
 from core.models import ApiToken, AuditEvent, Membership, Organisation
 
 
-class ReadOnlyModelAdmin(admin.ModelAdmin):
+class NoWrites:
+    """Refuses add, change and delete to everyone: every write goes through a
+    service that records it."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyModelAdmin(NoWrites, admin.ModelAdmin):
     """Lists, search and a view-only detail page (Django shows every field
     read-only when change is refused); nothing more."""
 
@@ -30,28 +44,10 @@ class ReadOnlyModelAdmin(admin.ModelAdmin):
     # (Django 6 changes the default) rather than be warned about it.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(NoWrites, admin.TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Organisation)

@@ -20,7 +20,7 @@ from typing import Any
 
 from core.stats import design_effect, upper_bound
 from evals.engine import SuiteDefinition, registry
-from evals.models import EvalRun, EvalSample, RunStatus, SampleStatus
+from evals.models import EvalRun, EvalSample, SampleStatus
 from evals.results import REASON_CHARS, UNREACHED, item_clusters
 from standards.protocols import Evidence, Protocol, decide
 
@@ -59,13 +59,14 @@ class SuiteEvidence:
 def protocol_runs(
     *, system_version_ids: Iterable[Any], suite: str, protocol_digest: str, since: datetime.datetime | None
 ) -> tuple[list[EvalRun], int]:
-    """The finished protocol runs that count (oldest first) and how many are
-    still running."""
+    """The finished protocol runs that count (oldest first) and how many have
+    not finished: running ones, and cancelled ones whose samples in flight
+    have not all ended (their results are not in yet)."""
     qs = EvalRun.objects.filter(
         system_version_id__in=list(system_version_ids), suite__name=suite, protocol_digest=protocol_digest
     )
-    running = qs.filter(status=RunStatus.RUNNING).count()
-    finished = qs.exclude(status=RunStatus.RUNNING).filter(finished_at__isnull=False)
+    running = qs.filter(finished_at__isnull=True).count()
+    finished = qs.filter(finished_at__isnull=False)
     if since is not None:
         finished = finished.filter(finished_at__gte=since)
     return list(finished.select_related("suite", "system_version").order_by("finished_at", "pk")), running

@@ -251,8 +251,11 @@ def test_stopping_a_run_that_goes_badly_does_not_hide_it(gate):
 def test_a_protocol_run_in_progress_holds_the_gate(gate):
     at_stage_1(gate)
     gate.run()
-    gate.run(status="running")
+    held = gate.run(status="running")
     assert "1 protocol run(s) still running: their samples will count" in suite_detail(gate)
+    # Cancelled, but with samples still in flight: not finished, so it still holds the gate.
+    EvalRun.objects.filter(pk=held.pk).update(status="cancelled")
+    assert "1 protocol run(s) still running" in suite_detail(gate)
 
 
 def test_exploratory_runs_never_count(gate):

@@ -182,22 +182,52 @@ class SseScanner:
     """Watches a passing event stream for a usage object and counts the data
     events (the token estimate when the upstream reports no usage). Usage is
     checked as for a whole answer (gateway/usage.py); an event that claims
-    usage but cannot be parsed marks the call's usage ``unreadable``."""
+    usage but cannot be parsed marks the call's usage ``unreadable``.
+
+    Only the line in progress is kept, and at most MAX_LINE bytes of it: a
+    hostile upstream that sends one endless line would otherwise make every
+    chunk re-split the whole buffer (quadratic CPU) and grow it without bound.
+    Such a line is skipped to its end and the call's usage marked unreadable;
+    the bytes still pass to the caller unchanged."""
+
+    MAX_LINE = 1 << 20
 
     def __init__(self) -> None:
         self.buffer = b""
+        self.skipping = False  # inside a line longer than MAX_LINE
+        self.done = False  # the stream's own end marker, "data: [DONE]", has passed
         self.events = 0
         self.usage: Usage | None = None
         self.unreadable = False
 
     def feed(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        *lines, self.buffer = self.buffer.split(b"\n")
+        head, newline, tail = chunk.rpartition(b"\n")
+        if not newline:  # no line ends in this chunk
+            if not self.skipping:
+                self.buffer += tail
+                self._bound()
+            return
+        lines = head.split(b"\n")
+        if self.skipping:
+            lines = lines[1:]  # the rest of the over-long line
+        else:
+            lines[0] = self.buffer + lines[0]
+        self.skipping, self.buffer = False, tail
+        self._bound()
+        self._scan(lines)
+
+    def _bound(self) -> None:
+        if len(self.buffer) > self.MAX_LINE:
+            self.buffer, self.skipping, self.unreadable = b"", True, True
+
+    def _scan(self, lines: list[bytes]) -> None:
         for line in lines:
             if not line.startswith(b"data:"):
                 continue
             payload = line[5:].strip()
-            if payload.startswith(b"{"):
+            if payload == b"[DONE]":
+                self.done = True
+            elif payload.startswith(b"{"):
                 self.events += 1
                 if b'"usage"' in payload:
                     try:
@@ -586,6 +616,10 @@ class GatewayApp:
                 call.response_hasher.update(chunk)
                 scanner.feed(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if scanner.done:
+                    # The caller has the whole answer: a client that hangs up
+                    # now (the openai SDK does) has not abandoned the call.
+                    call.final_sent = True
         except httpx.TimeoutException:
             failure = (504, "upstream_timeout", "The model stopped answering.")
         except httpx.HTTPError:

@@ -320,3 +320,34 @@ def test_a_hostile_retry_after_is_bounded_and_logged(scene, header, expected):
     assert r.status_code == 429 and r.headers["retry-after"] == expected
     [row] = drained()
     assert (row.status_code, row.error_code) == (429, "upstream_rate_limited")
+
+
+def test_an_endless_stream_line_is_bounded_and_the_events_after_it_still_count():
+    """One newline-free line re-split on every chunk was quadratic CPU and an
+    unbounded buffer; now the scanner keeps at most MAX_LINE of a line."""
+    from gateway.server import SseScanner
+
+    scanner = SseScanner()
+    event = b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
+    scanner.feed(event[:20])
+    scanner.feed(event[20:])  # an event split across chunks is still seen
+    assert scanner.events == 1 and not scanner.unreadable
+    kib = b"x" * 1024
+    for _ in range(2 * SseScanner.MAX_LINE // 1024):
+        scanner.feed(kib)
+        assert len(scanner.buffer) <= SseScanner.MAX_LINE
+    assert scanner.skipping and scanner.unreadable
+    usage = {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
+    scanner.feed(b"tail of the long line\n" + event + b"data: " + json.dumps({"usage": usage}).encode() + b"\n\n")
+    assert scanner.events == 3 and not scanner.skipping and scanner.buffer == b""
+    assert scanner.usage == (3, 5, 8, False)
+
+
+def test_the_scanner_sees_the_streams_end_marker():
+    from gateway.server import SseScanner
+
+    scanner = SseScanner()
+    scanner.feed(b'data: {"choices": []}\n\ndata: [DO')
+    assert not scanner.done
+    scanner.feed(b"NE]\n\n")
+    assert scanner.done and scanner.events == 1

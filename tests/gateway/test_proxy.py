@@ -5,6 +5,8 @@ never reaches the upstream."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import openai
 import pytest
@@ -118,3 +120,25 @@ def test_bad_json_is_400(scene):
 def test_unknown_path_and_wrong_method(scene):
     assert httpx.get(scene.base_url + "/embeddings", headers=scene.headers()).status_code == 404
     assert httpx.get(scene.base_url + "/chat/completions", headers=scene.headers()).status_code == 405
+
+
+def test_a_caller_that_hangs_up_after_the_end_marker_completed_its_call(scene):
+    """The openai SDK closes the connection once it has read `data: [DONE]`;
+    an upstream that keeps the connection open a moment longer (llama.cpp's
+    server does) made the gateway record a complete answer as a 499."""
+    from gateway.models import GatewayCall
+    from gateway.services import access_log_drain
+
+    scene.upstream.mode = "linger_after_done"
+    stream = sdk(scene).chat.completions.create(
+        model=scene.model, messages=[{"role": "user", "content": "Hi"}], stream=True
+    )
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == "Hello world"
+    stream.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        access_log_drain()
+        if GatewayCall.objects.exists():
+            break
+        time.sleep(0.1)
+    assert list(GatewayCall.objects.values_list("stream", "status_code", "error_code")) == [(True, 200, "")]

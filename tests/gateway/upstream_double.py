@@ -180,6 +180,8 @@ class ScriptedUpstream:
                 for e in events:
                     await send({"type": "http.response.body", "body": e, "more_body": True})
                     await asyncio.sleep(0.005)
+                if mode == "linger_after_done":  # [DONE] sent, the connection held open a while (llama.cpp does)
+                    await asyncio.sleep(1.0)
                 await send({"type": "http.response.body", "body": b""})
             finally:
                 self.closed_streams += 1

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from auditing.models import SignOff, SignOffStatus
+from auditing.models import Audit, AuditStatus, SignOff, SignOffStatus
 from core.actors import Actor, system_actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
@@ -512,7 +512,10 @@ def sanction_lift(*, actor: Actor, sanction: Sanction, reason: str) -> Sanction:
 def online_learning_expiry(*, release: Release) -> datetime.datetime | None:
     """When the sign-offs the release's current stage rests on stop counting
     because the system learns online, or None (not online-learning, stage 0,
-    or the stage was not opened by a gate)."""
+    or the stage was not opened by a gate). An audit of the version closed
+    after the latest online-learning re-audit was opened renews the window
+    from its closing: without that, a release resumed after its re-audit was
+    suspended again by the next run of the expiry task."""
     if release.stage == Stage.INTERNAL or not release.system_version.online_learning:
         return None
     gate = (
@@ -525,7 +528,24 @@ def online_learning_expiry(*, release: Release) -> datetime.datetime | None:
     issued = [s.issued_at for s in gate.signoffs.all()]
     if not issued:
         return None
-    return standard_in_force().online_learning_expiry(since=min(issued), online_learning=True)
+    since = min(issued)
+    reaudit = (
+        Reaudit.objects.filter(system_version=release.system_version, origin=ReauditSource.ONLINE_LEARNING)
+        .order_by("-created_at")
+        .first()
+    )
+    if reaudit is not None:
+        renewed = (
+            Audit.objects.filter(
+                system_version=release.system_version, status=AuditStatus.CLOSED, created_at__gt=reaudit.created_at
+            )
+            .order_by("-closed_at")
+            .values_list("closed_at", flat=True)
+            .first()
+        )
+        if renewed is not None:
+            since = max(since, renewed)
+    return standard_in_force().online_learning_expiry(since=since, online_learning=True)
 
 
 def online_learning_expire(*, now: datetime.datetime | None = None) -> int:

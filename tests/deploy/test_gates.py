@@ -391,6 +391,33 @@ def test_online_learning_signoffs_expire_and_the_release_is_suspended(gate):
         assert services.online_learning_expire() == 0  # already suspended
 
 
+def test_a_release_resumed_after_its_online_learning_reaudit_is_not_suspended_again(gate):
+    from auditing.models import AuditStatus
+    from tests.auditing.conftest import open_audit
+
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    gate.internal()
+    open_stage(gate, 1)
+    regulator = actor(gate.w.regulator)
+    with time_machine.travel(timezone.now() + days(91)):
+        assert services.online_learning_expire() == 1
+    with time_machine.travel(timezone.now() + days(95)):
+        # The re-audit: an audit of this version opened after it, done and closed.
+        reaudit = open_audit(gate.w, gate.sv)
+        auditing.audit_close(actor=regulator, audit=reaudit, status=AuditStatus.CLOSED)
+        services.release_resume(actor=regulator, system_version=gate.sv, reason="Re-audited: behaviour unchanged.")
+    with time_machine.travel(timezone.now() + days(96)):
+        assert services.online_learning_expire() == 0  # the window runs from the re-audit now
+        assert Release.objects.get(system_version=gate.sv).status == "active"
+    with time_machine.travel(timezone.now() + days(95 + 91)):
+        assert services.online_learning_expire() == 1  # and ends 90 days after it
+    # Resuming without a re-audit renews nothing.
+    with time_machine.travel(timezone.now() + days(95 + 92)):
+        services.release_resume(actor=regulator, system_version=gate.sv, reason="Resumed in error.")
+        assert services.online_learning_expire() == 1
+
+
 def test_online_learning_signoffs_older_than_the_window_do_not_count(gate):
     gate.sv.online_learning = True
     gate.sv.save(update_fields=["online_learning"])

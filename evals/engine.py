@@ -1,10 +1,12 @@
-"""What a suite is, for the engine: conditions, how to run one sample against
-a chat function, and how to summarise graded samples into rates. No ORM: the
-suites are plain code, testable without a database or a model."""
+"""What a suite is: its conditions, how to play one sample against a chat
+function, how to score the model's outputs, and how to summarise graded
+samples into rates. No ORM and no Inspect here: the suites are plain code,
+testable without a database or a model. ``evals.inspect_tasks`` turns each
+into an Inspect task (dataset, solver, scorer), which is what runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +23,17 @@ class ChatReply:
 
 
 class ChatFn(Protocol):
-    def __call__(self, messages: list[dict[str, str]]) -> ChatReply: ...
+    async def __call__(self, messages: list[dict[str, str]]) -> ChatReply: ...
+
+
+@dataclass
+class Graded:
+    """What a suite's scorer makes of the model's outputs: a label per graded
+    moment, the rules that fired, and the text each moment was graded on."""
+
+    labels: dict[str, str]
+    grade: dict[str, Any]
+    outputs: dict[str, str | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -48,10 +60,16 @@ class SuiteDefinition:
     # What the model is shown and what the grader is told, for the digest. A
     # change to the grading rules bumps grader_version, which the digest covers.
     content: dict[str, Any]
-    run_sample: Callable[[str, int, ChatFn], SampleResult]
+    # Plays one sample: the conversation, which may branch on what the model
+    # said (through ``score``). Its labels must equal ``score`` of its outputs.
+    run_sample: Callable[[str, int, ChatFn], Awaitable[SampleResult]]
+    # Grades a finished conversation from the model's replies in order (every
+    # assistant message): how the registered scorer re-grades any transcript,
+    # an auditor's uploaded log included.
+    score: Callable[[str, int, list[str]], Graded]
     summarise: Callable[[Iterable[dict[str, str]]], dict[str, Rate]]
     # An optional LLM judge: labels the sample's graded moments again, with reasons.
-    judge: Callable[[SampleResult, ChatFn], dict[str, dict[str, str]]] | None = None
+    judge: Callable[[SampleResult, ChatFn], Awaitable[dict[str, dict[str, str]]]] | None = None
     # For suites that cycle through a fixed list of items by sample index: the
     # item a sample asks about. Repeats of one item are not independent trials,
     # so intervals account for clustering by item (core.stats.design_effect).
@@ -64,10 +82,26 @@ class SuiteDefinition:
                 "name": self.name,
                 "version": self.version,
                 "grader": self.grader_version,
+                "engine": ENGINE,
                 "conditions": self.conditions,
                 "content": self.content,
             }
         )
+
+
+def _engine() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        inspect_version = version("inspect-ai")
+    except PackageNotFoundError:  # pragma: no cover - a broken install
+        inspect_version = "missing"
+    return {"name": "inspect-ai", "version": inspect_version, "adapter": "stagegate-1"}
+
+
+# What runs the suites, in every content digest: a new Inspect version is a new
+# suite content digest, so a result always names the engine that produced it.
+ENGINE = _engine()
 
 
 class SampleFailed(Exception):

@@ -17,7 +17,8 @@ from core.actors import actor_for
 from evals import services
 from evals.models import RunStatus
 from evals.suites import cyber_ctf
-from evals.suites.cyber_ctf import CHALLENGES, grade, summarise
+from evals.suites.cyber_ctf import CHALLENGES, SUITE, grade, summarise
+from tests.evals.scripted_chat import ScriptedChat, play
 
 
 def artefact(index: int) -> str:
@@ -72,6 +73,19 @@ def test_every_challenge_yields_its_flag_by_the_intended_method():
 )
 def test_the_grader(answer, label):
     assert grade(answer, 1)[0] == label
+
+
+@pytest.mark.parametrize(
+    "reply", ["The flag is FLAG{hex_dump}.", "Either FLAG{hex_dump} or FLAG{hexdump}.", "No idea.", ""]
+)
+def test_score_of_the_transcript_is_the_result(reply):
+    for condition in cyber_ctf.CONDITIONS:
+        result = play(SUITE, condition, 1, ScriptedChat(reply))  # checks score(transcript) == the result
+        assert SUITE.score(condition, 1, [reply]).labels == result.labels == {"flag": grade(reply, 1)[0]}
+        assert result.grade == {"flag": {"label": grade(reply, 1)[0], "rule": grade(reply, 1)[1], "challenge": 1}}
+    # Only the first reply answers; no reply at all is an empty answer.
+    assert SUITE.score("plain", 1, ["FLAG{hex_dump}", "FLAG{other}"]).labels == {"flag": "solved"}
+    assert SUITE.score("plain", 1, []).labels == {"flag": "invalid"}
 
 
 def test_the_solve_rate_leaves_out_empty_answers():

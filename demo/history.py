@@ -34,7 +34,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -258,7 +257,7 @@ class Walkthrough:
         A protocol run of this audit started since ``since`` is reused, and
         finished if an earlier seeding was interrupted, so seeding twice runs
         no sample twice."""
-        from evals.services import eval_run_cancel, eval_run_finish_if_done, eval_run_start, sample_execute
+        from evals.services import eval_run_cancel, eval_run_finish_if_done, eval_run_start, shard_execute
 
         runs = EvalRun.objects.filter(audit=audit, suite__name=SUITE).exclude(protocol_digest="")
         if since is not None:
@@ -274,17 +273,14 @@ class Walkthrough:
             per_condition = run.samples_per_condition
             if stop_after is not None:
                 per_condition = min(per_condition, -(-stop_after // len(run.conditions)))
-            ids = list(run.samples.filter(index__lt=per_condition).order_by("pk").values_list("pk", flat=True))
-            if is_reference(sv):
-                # The script answers at once: a few samples at a time, as several workers would.
-                with ThreadPoolExecutor(4) as pool:
-                    list(pool.map(_execute_in_thread, ids))
-            else:
-                # One at a time, condition by condition (the order the rows were
-                # made in): a local model server reuses the shared prompt of
-                # consecutive calls.
-                for sample_id in ids:
-                    sample_execute(sample_id=sample_id)
+            chosen = run.samples.filter(index__lt=per_condition).order_by("pk")
+            by_shard: dict[int, set[int]] = {}
+            for shard_id, sample_id in chosen.values_list("shard_id", "pk"):
+                by_shard.setdefault(shard_id, set()).add(sample_id)
+            # Shard by shard, as a worker would: each runs its samples at once
+            # (a local model server takes them one after another).
+            for shard_id, sample_ids in sorted(by_shard.items()):
+                shard_execute(shard_id=shard_id, sample_ids=sample_ids)
             run.refresh_from_db()
             if run.status == RunStatus.RUNNING and stop_after is not None:
                 eval_run_cancel(actor=self.actors["auditor"], run=run)
@@ -523,15 +519,6 @@ def report_incident(walkthrough: Walkthrough, sv: SystemVersion, description: st
         aware_at=now - datetime.timedelta(hours=5),
     )
     return f" ({incident.pk})"
-
-
-def _execute_in_thread(sample_id: int) -> str:
-    from evals.services import sample_execute
-
-    try:
-        return sample_execute(sample_id=sample_id)
-    finally:
-        connections.close_all()  # this thread's own connection
 
 
 def stage_of(sv: SystemVersion) -> int:

@@ -129,6 +129,70 @@ class SampleStatus(models.TextChoices):
 TERMINAL = (SampleStatus.DONE, SampleStatus.ERROR, SampleStatus.CANCELLED)
 
 
+class ShardStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+
+
+class EvalShard(models.Model):
+    """A slice of a run's samples that one Celery task runs as one Inspect
+    eval. The samples stay the source of truth: a shard attempt writes only
+    the samples it still owns, so a re-run shard adds nothing twice."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(EvalRun, on_delete=models.PROTECT, related_name="shards")
+    number = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, choices=ShardStatus.choices, default=ShardStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="eval_shard_unique")]
+        indexes = [models.Index(fields=["status", "lease_until"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} shard {self.number} ({self.status})"
+
+
+class EvalLogQuerySet(models.QuerySet["EvalLogFile"]):
+    def visible_to(self, actor: Any, action: str = "view") -> EvalLogQuerySet:
+        from evals.permissions import eval_sample_scope
+
+        return eval_sample_scope(self, actor, action)
+
+
+class EvalLogFile(models.Model):
+    """An Inspect log (``.eval``) a shard attempt wrote: where it is stored and
+    its SHA-256. Every attempt's log is kept; the run's results digest covers
+    them all, so a sign-off binds the transcripts behind its numbers."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(EvalRun, on_delete=models.PROTECT, related_name="logs")
+    shard = models.ForeignKey(EvalShard, null=True, blank=True, on_delete=models.PROTECT, related_name="logs")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    name = models.CharField(max_length=200, help_text="File name, unique within the run")
+    location = models.CharField(max_length=1000, help_text="Where the log is stored (a path or an fsspec URL)")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    samples = models.PositiveIntegerField(default=0, help_text="Samples in the log")
+    ingested = models.PositiveIntegerField(default=0, help_text="Samples whose results came from this log")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = EvalLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "name"], name="eval_log_unique_name")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} {self.name}"
+
+
 class EvalSampleQuerySet(models.QuerySet["EvalSample"]):
     def visible_to(self, actor: Any, action: str = "view") -> EvalSampleQuerySet:
         from evals.permissions import eval_sample_scope
@@ -139,6 +203,9 @@ class EvalSampleQuerySet(models.QuerySet["EvalSample"]):
 class EvalSample(models.Model):
     id = models.BigAutoField(primary_key=True)
     run = models.ForeignKey(EvalRun, on_delete=models.PROTECT, related_name="samples")
+    shard = models.ForeignKey(
+        "EvalShard", null=True, blank=True, on_delete=models.PROTECT, related_name="samples"
+    )  # null for runs made before the Inspect engine
     condition = models.CharField(max_length=200)
     index = models.PositiveIntegerField()
     status = models.CharField(max_length=12, choices=SampleStatus.choices, default=SampleStatus.PENDING)

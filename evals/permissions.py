@@ -30,6 +30,8 @@ def eval_run_scope(qs: QS, actor: Actor, action: str) -> QS:
 
 
 def eval_sample_scope(qs: QS, actor: Actor, action: str) -> QS:
+    """Transcripts (samples and the Inspect logs that hold them): the running
+    organisation and the regulator; never the lab."""
     if not actor.is_authenticated or action != VIEW:
         return qs.none()
     if actor.is_regulator:

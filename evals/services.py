@@ -1,23 +1,27 @@
 """Starting, executing, reconciling and finishing evaluation runs.
 
-Exactly-once results: each sample is a row before anything is queued; a task
-takes the sample's row lock, bumps its attempt counter and takes a lease
-before calling the model, and writes the result only if its attempt still owns
-the sample. Re-delivered or duplicated tasks therefore change nothing, a
-sample whose worker died is picked up again (by re-delivery or by the
-reconciler), and one that keeps killing its worker fails after MAX_ATTEMPTS."""
+A run's samples are rows, grouped in shards, before anything is queued. One
+Celery task runs one shard as one Inspect eval (``evals.runner``) through the
+gateway with the run's own token. Exactly-once results: the task takes the
+shard's row lock, bumps its attempt counter and takes a lease (renewed while
+the eval runs), and writes a sample's result only if its attempt still owns
+the shard and the sample is still running. Re-delivered or duplicated tasks
+therefore change nothing; a shard whose worker died is picked up again (by
+re-delivery or by the reconciler), its samples each in a shard of their own,
+and a sample that keeps killing its worker fails after MAX_ATTEMPTS."""
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import logging
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connections, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -28,10 +32,21 @@ from core.audit import audit_event_record, snapshot
 from core.canonical import digest_of
 from core.errors import Conflict, InvalidInput
 from core.permissions import require
-from evals.client import GatewayChat
-from evals.engine import SampleFailed, SuiteDefinition, registry
-from evals.models import TERMINAL, EvalRun, EvalSample, RunStatus, SampleStatus, Suite
+from evals.engine import SuiteDefinition, registry
+from evals.inspect_tasks import sample_seed
+from evals.models import (
+    TERMINAL,
+    EvalLogFile,
+    EvalRun,
+    EvalSample,
+    EvalShard,
+    RunStatus,
+    SampleStatus,
+    ShardStatus,
+    Suite,
+)
 from evals.results import run_results
+from evals.runner import ShardOutcome, ShardSpec, run_shard
 from gateway.selectors import model_id_of
 from gateway.services import gateway_token_issue, gateway_token_revoke
 from labs.credentials import decrypt_credential, encrypt_credential
@@ -204,9 +219,7 @@ def eval_run_start(
     run.gateway_token_ciphertext = encrypt_credential(secret)
     run.grader_token_ciphertext = encrypt_credential(grader_token) if grader_model else ""
     run.save(update_fields=["gateway_token_id", "gateway_token_ciphertext", "grader_token_ciphertext", "updated_at"])
-    EvalSample.objects.bulk_create(
-        [EvalSample(run=run, condition=c, index=i) for c in conditions for i in range(n)], batch_size=1000
-    )
+    _shards_create(run, [(c, i) for c in conditions for i in range(n)])
     audit_event_record(
         actor=actor,
         action="eval_run.start",
@@ -216,28 +229,40 @@ def eval_run_start(
     )
     run_id = run.pk
     if enqueue:
-        transaction.on_commit(lambda: samples_enqueue(run_id=run_id))
+        transaction.on_commit(lambda: shards_enqueue(run_id=run_id))
     return run
 
 
-def samples_enqueue(*, run_id: Any, sample_ids: list[int] | None = None) -> int:
-    """Queue one task per pending sample (or the given ones)."""
-    from evals.tasks import run_sample
+def _shards_create(run: EvalRun, samples: list[tuple[str, int]], first: int = 0) -> list[EvalShard]:
+    """Rows for the samples, in shards of STAGEGATE_EVALS_SHARD_SIZE."""
+    size = max(1, settings.STAGEGATE_EVALS_SHARD_SIZE)
+    chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
+    shards = EvalShard.objects.bulk_create([EvalShard(run=run, number=first + k) for k in range(len(chunks))])
+    EvalSample.objects.bulk_create(
+        [EvalSample(run=run, shard=shard, condition=c, index=i) for shard, chunk in zip(shards, chunks, strict=True) for c, i in chunk],
+        batch_size=1000,
+    )
+    return shards
 
-    qs = EvalSample.objects.filter(run_id=run_id, status__in=[SampleStatus.PENDING, SampleStatus.RUNNING])
-    if sample_ids is not None:
-        qs = qs.filter(pk__in=sample_ids)
+
+def shards_enqueue(*, run_id: Any, shard_ids: list[int] | None = None) -> int:
+    """Queue one task per unfinished shard of the run (or the given ones)."""
+    from evals.tasks import run_shard
+
+    qs = EvalShard.objects.filter(run_id=run_id, status__in=[ShardStatus.PENDING, ShardStatus.RUNNING])
+    if shard_ids is not None:
+        qs = qs.filter(pk__in=shard_ids)
     ids = list(qs.values_list("pk", flat=True))
     sent = 0
     try:
-        for sample_id in ids:
-            run_sample.apply_async(args=[sample_id], queue=settings.STAGEGATE_EVALS_QUEUE)
+        for shard_id in ids:
+            run_shard.apply_async(args=[shard_id], queue=settings.STAGEGATE_EVALS_QUEUE)
             sent += 1
     except OperationalError:
         # The broker is down: the rows are the source of truth, and the
         # reconciler queues whatever was not sent once it is back.
-        logger.warning("could not queue %d of %d samples of run %s", len(ids) - sent, len(ids), run_id)
-    EvalSample.objects.filter(pk__in=ids[:sent]).update(enqueued_at=timezone.now())
+        logger.warning("could not queue %d of %d shards of run %s", len(ids) - sent, len(ids), run_id)
+    EvalShard.objects.filter(pk__in=ids[:sent]).update(enqueued_at=timezone.now())
     return sent
 
 
@@ -253,6 +278,9 @@ def eval_run_cancel(*, actor: Actor, run: EvalRun) -> EvalRun:
     EvalSample.objects.filter(run=run, status=SampleStatus.PENDING).update(
         status=SampleStatus.CANCELLED, finished_at=timezone.now()
     )
+    EvalShard.objects.filter(run=run, status=ShardStatus.PENDING).update(
+        status=ShardStatus.DONE, finished_at=timezone.now()
+    )
     audit_event_record(
         actor=actor,
         action="eval_run.cancel",
@@ -266,121 +294,230 @@ def eval_run_cancel(*, actor: Actor, run: EvalRun) -> EvalRun:
     return run
 
 
-def _seed(sample: EvalSample) -> int:
-    # Reproducible per sample: the same run, condition and index ask with the same seed.
-    digest = hashlib.sha256(f"{sample.run_id}:{sample.condition}:{sample.index}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+@dataclass
+class _Claim:
+    shard: EvalShard
+    attempt: int
+    samples: list[EvalSample]
 
 
-def _claim(sample_id: int) -> tuple[EvalSample, int] | None:
-    """Take the sample for one attempt, or None if there is nothing to do."""
+def _shard_claim(shard_id: int, sample_ids: Collection[int] | None = None) -> _Claim | None:
+    """Take the shard for one attempt, or None if there is nothing to do.
+
+    A shard found running with its lease run out was lost with its worker:
+    its samples that have used up their attempts end as errors, and if more
+    than one is left each goes on in a shard of its own, so a sample that
+    keeps killing its worker takes no other sample down with it."""
     with transaction.atomic():
-        sample = (
-            EvalSample.objects.select_for_update()
-            .select_related("run__suite", "run__system_version__lab")
-            .get(pk=sample_id)
-        )
+        shard = EvalShard.objects.select_for_update().select_related("run").get(pk=shard_id)
         now = timezone.now()
-        if sample.status in TERMINAL:
+        if shard.status == ShardStatus.DONE:
             return None
-        if sample.run.status == RunStatus.CANCELLED:
-            sample.status, sample.finished_at = SampleStatus.CANCELLED, now
-            sample.save(update_fields=["status", "finished_at"])
-            return None
-        if sample.status == SampleStatus.RUNNING and sample.lease_until and sample.lease_until > now:
+        if shard.status == ShardStatus.RUNNING and shard.lease_until and shard.lease_until > now:
             return None  # another worker holds it
-        if sample.attempts >= MAX_ATTEMPTS:
-            sample.status, sample.finished_at = SampleStatus.ERROR, now
-            sample.error = f"Gave up after {sample.attempts} attempts: the worker stopped each time."
-            sample.save(update_fields=["status", "finished_at", "error"])
+        unfinished = shard.samples.select_for_update().exclude(status__in=TERMINAL).order_by("condition", "index")
+        if shard.run.status == RunStatus.CANCELLED:
+            unfinished.update(status=SampleStatus.CANCELLED, finished_at=now, lease_until=None)
+            _shard_done(shard, now)
             return None
-        sample.attempts += 1
-        sample.status = SampleStatus.RUNNING
-        sample.lease_until = now + datetime.timedelta(seconds=settings.STAGEGATE_EVALS_LEASE_SECONDS)
-        sample.started_at = sample.started_at or now
-        sample.save(update_fields=["attempts", "status", "lease_until", "started_at"])
-        return sample, sample.attempts
+        lost = shard.status == ShardStatus.RUNNING
+        if lost:
+            spent = unfinished.filter(attempts__gte=MAX_ATTEMPTS)
+            spent.update(
+                status=SampleStatus.ERROR,
+                finished_at=now,
+                lease_until=None,
+                error=f"Gave up after {MAX_ATTEMPTS} attempts: the worker stopped each time.",
+            )
+            rest = list(unfinished.exclude(status__in=TERMINAL))
+            if len(rest) > 1:
+                _shard_split(shard, rest, now)
+                return None
+        samples = list(unfinished.exclude(status__in=TERMINAL))
+        if sample_ids is not None:
+            samples = [s for s in samples if s.pk in sample_ids]
+        if not samples:
+            if not unfinished.exclude(status__in=TERMINAL).exists():
+                _shard_done(shard, now)
+            return None
+        shard.attempts += 1
+        shard.status = ShardStatus.RUNNING
+        shard.lease_until = now + datetime.timedelta(seconds=settings.STAGEGATE_EVALS_LEASE_SECONDS)
+        shard.started_at = shard.started_at or now
+        shard.save(update_fields=["attempts", "status", "lease_until", "started_at"])
+        for sample in samples:
+            sample.attempts += 1
+            sample.status = SampleStatus.RUNNING
+            sample.started_at = sample.started_at or now
+        EvalSample.objects.bulk_update(samples, ["attempts", "status", "started_at"])
+        return _Claim(shard=shard, attempt=shard.attempts, samples=samples)
 
 
-def sample_execute(*, sample_id: int) -> str:
-    """Run one sample to its result. Returns what happened (for logs and tests)."""
-    claimed = _claim(sample_id)
-    if claimed is None:
-        eval_run_finish_if_done(run_id=EvalSample.objects.values_list("run_id", flat=True).get(pk=sample_id))
+def _shard_done(shard: EvalShard, now: datetime.datetime) -> None:
+    shard.status, shard.finished_at, shard.lease_until = ShardStatus.DONE, now, None
+    shard.save(update_fields=["status", "finished_at", "lease_until"])
+
+
+def _shard_split(shard: EvalShard, samples: list[EvalSample], now: datetime.datetime) -> None:
+    first = (EvalShard.objects.filter(run_id=shard.run_id).aggregate(m=Max("number"))["m"] or 0) + 1
+    parts = EvalShard.objects.bulk_create(
+        [EvalShard(run_id=shard.run_id, number=first + k) for k in range(len(samples))]
+    )
+    for sample, part in zip(samples, parts, strict=True):
+        sample.shard, sample.status = part, SampleStatus.PENDING
+    EvalSample.objects.bulk_update(samples, ["shard", "status"])
+    _shard_done(shard, now)
+    run_id, ids = shard.run_id, [p.pk for p in parts]
+    transaction.on_commit(lambda: shards_enqueue(run_id=run_id, shard_ids=ids))
+
+
+def shard_execute(*, shard_id: int, sample_ids: Collection[int] | None = None) -> str:
+    """Run one shard's unfinished samples (or only ``sample_ids`` of them) as
+    one Inspect eval and keep their results. Returns what happened."""
+    run_id = EvalShard.objects.values_list("run_id", flat=True).get(pk=shard_id)
+    claim = _shard_claim(shard_id, sample_ids)
+    if claim is None:
+        eval_run_finish_if_done(run_id=run_id)
         return "skipped"
-    sample, attempt = claimed
-    run = sample.run
+    run = EvalRun.objects.select_related("suite", "system_version__lab").get(pk=run_id)
     sv = run.system_version
-    chat = GatewayChat(
+    spec = ShardSpec(
+        definition=registry()[run.suite.name],
+        samples=[
+            (s.condition, s.index, sample_seed(str(run.pk), s.condition, s.index) if run.seed_policy == "per_sample" else None)
+            for s in claim.samples
+        ],
+        model_id=model_id_of(lab_slug=sv.lab.slug, name=sv.name, sequence=sv.sequence),
         base_url=settings.STAGEGATE_GATEWAY_URL,
         token=decrypt_credential(run.gateway_token_ciphertext),
-        model=model_id_of(lab_slug=sv.lab.slug, name=sv.name, sequence=sv.sequence),
+        log_dir=f"{settings.STAGEGATE_EVAL_LOG_DIR.rstrip('/')}/run-{run.pk}/shard-{claim.shard.number}-attempt-{claim.attempt}",
         temperature=run.temperature,
         top_p=run.top_p,
         max_tokens=run.max_tokens,
-        seed=_seed(sample) if run.seed_policy == "per_sample" else None,
-        client=_http_client(),
+        max_connections=settings.STAGEGATE_EVALS_MAX_CONNECTIONS,
+        timeout=settings.STAGEGATE_EVALS_CALL_TIMEOUT,
+        grader_model=run.grader_model,
+        grader_token=decrypt_credential(run.grader_token_ciphertext) if run.grader_model else "",
+        metadata={"stagegate_run": str(run.pk), "shard": claim.shard.number, "attempt": claim.attempt},
     )
-    fields: dict[str, Any]
-    definition = registry()[run.suite.name]
-    judge_calls: list[dict[str, Any]] = []
-    try:
-        result = definition.run_sample(sample.condition, sample.index, chat)
-        if run.grader_model and definition.judge is not None:
-            judge_calls = _judge(run, definition.judge, result)
-        fields = {
-            "status": SampleStatus.DONE,
-            "transcript": result.transcript,
-            "labels": result.labels,
-            "grade": result.grade,
-        }
-    except SampleFailed as exc:
-        fields = {"status": SampleStatus.ERROR, "error": str(exc)}
-    except Exception as exc:  # a bug must not loop: record it and move on
-        logger.exception("sample %s failed", sample_id)
-        fields = {"status": SampleStatus.ERROR, "error": f"internal error ({type(exc).__name__})"}
+    outcome: ShardOutcome | None = None
+    with _lease_kept(claim):
+        try:
+            outcome = run_shard(spec)
+        except Exception as exc:  # Inspect itself failed: record it on the samples, do not loop
+            logger.exception("shard %s failed", shard_id)
+            failure = f"internal error ({type(exc).__name__})"
+    result = _shard_ingest(claim, outcome) if outcome is not None else _shard_fail(claim, failure)
+    eval_run_finish_if_done(run_id=run_id)
+    return result
+
+
+class _lease_kept:
+    """Renews the shard's lease while its eval runs, so the reconciler hands a
+    shard to another worker only when its worker is gone."""
+
+    def __init__(self, claim: _Claim) -> None:
+        self.claim = claim
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._renew, name=f"lease-{claim.shard.pk}", daemon=True)
+
+    def __enter__(self) -> None:
+        self.thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _renew(self) -> None:
+        seconds = settings.STAGEGATE_EVALS_LEASE_SECONDS
+        try:
+            while not self.stop.wait(max(0.5, seconds / 3)):
+                EvalShard.objects.filter(
+                    pk=self.claim.shard.pk, status=ShardStatus.RUNNING, attempts=self.claim.attempt
+                ).update(lease_until=timezone.now() + datetime.timedelta(seconds=seconds))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+
+def _owned(claim: _Claim) -> EvalShard | None:
+    shard = EvalShard.objects.select_for_update().get(pk=claim.shard.pk)
+    if shard.status != ShardStatus.RUNNING or shard.attempts != claim.attempt:
+        return None  # a later attempt owns it now
+    return shard
+
+
+def _shard_ingest(claim: _Claim, outcome: ShardOutcome) -> str:
+    """Keep the attempt's log and the results of the samples it still owns:
+    one result per (run, sample, epoch), whatever is delivered twice."""
+    now = timezone.now()
+    claimed = {(s.condition, s.index): s for s in claim.samples}
     with transaction.atomic():
-        current = EvalSample.objects.select_for_update().get(pk=sample_id)
-        if current.status != SampleStatus.RUNNING or current.attempts != attempt:
-            return "superseded"  # a later attempt owns it now
-        for name, value in fields.items():
-            setattr(current, name, value)
-        current.calls = chat.calls + judge_calls
-        current.finished_at = timezone.now()
-        current.lease_until = None
-        current.save()
-    eval_run_finish_if_done(run_id=run.pk)
-    return str(fields["status"])
+        shard = _owned(claim)
+        log = EvalLogFile.objects.create(
+            run_id=claim.shard.run_id,
+            shard=claim.shard,
+            attempt=claim.attempt,
+            name=f"shard-{claim.shard.number}-attempt-{claim.attempt}-{outcome.name}"[:200],
+            location=outcome.location,
+            sha256=outcome.sha256,
+            size=outcome.size,
+            samples=len(outcome.samples),
+        )
+        if shard is None:
+            return "superseded"
+        current = {
+            (s.condition, s.index): s
+            for s in EvalSample.objects.select_for_update().filter(pk__in=[s.pk for s in claim.samples])
+        }
+        done = []
+        for result in outcome.samples:
+            sample = current.get((result.condition, result.index))
+            if result.epoch != 1 or (result.condition, result.index) not in claimed or sample is None:
+                logger.warning("shard %s log has a sample it did not ask for: %s", shard.pk, result)
+                continue
+            if sample.status != SampleStatus.RUNNING or sample.shard_id != shard.pk:
+                continue
+            sample.status = SampleStatus.ERROR if result.error else SampleStatus.DONE
+            sample.error = result.error
+            sample.transcript, sample.labels, sample.grade = result.transcript, result.labels, result.grade
+            sample.calls = result.calls
+            sample.finished_at, sample.lease_until = now, None
+            done.append(sample)
+        for sample in current.values():
+            if sample.status == SampleStatus.RUNNING and sample not in done:
+                sample.status, sample.finished_at = SampleStatus.ERROR, now
+                sample.error = "The sample is missing from its shard's log."
+                done.append(sample)
+        EvalSample.objects.bulk_update(
+            done, ["status", "error", "transcript", "labels", "grade", "calls", "finished_at", "lease_until"]
+        )
+        log.ingested = sum(1 for s in done if s.status == SampleStatus.DONE)
+        log.save(update_fields=["ingested"])
+        _shard_settle(shard, now)
+    return "done"
 
 
-def _judge(run: EvalRun, judge: Any, result: Any) -> list[dict[str, Any]]:
-    """The optional LLM judge, called through the gateway with the auditor's
-    grader token. Advisory: a judge failure is recorded on the sample, which
-    still counts on the rules' labels. Returns the judge's calls."""
-    judge_chat = GatewayChat(
-        base_url=settings.STAGEGATE_GATEWAY_URL,
-        token=decrypt_credential(run.grader_token_ciphertext),
-        model=run.grader_model,
-        temperature=0.0,
-        max_tokens=400,
-        client=_http_client(),
-    )
-    try:
-        result.grade["judge"] = judge(result, judge_chat)
-    except SampleFailed as exc:
-        result.grade["judge_error"] = str(exc)
-    return [dict(call, judge=True) for call in judge_chat.calls]
+def _shard_fail(claim: _Claim, failure: str) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        shard = _owned(claim)
+        if shard is None:
+            return "superseded"
+        EvalSample.objects.filter(pk__in=[s.pk for s in claim.samples], status=SampleStatus.RUNNING).update(
+            status=SampleStatus.ERROR, error=failure, finished_at=now, lease_until=None
+        )
+        _shard_settle(shard, now)
+    return "error"
 
 
-_client: httpx.Client | None = None
-
-
-def _http_client() -> httpx.Client:
-    """One pooled client per worker process: samples reuse its connections."""
-    global _client
-    if _client is None:
-        _client = httpx.Client(timeout=httpx.Timeout(settings.STAGEGATE_EVALS_CALL_TIMEOUT), follow_redirects=False)
-    return _client
+def _shard_settle(shard: EvalShard, now: datetime.datetime) -> None:
+    """Done when no sample is left; back to pending when some were left out
+    of this attempt (``sample_ids``)."""
+    if shard.samples.exclude(status__in=TERMINAL).exists():
+        shard.status, shard.lease_until = ShardStatus.PENDING, None
+        shard.save(update_fields=["status", "lease_until"])
+    else:
+        _shard_done(shard, now)
 
 
 def eval_run_finish_if_done(*, run_id: Any) -> bool:
@@ -396,7 +533,7 @@ def eval_run_finish_if_done(*, run_id: Any) -> bool:
         if run.samples.filter(status__in=[SampleStatus.PENDING, SampleStatus.RUNNING]).exists():
             return False
         before = snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext", "results"])
-        run.results = run_results(run=run)
+        run.results = {**run_results(run=run), "logs": _log_digests(run)}
         run.results_digest = digest_of(run.results)
         run.finished_at = timezone.now()
         if run.status == RunStatus.RUNNING:
@@ -419,27 +556,33 @@ def eval_run_finish_if_done(*, run_id: Any) -> bool:
     return True
 
 
-def samples_reconcile(*, now: datetime.datetime | None = None, stale_after: datetime.timedelta | None = None) -> int:
-    """Re-queue samples whose task was lost: running ones whose lease ran out
-    (the worker died and the broker did not hand the message back), and
-    pending ones never queued (the broker was down) or queued a while ago when
-    the queue is empty (Redis lost them).
-    Duplicates are harmless: a sample is claimed under its row lock."""
+def _log_digests(run: EvalRun) -> list[dict[str, Any]]:
+    """Every Inspect log behind the run, by name and SHA-256: in the results,
+    so their digest (what a sign-off binds) covers the transcripts too."""
+    return [{"name": name, "sha256": sha} for name, sha in run.logs.order_by("name").values_list("name", "sha256")]
+
+
+def shards_reconcile(*, now: datetime.datetime | None = None, stale_after: datetime.timedelta | None = None) -> int:
+    """Re-queue shards whose task was lost: running ones whose lease ran out
+    (the worker died: the lease is renewed while it lives), and pending ones
+    never queued (the broker was down) or queued a while ago when the queue is
+    empty (Redis lost them). Duplicates are harmless: a shard is claimed under
+    its row lock, and a sample is written only by the attempt that owns it."""
     now = now or timezone.now()
     stale_after = stale_after or datetime.timedelta(minutes=2)
-    running = EvalSample.objects.filter(run__status=RunStatus.RUNNING)
-    expired = list(running.filter(status=SampleStatus.RUNNING, lease_until__lt=now).values_list("run_id", "pk"))
+    live = EvalShard.objects.filter(run__status=RunStatus.RUNNING)
+    expired = list(live.filter(status=ShardStatus.RUNNING, lease_until__lt=now).values_list("run_id", "pk"))
     lost: list[tuple[Any, int]] = []
     if _queue_length() == 0:
         lost = list(
-            running.filter(status=SampleStatus.PENDING)
+            live.filter(status=ShardStatus.PENDING)
             .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - stale_after))
             .values_list("run_id", "pk")
         )
     by_run: dict[Any, list[int]] = {}
     for run_id, pk in expired + lost:
         by_run.setdefault(run_id, []).append(pk)
-    return sum(samples_enqueue(run_id=run_id, sample_ids=ids) for run_id, ids in by_run.items())
+    return sum(shards_enqueue(run_id=run_id, shard_ids=ids) for run_id, ids in by_run.items())
 
 
 def _queue_length() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cryptography.fernet import Fernet
 
-from config.settings.env import PRODUCTION, env, local_secret
+from config.settings.env import PRODUCTION, STATE_DIR, env, local_secret
 
 # Fernet keys that encrypt lab endpoint credentials at rest, newest first.
 # Rotation: put a new key first, run `manage.py rotate_credential_keys`, then
@@ -22,11 +22,19 @@ STAGEGATE_BASE_URL: str = env.str("STAGEGATE_BASE_URL", default="http://127.0.0.
 
 # Where evaluation workers reach the gateway (the same path an external tool takes).
 STAGEGATE_GATEWAY_URL: str = env.str("STAGEGATE_GATEWAY_URL", default=STAGEGATE_BASE_URL.rstrip("/") + "/gateway/v1")
-# The Celery queue of evaluation samples (long tasks, prefetch 1).
+# The Celery queue of evaluation shards (long tasks, prefetch 1).
 STAGEGATE_EVALS_QUEUE: str = env.str("STAGEGATE_EVALS_QUEUE", default="evals")
-# How long a worker holds a sample before the reconciler may hand it to another
-# (longer than the slowest sample: up to three model calls).
-STAGEGATE_EVALS_LEASE_SECONDS: int = env.int("STAGEGATE_EVALS_LEASE_SECONDS", default=900)
+# How long a shard's lease lasts without renewal; a running shard renews it every
+# third of that, so a dead worker's shard is taken up again this long after it died.
+STAGEGATE_EVALS_LEASE_SECONDS: int = env.int("STAGEGATE_EVALS_LEASE_SECONDS", default=120)
+# Samples per shard (one Celery task, one Inspect eval, about 0.5 s of overhead
+# each) and the most model calls one shard has in flight at once.
+STAGEGATE_EVALS_SHARD_SIZE: int = env.int("STAGEGATE_EVALS_SHARD_SIZE", default=25)
+STAGEGATE_EVALS_MAX_CONNECTIONS: int = env.int("STAGEGATE_EVALS_MAX_CONNECTIONS", default=25)
+# Where shards' Inspect logs are written: a directory, or an fsspec URL such as
+# s3://bucket/prefix (S3-compatible stores through s3fs; credentials from the
+# usual AWS_* variables).
+STAGEGATE_EVAL_LOG_DIR: str = env.str("STAGEGATE_EVAL_LOG_DIR", default=str(STATE_DIR / "eval-logs"))
 # Seconds an evaluation waits for one model call through the gateway.
 STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
 # A lab's sanctions within this many days escalate (warning → extra audit → suspension).

@@ -1,19 +1,24 @@
-"""Runs through the real gateway to a scripted model: results exactly once,
-retries, errors counted, cancellation, reconciliation."""
+"""Runs through the real gateway to a scripted model, as Inspect evals in
+shards: results exactly once, retries, errors counted, cancellation,
+reconciliation, the shards' logs kept and digested."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 
 import pytest
+from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actors import actor_for
+from core.canonical import digest_of
 from core.errors import InvalidInput
 from evals import services
-from evals.models import EvalRun, EvalSample, RunStatus
+from evals.engine import registry
+from evals.models import EvalRun, EvalSample, EvalShard, RunStatus
 from gateway.models import GatewayCall, GatewayToken
 from gateway.services import access_log_drain
 
@@ -53,6 +58,22 @@ def test_a_run_goes_through_the_gateway_and_grades_every_moment(scene):
     assert overall["misaligned_rate"]["count"] == 3 and overall["misaligned_rate"]["of"] == 3
     assert overall["deception_rate"]["rate"] == 1.0 and overall["deception_rate"]["ci95_low"] < 1.0
     assert GatewayToken.objects.get(pk=run.gateway_token_id).revoked_at is not None
+    # The shard's Inspect log is kept with its digest, which the results digest covers.
+    (log,) = run.logs.all()
+    with open(log.location, "rb") as f:
+        data = f.read()
+    assert hashlib.sha256(data).hexdigest() == log.sha256 and log.size == len(data) and log.ingested == 3
+    assert run.results["logs"] == [{"name": log.name, "sha256": log.sha256}]
+    assert run.results_digest == digest_of(run.results)
+    # Each call's digests are those of the bytes the gateway logged, in the log itself too.
+    from inspect_ai.log import read_eval_log
+
+    from stagegate_inspect import call_records
+
+    recorded = [c for s in read_eval_log(log.location).samples for c in call_records(s.events)]
+    assert sorted(c["response_sha256"] for c in recorded) == sorted(c["response_sha256"] for s in samples for c in s.calls)
+    responses = set(GatewayCall.objects.values_list("response_sha256", flat=True))
+    assert {c["response_sha256"] for c in recorded} <= responses
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)
@@ -60,48 +81,103 @@ def test_redelivery_changes_nothing(scene):
     run = start(scene, n=1)
     sample = run.samples.get()
     before = (sample.transcript, sample.labels, sample.calls, sample.finished_at)
-    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+    assert services.shard_execute(shard_id=sample.shard_id) == "skipped"
     sample.refresh_from_db()
     assert (sample.transcript, sample.labels, sample.calls, sample.finished_at) == before
-    assert sample.attempts == 1
+    assert sample.attempts == 1 and run.logs.count() == 1
+
+
+def expire(shard_id):
+    EvalShard.objects.filter(pk=shard_id).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
 
 
 def test_a_stale_attempt_cannot_overwrite_a_later_one(scene):
     run = start(scene, n=1)
-    sample = run.samples.get()
-    claimed = services._claim(sample.pk)
-    assert claimed is not None and claimed[1] == 1
+    shard = run.shards.get()
+    stale = services._shard_claim(shard.pk)
+    assert stale is not None and stale.attempt == 1
     # The first worker "dies": its lease runs out and another attempt completes.
-    EvalSample.objects.filter(pk=sample.pk).update(lease_until=timezone.now() - datetime.timedelta(seconds=1))
-    assert services.sample_execute(sample_id=sample.pk) == "done"
-    sample.refresh_from_db()
+    expire(shard.pk)
+    assert services.shard_execute(shard_id=shard.pk) == "done"
+    sample = run.samples.get()
     assert sample.attempts == 2 and sample.status == "done"
+    finished = (sample.labels, sample.calls, sample.finished_at)
+    # The first attempt comes back after all: its log is kept, its results are not.
+    outcome = services.run_shard(
+        services.ShardSpec(
+            definition=registry()["insider_trading_deception"],
+            samples=[(sample.condition, sample.index, None)],
+            model_id="unused/never/v1",
+            base_url="http://127.0.0.1:9/v1",
+            token="unused",
+            log_dir=str(settings.STAGEGATE_EVAL_LOG_DIR) + f"/stale-{run.pk}",
+            temperature=0.0,
+            top_p=1.0,
+            max_tokens=16,
+            max_connections=1,
+            timeout=1,
+        )
+    )
+    assert outcome.samples[0].error  # nothing listens there
+    assert services._shard_ingest(stale, outcome) == "superseded"
+    sample.refresh_from_db()
+    assert (sample.labels, sample.calls, sample.finished_at) == finished
+    assert run.logs.count() == 2
     # A duplicate delivery now finds nothing to do.
-    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+    assert services.shard_execute(shard_id=shard.pk) == "skipped"
+
+
+def test_a_lost_shard_goes_on_one_sample_per_shard(scene):
+    run = start(scene, n=3)
+    shard = run.shards.get()
+    assert services._shard_claim(shard.pk) is not None
+    expire(shard.pk)  # its worker died
+    assert services.shard_execute(shard_id=shard.pk) == "skipped"
+    shard.refresh_from_db()
+    parts = list(run.shards.exclude(pk=shard.pk))
+    assert shard.status == "done" and len(parts) == 3
+    assert sorted(run.samples.values_list("shard_id", flat=True)) == sorted(p.pk for p in parts)
+    for part in parts:
+        assert services.shard_execute(shard_id=part.pk) == "done"
+    run.refresh_from_db()
+    assert run.status == "completed" and list(run.samples.values_list("attempts", "status")) == [(2, "done")] * 3
 
 
 def test_a_sample_that_keeps_killing_its_worker_fails_after_bounded_attempts(scene):
     run = start(scene, n=1)
     sample = run.samples.get()
-    EvalSample.objects.filter(pk=sample.pk).update(
-        status="running", attempts=services.MAX_ATTEMPTS, lease_until=timezone.now() - datetime.timedelta(seconds=1)
-    )
-    assert services.sample_execute(sample_id=sample.pk) == "skipped"
+    EvalSample.objects.filter(pk=sample.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    EvalShard.objects.filter(pk=sample.shard_id).update(status="running", attempts=services.MAX_ATTEMPTS)
+    expire(sample.shard_id)
+    assert services.shard_execute(shard_id=sample.shard_id) == "skipped"
     sample.refresh_from_db()
     assert sample.status == "error" and "Gave up after 3 attempts" in sample.error
     run.refresh_from_db()
     assert run.status == "completed" and run.results["overall"]["error_rate"]["count"] == 1
 
 
+def test_part_of_a_shard_can_run_and_the_rest_waits(scene):
+    run = start(scene, n=3)
+    shard = run.shards.get()
+    first = run.samples.order_by("index").first()
+    assert services.shard_execute(shard_id=shard.pk, sample_ids={first.pk}) == "done"
+    shard.refresh_from_db()
+    assert shard.status == "pending"
+    assert list(run.samples.order_by("index").values_list("status", flat=True)) == ["done", "pending", "pending"]
+    assert services.shard_execute(shard_id=shard.pk) == "done"
+    run.refresh_from_db()
+    assert run.status == "completed" and run.samples.filter(status="done").count() == 3
+
+
 def test_transient_upstream_errors_are_retried(scene):
     run = start(scene, n=1)
     scene.model.fail_first = 2
     sample = run.samples.get()
-    assert services.sample_execute(sample_id=sample.pk) == "done"
+    assert services.shard_execute(shard_id=sample.shard_id) == "done"
     sample.refresh_from_db()
     statuses = [c["status"] for c in sample.calls]
     assert statuses[:2] == [502, 502] or statuses[:2] == [503, 503]
-    assert statuses[-1] == 200
+    assert statuses[-1] == 200 and sample.status == "done"
 
 
 def test_a_refused_grant_marks_the_sample_error_with_the_reason(scene):
@@ -110,12 +186,11 @@ def test_a_refused_grant_marks_the_sample_error_with_the_reason(scene):
     from gateway.services import gateway_token_revoke
 
     gateway_token_revoke(actor=actor_for(scene.w.regulator), token=token)
-    for sample in run.samples.all():
-        assert services.sample_execute(sample_id=sample.pk) == "error"
+    assert services.shard_execute(shard_id=run.shards.get().pk) == "done"
     run.refresh_from_db()
     assert run.status == "completed"
     assert run.results["overall"]["error_rate"]["count"] == 2
-    assert "refused" in run.samples.first().error
+    assert "revoked" in run.samples.first().error
 
 
 def test_cancel_stops_pending_samples_and_revokes_the_token(scene):
@@ -124,26 +199,28 @@ def test_cancel_stops_pending_samples_and_revokes_the_token(scene):
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED and run.finished_at is not None
     assert set(run.samples.values_list("status", flat=True)) == {"cancelled"}
+    assert set(run.shards.values_list("status", flat=True)) == {"done"}
     assert GatewayToken.objects.get(pk=run.gateway_token_id).revoked_at is not None
-    assert services.sample_execute(sample_id=run.samples.first().pk) == "skipped"
+    assert services.shard_execute(shard_id=run.shards.first().pk) == "skipped"
 
 
-def test_reconciler_requeues_expired_leases_and_lost_pending_samples(scene, monkeypatch):
+@override_settings(STAGEGATE_EVALS_SHARD_SIZE=1)
+def test_reconciler_requeues_expired_leases_and_lost_pending_shards(scene, monkeypatch):
     run = start(scene, n=2)
-    a, b = run.samples.all()
+    a, b = run.shards.all()
     old = timezone.now() - datetime.timedelta(minutes=10)
-    EvalSample.objects.filter(pk=a.pk).update(status="running", attempts=1, lease_until=old)
-    EvalSample.objects.filter(pk=b.pk).update(enqueued_at=old)
+    EvalShard.objects.filter(pk=a.pk).update(status="running", attempts=1, lease_until=old)
+    EvalShard.objects.filter(pk=b.pk).update(enqueued_at=old)
     sent: list[int] = []
     monkeypatch.setattr(services, "_queue_length", lambda: 0)
-    monkeypatch.setattr("evals.tasks.run_sample.apply_async", lambda args, queue: sent.append(args[0]))
-    assert services.samples_reconcile() == 2
+    monkeypatch.setattr("evals.tasks.run_shard.apply_async", lambda args, queue: sent.append(args[0]))
+    assert services.shards_reconcile() == 2
     assert sorted(sent) == sorted([a.pk, b.pk])
-    # With messages still queued, pending samples are not duplicated.
+    # With messages still queued, pending shards are not duplicated.
     sent.clear()
-    EvalSample.objects.filter(pk=b.pk).update(enqueued_at=old)
+    EvalShard.objects.filter(pk=b.pk).update(enqueued_at=old)
     monkeypatch.setattr(services, "_queue_length", lambda: 5)
-    assert services.samples_reconcile() == 1 and sent == [a.pk]
+    assert services.shards_reconcile() == 1 and sent == [a.pk]
 
 
 def test_only_an_assigned_auditor_starts_a_run(scene):
@@ -325,13 +402,14 @@ def test_a_run_started_while_the_broker_is_down_is_accepted_and_queued_later(sce
     def down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    monkeypatch.setattr("evals.tasks.run_sample.apply_async", down)
-    run = start(scene, n=2)
-    assert run.samples.filter(status="pending", enqueued_at__isnull=True).count() == 2
+    monkeypatch.setattr("evals.tasks.run_shard.apply_async", down)
+    with override_settings(STAGEGATE_EVALS_SHARD_SIZE=1):
+        run = start(scene, n=2)
+    assert run.shards.filter(status="pending", enqueued_at__isnull=True).count() == 2
     sent: list[int] = []
-    monkeypatch.setattr("evals.tasks.run_sample.apply_async", lambda args, queue: sent.append(args[0]))
+    monkeypatch.setattr("evals.tasks.run_shard.apply_async", lambda args, queue: sent.append(args[0]))
     monkeypatch.setattr(services, "_queue_length", lambda: 0)
-    assert services.samples_reconcile() == 2 and len(sent) == 2
+    assert services.shards_reconcile() == 2 and len(sent) == 2
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)

@@ -1,4 +1,4 @@
-"""A real Celery worker is killed mid-run; another takes over; every sample
+"""A real Celery worker is killed mid-shard; another takes over; every sample
 ends with exactly one result."""
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def start_worker(queue: str, name: str, log: Path, gateway_url: str) -> subproce
         "STAGEGATE_GATEWAY_URL": gateway_url,
         "STAGEGATE_EVALS_QUEUE": queue,
         "STAGEGATE_EVALS_LEASE_SECONDS": "3",
+        "STAGEGATE_EVALS_SHARD_SIZE": "4",
         "PYTHONUNBUFFERED": "1",
     }
     command = [
@@ -76,8 +77,8 @@ def stop(process: subprocess.Popen[bytes], sig: int) -> None:
 def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(scene, tmp_path):
     queue = f"evals-test-{uuid.uuid4().hex[:8]}"
     gateway = settings.STAGEGATE_GATEWAY_URL
-    scene.model.delay = 0.25  # three calls per sample: about a second each
-    with override_settings(STAGEGATE_EVALS_QUEUE=queue):
+    scene.model.delay = 1.0  # three calls per sample: a shard takes a few seconds
+    with override_settings(STAGEGATE_EVALS_QUEUE=queue, STAGEGATE_EVALS_SHARD_SIZE=4):
         run = services.eval_run_start(
             actor=actor_for(scene.w.auditor),
             audit=scene.audit,
@@ -89,15 +90,15 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(scene, tmp_path):
         first = start_worker(queue, "a", tmp_path / "a.log", gateway)
         second = None
         try:
-            wait_for(lambda: samples.filter(status="done").count() >= 2, 90, "the first results")
-            wait_for(lambda: samples.filter(status="running").exists(), 30, "a sample in flight")
-            stop(first, signal.SIGKILL)  # the whole worker, mid-sample
+            wait_for(lambda: samples.filter(status="done").count() >= 4, 120, "the first shard's results")
+            wait_for(lambda: samples.filter(status="running").exists(), 30, "a shard in flight")
+            stop(first, signal.SIGKILL)  # the whole worker, mid-shard
             in_flight = set(samples.filter(status="running").values_list("pk", flat=True))
             assert in_flight
             second = start_worker(queue, "b", tmp_path / "b.log", gateway)
 
             def finished() -> bool:
-                services.samples_reconcile()  # what the periodic task does
+                services.shards_reconcile()  # what the periodic task does
                 return EvalRun.objects.get(pk=run.pk).finished_at is not None
 
             wait_for(finished, 120, "the run to finish")
@@ -107,8 +108,11 @@ def test_killing_a_worker_mid_run_loses_and_duplicates_nothing(scene, tmp_path):
                     stop(p, signal.SIGTERM)
     statuses = list(samples.values_list("status", flat=True))
     assert statuses == ["done"] * 10
-    # The samples cut off mid-flight were taken up again and finished once.
+    # The samples cut off mid-flight were taken up again and finished once,
+    # each in a shard of its own; every result came from one attempt's log.
     again = samples.filter(pk__in=in_flight)
     assert all(s.attempts == 2 and len(s.calls) == 3 and s.labels["misaligned_action"] == "yes" for s in again)
+    assert all(s.shard.number >= 3 for s in again)
     run.refresh_from_db()
     assert run.results["overall"]["misaligned_rate"]["of"] == 10
+    assert sum(log.ingested for log in run.logs.all()) == 10

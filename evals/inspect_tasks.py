@@ -1,0 +1,187 @@
+"""Stagegate's suites as Inspect tasks: a dataset of (condition, index)
+samples, a solver that plays the suite's conversation through Inspect's
+model, and a scorer that grades the model's replies with the suite's own
+``score``. No ORM: the same tasks run in Stagegate's managed runs (see
+``evals.shards``) and on an auditor's machine (``inspect eval
+stagegate/<suite>``), and the scorer re-grades an uploaded log.
+
+A sample's id is ``<condition>#<index>``; its metadata carries the condition,
+the index and the seed its calls are made with."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageSystem,
+    ChatMessageUser,
+    GenerateConfig,
+    get_model,
+)
+from inspect_ai.scorer import Score, Target, scorer
+from inspect_ai.solver import Generate, TaskState, solver
+
+from evals.engine import ChatReply, SampleFailed, SuiteDefinition, registry
+
+SAMPLE_SEPARATOR = "#"
+GRADER_ROLE = "grader"
+
+
+def sample_id(condition: str, index: int) -> str:
+    return f"{condition}{SAMPLE_SEPARATOR}{index}"
+
+
+def parse_sample_id(value: str | int) -> tuple[str, int]:
+    """(condition, index) of a sample id; ValueError if it is not one."""
+    condition, sep, index = str(value).rpartition(SAMPLE_SEPARATOR)
+    if not sep or not condition or not index.isdigit():
+        raise ValueError(f"not a Stagegate sample id: {value!r}")
+    return condition, int(index)
+
+
+def sample_seed(run_key: str, condition: str, index: int) -> int:
+    """Reproducible per sample: the same run, condition and index ask with the same seed."""
+    digest = hashlib.sha256(f"{run_key}:{condition}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _message(m: dict[str, str]) -> ChatMessage:
+    role, content = m["role"], m["content"]
+    if role == "system":
+        return ChatMessageSystem(content=content)
+    if role == "assistant":
+        return ChatMessageAssistant(content=content)
+    return ChatMessageUser(content=content)
+
+
+class InspectChat:
+    """The suites' ChatFn on Inspect's model: each call is one ``generate``,
+    recorded by Inspect in the sample's transcript."""
+
+    def __init__(self, *, role: str | None = None, seed: int | None = None, config: dict[str, Any] | None = None):
+        self.model = get_model(role=role) if role else get_model()
+        self.config = GenerateConfig(**{**(config or {}), **({"seed": seed} if seed is not None else {})})
+
+    async def __call__(self, messages: list[dict[str, str]]) -> ChatReply:
+        output = await self.model.generate([_message(m) for m in messages], config=self.config)
+        if output.error:
+            raise SampleFailed(f"the model's reply was an error: {output.error}"[:500])
+        usage = output.usage.model_dump(exclude_none=True) if output.usage else {}
+        return ChatReply(text=output.completion, request_sha256="", response_sha256="", usage=usage)
+
+
+def assistant_texts(messages: Iterable[Any]) -> list[str]:
+    """The model's replies in order, from Inspect messages or their JSON form."""
+    texts = []
+    for m in messages:
+        role = m.get("role") if isinstance(m, dict) else m.role
+        if role == "assistant":
+            texts.append(_text_of(m))
+    return texts
+
+
+def _text_of(m: Any) -> str:
+    if not isinstance(m, dict):
+        return str(m.text)
+    content = m.get("content")
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content or [] if isinstance(part, dict))
+
+
+@solver
+def play(suite: str, judge: bool = False):  # type: ignore[no-untyped-def]
+    """Plays the suite's conversation for this sample; with ``judge``, asks the
+    model in the ``grader`` role to label the graded moments too."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        definition = registry()[suite]
+        condition, index = state.metadata["condition"], int(state.metadata["index"])
+        chat = InspectChat(seed=state.metadata.get("seed"))
+        result = await definition.run_sample(condition, index, chat)
+        state.messages = [_message(m) for m in result.transcript]
+        if judge and definition.judge is not None:
+            grader = InspectChat(role=GRADER_ROLE, config={"temperature": 0.0, "max_tokens": 400})
+            try:
+                state.store.set("judge", await definition.judge(result, grader))
+            except SampleFailed as exc:
+                state.store.set("judge_error", str(exc))
+        state.completed = True
+        return state
+
+    return solve
+
+
+@scorer(metrics=[])
+def graded(suite: str):  # type: ignore[no-untyped-def]
+    """The suite's rules applied to the model's replies in the transcript."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        definition = registry()[suite]
+        g = definition.score(state.metadata["condition"], int(state.metadata["index"]), assistant_texts(state.messages))
+        grade = dict(g.grade)
+        if state.store.get("judge") is not None:
+            grade["judge"] = state.store.get("judge")
+        if state.store.get("judge_error") is not None:
+            grade["judge_error"] = state.store.get("judge_error")
+        return Score(value=dict(g.labels), metadata={"grade": grade, "outputs": g.outputs})
+
+    return score
+
+
+def suite_task(
+    definition: SuiteDefinition,
+    samples: Iterable[tuple[str, int, int | None]],
+    *,
+    judge: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> Task:
+    """The task for these (condition, index, seed) samples of a suite."""
+    dataset = MemoryDataset(
+        [
+            Sample(
+                id=sample_id(condition, index),
+                input=f"{definition.name}: {condition} #{index}",
+                metadata={"condition": condition, "index": index, "seed": seed},
+            )
+            for condition, index, seed in samples
+        ],
+        name=definition.name,
+    )
+    return Task(
+        dataset=dataset,
+        solver=play(definition.name, judge=judge),
+        scorer=graded(definition.name),
+        name=definition.name,
+        version=definition.version,
+        metadata={
+            "stagegate_suite": definition.name,
+            "suite_version": definition.version,
+            "content_digest": definition.content_digest,
+            **(metadata or {}),
+        },
+    )
+
+
+def _registered(definition: SuiteDefinition) -> Any:
+    def factory(conditions: str | list[str] | None = None, samples_per_condition: int | None = None) -> Task:
+        chosen = [conditions] if isinstance(conditions, str) else list(conditions or definition.default_conditions)
+        unknown = [c for c in chosen if c not in definition.conditions]
+        if unknown:
+            raise ValueError(f"unknown condition(s) for {definition.name}: {', '.join(unknown)}")
+        n = samples_per_condition or definition.default_samples
+        return suite_task(definition, [(c, i, None) for c in chosen for i in range(n)])
+
+    factory.__name__ = definition.name
+    factory.__doc__ = definition.description
+    return task(name=definition.name)(factory)
+
+
+# One registered Inspect task per suite (``inspect eval stagegate/<suite>``).
+TASKS = {name: _registered(definition) for name, definition in registry().items()}

@@ -1,0 +1,4 @@
+"""Inspect's entry point into this package (``[project.entry-points.inspect_ai]``):
+registers the ``stagegate`` model provider and the suites as tasks."""
+
+from stagegate_inspect.provider import stagegate  # noqa: F401

@@ -443,3 +443,17 @@ def test_a_grader_model_needs_a_token(scene):
         start(scene, grader_model="some/model")
     assert "grader_token" in exc.value.errors
     assert not EvalRun.objects.exists()
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True, STAGEGATE_EVAL_LOG_DIR="memory://stagegate-test/eval-logs")
+def test_logs_go_to_any_fsspec_store(scene):
+    # An object store is one URL away (s3:// in production, through s3fs):
+    # fsspec's in-memory store stands in for it here.
+    import fsspec
+
+    run = start(scene, n=2)
+    (log,) = run.logs.all()
+    assert log.location.startswith("memory://stagegate-test/eval-logs/run-")
+    with fsspec.open(log.location, "rb") as f:
+        assert hashlib.sha256(f.read()).hexdigest() == log.sha256
+    assert run.samples.filter(status="done").count() == 2

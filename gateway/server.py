@@ -11,8 +11,11 @@ through the ORM in a small thread pool. Everything else is async, so an
 in-flight model call holds no thread.
 
 Routes: ``POST /gateway/v1/chat/completions`` (non-streaming, and ``stream:
-true`` passed through as server-sent events chunk by chunk), ``GET
-/gateway/v1/models`` and ``GET /gateway/v1/models/{id}``.
+true`` passed through as server-sent events chunk by chunk), ``POST
+/gateway/v1/responses`` (the Responses API, translated to and from one chat
+completion by gateway/responses_api.py, on the same path through admission,
+limits, the upstream and the access log), ``GET /gateway/v1/models`` and ``GET
+/gateway/v1/models/{id}``.
 
 The caller's headers are never forwarded upstream; the upstream gets the lab's
 decrypted credential as ``Authorization: Bearer``. The credential appears in
@@ -38,7 +41,7 @@ import httpx
 from django.conf import settings
 
 from gateway import limits as limits_mod
-from gateway import upstream
+from gateway import responses_api, upstream
 from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
@@ -54,6 +57,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 PREFIX = "/gateway/v1"
+# The routes that call the model: chat completions pass through; the
+# Responses API is translated (True).
+_GENERATE = {PREFIX + "/chat/completions": False, PREFIX + "/responses": True}
 TOKEN_PREFIX = "sgw_"
 _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gateway-db")
 
@@ -156,9 +162,9 @@ def _credential(ciphertext: str) -> str:
     return decrypt_credential(ciphertext) if ciphertext else ""
 
 
-def _error_body(status: int, code: str, message: str) -> bytes:
+def _error_body(status: int, code: str, message: str, param: str | None = None) -> bytes:
     kind = _ERROR_TYPES.get(status, "api_error")
-    return json.dumps({"error": {"message": message, "type": kind, "param": None, "code": code}}).encode()
+    return json.dumps({"error": {"message": message, "type": kind, "param": param, "code": code}}).encode()
 
 
 def _encode(body: Any) -> bytes:
@@ -188,17 +194,28 @@ class SseScanner:
     hostile upstream that sends one endless line would otherwise make every
     chunk re-split the whole buffer (quadratic CPU) and grow it without bound.
     Such a line is skipped to its end and the call's usage marked unreadable;
-    the bytes still pass to the caller unchanged."""
+    the bytes still pass to the caller unchanged.
+
+    With ``keep`` (a stream the gateway translates), every data event is
+    parsed and kept in ``kept`` for the translation to take; an event that
+    does not parse is skipped (and marks usage unreadable if it claimed some)."""
 
     MAX_LINE = 1 << 20
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = False) -> None:
         self.buffer = b""
         self.skipping = False  # inside a line longer than MAX_LINE
         self.done = False  # the stream's own end marker, "data: [DONE]", has passed
         self.events = 0
         self.usage: Usage | None = None
         self.unreadable = False
+        self.keep = keep
+        self.kept: list[Any] = []
+
+    def take(self) -> list[Any]:
+        """The data events kept since the last take."""
+        kept, self.kept = self.kept, []
+        return kept
 
     def feed(self, chunk: bytes) -> None:
         head, newline, tail = chunk.rpartition(b"\n")
@@ -229,12 +246,18 @@ class SseScanner:
                 self.done = True
             elif payload.startswith(b"{"):
                 self.events += 1
-                if b'"usage"' in payload:
-                    try:
-                        found = usage_of(json.loads(payload))
-                    except _UNPARSABLE:
-                        self.unreadable = True
-                        continue
+                claims_usage = b'"usage"' in payload
+                if not (claims_usage or self.keep):
+                    continue
+                try:
+                    data = json.loads(payload)
+                except _UNPARSABLE:
+                    self.unreadable = self.unreadable or claims_usage
+                    continue
+                if self.keep:
+                    self.kept.append(data)
+                if claims_usage:
+                    found = usage_of(data)
                     if any(found):
                         self.usage = found
 
@@ -263,11 +286,11 @@ class GatewayApp:
         self._started += 1
         call = Call(method=method, path=path, sequence=self._started)
         try:
-            if path == PREFIX + "/chat/completions":
+            if path in _GENERATE:
                 if method != "POST":
                     await self._error(send, call, 405, "method_not_allowed", "Use POST.")
                     return
-                await self._chat(scope, receive, send, call)
+                await self._chat(scope, receive, send, call, translate=_GENERATE[path])
             elif path == PREFIX + "/models" or path.startswith(PREFIX + "/models/"):
                 if method != "GET":
                     await self._error(send, call, 405, "method_not_allowed", "Use GET.")
@@ -305,7 +328,14 @@ class GatewayApp:
         call.latency_ms = (time.perf_counter() - call.t0) * 1000
 
     async def _error(
-        self, send: Send, call: Call, status: int, code: str, message: str, retry_after: int | None = None
+        self,
+        send: Send,
+        call: Call,
+        status: int,
+        code: str,
+        message: str,
+        retry_after: int | None = None,
+        param: str | None = None,
     ) -> None:
         call.error_code = code
         headers = [(b"retry-after", str(retry_after).encode())] if retry_after is not None else []
@@ -315,7 +345,7 @@ class GatewayApp:
             logger.warning(
                 "gateway call refused: status=%s code=%s token=%s", status, code, call.grant and call.grant.token_id
             )
-        await self._respond(send, call, status, _error_body(status, code, message), headers)
+        await self._respond(send, call, status, _error_body(status, code, message, param), headers)
 
     # Admission: the token, the grant, the limits
 
@@ -432,7 +462,9 @@ class GatewayApp:
             return
         await self._respond(send, call, 200, body)
 
-    async def _chat(self, scope: Scope, receive: Receive, send: Send, call: Call) -> None:
+    async def _chat(self, scope: Scope, receive: Receive, send: Send, call: Call, translate: bool = False) -> None:
+        """A call to the model: a chat completion passed through, or (``translate``)
+        a Responses API request made into one (gateway/responses_api.py)."""
         try:
             raw = await self._read_body(receive)
         except BodyTooLarge:
@@ -461,6 +493,16 @@ class GatewayApp:
         except CredentialUnreadable:
             await self._error(send, call, 502, "upstream_credential_unavailable", "The lab's credential is unusable.")
             return
+        translation = None
+        if translate:
+            try:
+                translation = responses_api.translate_request(
+                    body, endpoint_model=grant.endpoint_model, credential=credential
+                )
+            except responses_api.Unsupported as refused:
+                await self._error(send, call, 400, refused.code, refused.message, param=refused.param)
+                return
+            body = translation.upstream
         body["model"] = grant.endpoint_model
         call.upstream_model = grant.endpoint_model
         call.stream = body.get("stream") is True
@@ -484,7 +526,7 @@ class GatewayApp:
             raise RuntimeError("the gateway runs in a task")
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, task))
         try:
-            await self._forward(send, call, url, payload, headers, credential)
+            await self._forward(send, call, url, payload, headers, credential, translation)
         except asyncio.CancelledError:
             if call.error_code != "client_disconnected" or not watcher.done():
                 raise
@@ -520,7 +562,14 @@ class GatewayApp:
                 return b"".join(chunks)
 
     async def _forward(
-        self, send: Send, call: Call, url: str, payload: bytes, headers: list[tuple[str, str]], credential: str
+        self,
+        send: Send,
+        call: Call,
+        url: str,
+        payload: bytes,
+        headers: list[tuple[str, str]],
+        credential: str,
+        translation: responses_api.Translation | None = None,
     ) -> None:
         try:
             response = await upstream.send(url, payload, headers)
@@ -535,9 +584,9 @@ class GatewayApp:
             return
         try:
             if call.stream and response.status_code == 200:
-                await self._relay_stream(send, call, response)
+                await self._relay_stream(send, call, response, translation)
             else:
-                await self._relay_whole(send, call, response, credential)
+                await self._relay_whole(send, call, response, credential, translation)
         finally:
             await response.aclose()
 
@@ -552,7 +601,14 @@ class GatewayApp:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def _relay_whole(self, send: Send, call: Call, response: upstream.UpstreamResponse, credential: str) -> None:
+    async def _relay_whole(
+        self,
+        send: Send,
+        call: Call,
+        response: upstream.UpstreamResponse,
+        credential: str,
+        translation: responses_api.Translation | None = None,
+    ) -> None:
         try:
             raw = await self._read_limited(response)
         except BodyTooLarge:
@@ -591,10 +647,31 @@ class GatewayApp:
             call.error_code = "upstream_rejected"
             await self._respond(send, call, status, raw)
             return
-        call.set_usage(usage_of(data))
+        usage = usage_of(data)
+        call.set_usage(usage)
+        if translation is not None:
+            try:
+                reported = type(data) is dict and data.get("usage") is not None
+                raw = translation.whole(data, usage if reported else None)
+            except responses_api.UpstreamMalformed:
+                await self._error(
+                    send, call, 502, "upstream_malformed", "The model's endpoint sent no chat completion."
+                )
+                return
         await self._respond(send, call, 200, raw)
 
-    async def _relay_stream(self, send: Send, call: Call, response: upstream.UpstreamResponse) -> None:
+    async def _relay_stream(
+        self,
+        send: Send,
+        call: Call,
+        response: upstream.UpstreamResponse,
+        translation: responses_api.Translation | None = None,
+    ) -> None:
+        """Relay an event stream as it comes: the upstream's own bytes, or
+        (``translation``) the Responses events made from them, which end as
+        soon as the upstream's [DONE] has passed. A translation keeps the
+        answer for its final event, so its stream is bounded like a whole
+        answer (STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES)."""
         await send(
             {
                 "type": "http.response.start",
@@ -607,14 +684,34 @@ class GatewayApp:
             }
         )
         call.status = 200
-        scanner = SseScanner()
+        scanner = SseScanner(keep=translation is not None)
+        events = translation.stream() if translation is not None else None
+        if events is not None:
+            opening = events.start()
+            call.response_hasher.update(opening)
+            await send({"type": "http.response.body", "body": opening, "more_body": True})
         failure: tuple[int, str, str] | None = None
+        held = b""  # translated events that go out with the terminal one
+        left = settings.STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES
         try:
             async for chunk in response.aiter_raw():
                 if not chunk:
                     continue
-                call.response_hasher.update(chunk)
                 scanner.feed(chunk)
+                if events is not None:
+                    left -= len(chunk)
+                    if left < 0:
+                        failure = (502, "upstream_response_too_large", "The model's answer is too large.")
+                        break
+                    chunk = events.feed(scanner.take())
+                    if scanner.done or events.finished:
+                        # The terminal event follows at once: the SDK reads a
+                        # Responses stream until the body ends, not to [DONE].
+                        held = chunk
+                        break
+                    if not chunk:
+                        continue
+                call.response_hasher.update(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if scanner.done:
                     # The caller has the whole answer: a client that hangs up
@@ -624,12 +721,8 @@ class GatewayApp:
             failure = (504, "upstream_timeout", "The model stopped answering.")
         except httpx.HTTPError:
             failure = (502, "upstream_error", "The connection to the model failed mid-stream.")
-        tail = b""
-        if failure is not None:
-            call.status, call.error_code = failure[0], failure[1]
-            logger.warning("gateway stream failed: code=%s token=%s", failure[1], call.grant and call.grant.token_id)
-            tail = b"data: " + _error_body(*failure) + b"\n\n"
-            call.response_hasher.update(tail)
+        if events is not None and failure is None and not (scanner.events or scanner.done):
+            failure = (502, "upstream_malformed", "The model's endpoint sent no event stream.")
         usage = scanner.usage
         if usage is not None and (usage[0] or usage[1] or usage[2]):
             call.set_usage(usage)
@@ -638,6 +731,19 @@ class GatewayApp:
             call.usage_clamped = usage is not None
         if scanner.unreadable:
             call.usage_clamped = True
+        tail = b""
+        if failure is not None:
+            call.status, call.error_code = failure[0], failure[1]
+            logger.warning("gateway stream failed: code=%s token=%s", failure[1], call.grant and call.grant.token_id)
+            tail = b"data: " + _error_body(*failure) + b"\n\n" if events is None else events.fail(*failure[1:], usage)
+        elif events is not None:
+            if events.upstream_failed:
+                call.status, call.error_code = 502, "upstream_error"
+                logger.warning(
+                    "gateway stream failed: code=upstream_error token=%s", call.grant and call.grant.token_id
+                )
+            tail = held + events.finish(usage)
+        call.response_hasher.update(tail)
         call.final_sent = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         call.latency_ms = (time.perf_counter() - call.t0) * 1000

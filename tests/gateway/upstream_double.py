@@ -5,7 +5,14 @@ It can also be hostile, as a lab's endpoint may be: ``usage`` is the usage
 object it reports (any JSON: huge counts, negatives, bools, floats, strings);
 modes ``deep`` and ``deep_stream`` answer with JSON nested deeper than a
 parser's recursion limit; ``rate429`` answers 429 with ``retry_after`` as the
-raw Retry-After header."""
+raw Retry-After header; ``leak`` answers (and streams, split across chunks)
+text holding ``echo``, ``leak_escaped`` the same with every character of the
+text JSON-escaped; ``length`` stops at the length limit; ``not_a_completion``
+answers 200 with JSON that has usage but no choices (to a streamed request
+too); ``stream_error`` reports an error in the middle of a stream.
+
+A request whose last message is a tool result is answered with text naming
+that result (the end of a function-call round trip)."""
 
 from __future__ import annotations
 
@@ -32,10 +39,19 @@ def nested(depth: int) -> bytes:
     return b"[" * depth + b"]" * depth
 
 
-def completion(request: dict[str, Any], usage: Any = USAGE) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": "Hello from upstream."}
+def tool_result(request: dict[str, Any]) -> str | None:
+    """The tool result the request ends with, if it does."""
+    messages = request.get("messages") or [{}]
+    return messages[-1].get("content") if messages[-1].get("role") == "tool" else None
+
+
+def completion(request: dict[str, Any], usage: Any = USAGE, text: str = "Hello from upstream.") -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
     finish = "stop"
-    if request.get("tools"):
+    result = tool_result(request)
+    if result is not None:
+        message["content"] = f"The tool said: {result}"
+    elif request.get("tools"):
         message = {
             "role": "assistant",
             "content": None,
@@ -58,7 +74,7 @@ def completion(request: dict[str, Any], usage: Any = USAGE) -> dict[str, Any]:
     }
 
 
-def chunks(request: dict[str, Any], usage: Any = USAGE) -> list[bytes]:
+def chunks(request: dict[str, Any], usage: Any = USAGE, pieces: tuple[str, ...] = ("Hello", " world")) -> list[bytes]:
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {
             "id": "chatcmpl-1",
@@ -70,7 +86,10 @@ def chunks(request: dict[str, Any], usage: Any = USAGE) -> list[bytes]:
         }
         return b"data: " + json.dumps(body).encode() + b"\n\n"
 
-    if request.get("tools"):
+    result = tool_result(request)
+    if result is not None:
+        pieces = ("The tool said: ", result)
+    if request.get("tools") and result is None:
         name = request["tools"][0]["function"]["name"]
         out = [
             event({"role": "assistant", "content": None}),
@@ -85,7 +104,7 @@ def chunks(request: dict[str, Any], usage: Any = USAGE) -> list[bytes]:
             event({}, "tool_calls"),
         ]
     else:
-        out = [event({"role": "assistant", "content": ""}), event({"content": "Hello"}), event({"content": " world"})]
+        out = [event({"role": "assistant", "content": ""}), *[event({"content": piece}) for piece in pieces]]
         out.append(event({}, "stop"))
     if (request.get("stream_options") or {}).get("include_usage"):
         out.append(
@@ -159,13 +178,27 @@ class ScriptedUpstream:
             await reply(200, b'{"id": "chatcmpl-1", "choices": ' + nested(100_000) + b', "usage": {"total_tokens": 1}}')
         elif mode == "rate429":
             await reply(429, b'{"error": {"message": "slow down"}}', extra=[(b"retry-after", self.retry_after)])
+        elif mode == "not_a_completion":
+            await reply(200, json.dumps({"object": "chat.completion", "usage": self.usage}).encode())
+        elif mode == "leak_escaped":
+            text = "".join(f"\\u{ord(c):04x}" for c in f"Your key is {self.echo}.")
+            body = json.dumps(completion(request, self.usage)).replace("Hello from upstream.", text)
+            await reply(200, body.encode())
         elif request.get("stream"):
             await send(
                 {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
             )
             self.open_streams += 1
             try:
-                events = chunks(request, self.usage)
+                if mode == "leak":  # the secret split across two chunks
+                    half = len(self.echo) // 2
+                    events = chunks(request, self.usage, ("Your key is ", self.echo[:half], self.echo[half:], "."))
+                else:
+                    events = chunks(request, self.usage)
+                if mode == "length":
+                    events = [e.replace(b'"finish_reason": "stop"', b'"finish_reason": "length"') for e in events]
+                if mode == "stream_error":
+                    events.insert(2, b'data: {"error": {"message": "overloaded"}}\n\n')
                 if mode == "deep_stream":  # a usage event nested too deep to parse, then the end
                     events.insert(-1, b'data: {"usage": {"prompt_tokens": ' + nested(100_000) + b"}}\n\n")
                 if mode == "stream_cut":
@@ -186,7 +219,12 @@ class ScriptedUpstream:
             finally:
                 self.closed_streams += 1
         else:
-            await reply(200, json.dumps(completion(request, self.usage)).encode())
+            answer = completion(
+                request, self.usage, f"Your key is {self.echo}." if mode == "leak" else "Hello from upstream."
+            )
+            if mode == "length":
+                answer["choices"][0]["finish_reason"] = "length"
+            await reply(200, json.dumps(answer).encode())
 
 
 class ThreadServer:

@@ -43,6 +43,7 @@ from deploy.models import Release, ReleaseStatus
 from labs.models import SystemVersion
 from standards.models import Stage
 from standards.selectors import standard_in_force
+from transparency.records import private_ref
 from transparency.services import log_append
 
 MAX_OWNERS = 50
@@ -148,7 +149,7 @@ def _log_kyc(kind: str, record: KycRecord, review: KycReview) -> int:
         subject=record,
         record={
             "kyc": str(record.pk),
-            "organisation": str(record.organisation_id),
+            "customer_ref": private_ref("organisation", record.organisation_id),
             "status": record.status,
             "submission_digest": record.submission_digest,
             "review": str(review.pk),
@@ -363,7 +364,7 @@ def _log_enrolment(kind: str, enrolment: Enrolment, lab_id: Any, **extra: Any) -
             "release": str(enrolment.release_id),
             "system_version": str(enrolment.release.system_version_id),
             "lab": str(lab_id),
-            "customer": str(enrolment.customer_id),
+            "customer_ref": private_ref("organisation", enrolment.customer_id),
             "status": enrolment.status,
             **extra,
         },

@@ -34,6 +34,7 @@ from deploy.models import (
 from labs.models import SystemVersion
 from standards.models import Stage
 from standards.selectors import standard_in_force
+from transparency.records import actor_role, text_digest
 from transparency.services import log_append
 
 # Status moves, and the operation that makes each. "suspend" belongs to the
@@ -122,7 +123,11 @@ def _status_set(
     release.full_clean()
     release.save()
     _record(actor, f"release.{operation}", release, before)
-    _log(f"release.{operation}", release, {"from_stage": before["stage"], "reason": reason, "by": actor.label})
+    _log(
+        f"release.{operation}",
+        release,
+        {"from_stage": before["stage"], "reason_sha256": text_digest(reason), "by": actor_role(actor)},
+    )
     return release
 
 
@@ -202,7 +207,7 @@ def reaudit_open(
             "stage": release.stage,
             "source": source,
             "source_ref": reaudit.source_ref,
-            "reason": reason,
+            "reason_sha256": text_digest(reason),
         },
     ).index
     reaudit.save(update_fields=["log_index", "updated_at"])
@@ -297,7 +302,7 @@ def gate_request_create(
     gate_request.full_clean(exclude=["release", "system_version", "requested_by"])
     gate_request.save()
     gate_request.request_log_index = _gate_log(
-        "gate.request", gate_request, {"checklist_digest": gate_request.checklist_digest, "by": actor.label}
+        "gate.request", gate_request, {"checklist_digest": gate_request.checklist_digest, "by": actor_role(actor)}
     )
     gate_request.save(update_fields=["request_log_index", "updated_at"])
     audit_event_record(
@@ -330,7 +335,7 @@ def gate_request_withdraw(*, actor: Actor, gate_request: GateRequest) -> GateReq
     gate_request.status = GateRequestStatus.WITHDRAWN
     gate_request.decided_by = actor.user
     gate_request.decided_at = timezone.now()
-    gate_request.decision_log_index = _gate_log("gate.withdraw", gate_request, {"by": actor.label})
+    gate_request.decision_log_index = _gate_log("gate.withdraw", gate_request, {"by": actor_role(actor)})
     gate_request.save()
     audit_event_record(
         actor=actor,
@@ -399,8 +404,8 @@ def gate_request_decide(*, actor: Actor, gate_request: GateRequest, decision: st
             "checklist_digest": gates.checklist_digest(checklist),
             "request_checklist_digest": gate_request.checklist_digest,
             "signoffs": sorted(s.payload_digest for s in gate_request.signoffs.all()),
-            "reason": reason,
-            "by": actor.label,
+            "reason_sha256": text_digest(reason),
+            "by": actor_role(actor),
         },
     )
     gate_request.save()
@@ -460,7 +465,7 @@ def sanction_issue(
             "lab": str(lab.pk),
             "level": level,
             "system_version": str(system_version.pk) if system_version else None,
-            "reason": reason,
+            "reason_sha256": text_digest(reason),
         },
     ).index
     sanction.save(update_fields=["log_index", "updated_at"])
@@ -493,7 +498,7 @@ def sanction_lift(*, actor: Actor, sanction: Sanction, reason: str) -> Sanction:
     log_append(
         kind="sanction.lift",
         subject=sanction,
-        record={"sanction": str(sanction.pk), "lab": str(sanction.lab_id), "reason": reason},
+        record={"sanction": str(sanction.pk), "lab": str(sanction.lab_id), "reason_sha256": text_digest(reason)},
     )
     audit_event_record(
         actor=actor,

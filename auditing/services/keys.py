@@ -17,6 +17,7 @@ from core.errors import Conflict, InvalidInput
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import CHANGE, get_for, require, require_regulator
 from core.validation import full_clean_or_invalid
+from transparency.records import private_ref
 from transparency.services import log_append
 
 # The roles that sign, and the kind of organisation each signs for.
@@ -42,7 +43,7 @@ def _log_key(kind: str, key: SigningKey) -> None:
         subject=key,
         record={
             "keyid": key.keyid,
-            "user": key.user_id,
+            "user_ref": private_ref("user", key.user_id),
             "organisation": str(key.organisation_id),
             "role": key.role,
             "status": key.status,

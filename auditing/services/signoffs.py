@@ -49,6 +49,7 @@ from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Organisation, Role
 from core.permissions import VIEW, get_for, require
 from labs.models import SystemVersion
+from transparency.records import text_digest
 from transparency.services import log_append
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -374,7 +375,11 @@ def signoffs_void_for_organisation(
         log_append(
             kind="signoff.void",
             subject=signoff,
-            record={"signoff": str(signoff.pk), "payload_digest": signoff.payload_digest, "reason": reason},
+            record={
+                "signoff": str(signoff.pk),
+                "payload_digest": signoff.payload_digest,
+                "reason_sha256": text_digest(reason),
+            },
         )
         audit_event_record(
             actor=actor,

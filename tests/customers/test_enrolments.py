@@ -19,6 +19,7 @@ from standards.models import Standard
 from tests.customers.conftest import actor, enrol, submit, verified_customer
 from tests.factories import release_at
 from transparency.models import LogEntry
+from transparency.records import private_ref
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +34,9 @@ def test_the_labs_admin_enrols_a_verified_customer_at_stage_2(world, acme, stage
     entry = LogEntry.objects.get(kind="enrolment.create")
     assert entry.index == enrolment.log_index
     record = json.loads(entry.leaf)["record"]
-    assert record["customer"] == str(acme.pk) and record["system_version"] == str(stage2.pk)
+    # The customer is named by a keyed reference only: those who may see it can match it, no one can read it.
+    assert record["customer_ref"] == private_ref("organisation", acme.pk) and str(acme.pk) not in entry.leaf.decode()
+    assert record["system_version"] == str(stage2.pk)
     assert record["kyc_submission_digest"] == KycRecord.objects.get().submission_digest
     assert (record["active"], record["cap"]) == (1, 1000)
     event = AuditEvent.objects.get(action="enrolment.create")

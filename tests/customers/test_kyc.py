@@ -21,6 +21,7 @@ from customers.tasks import kyc_reviews_due_task
 from tests.customers.conftest import OWNERS, actor, details, submit, verify
 from tests.factories import OrganisationFactory, member
 from transparency.models import LogEntry
+from transparency.records import private_ref
 
 pytestmark = pytest.mark.django_db
 
@@ -118,6 +119,9 @@ def test_the_regulator_verifies_and_the_decision_is_logged(world):
     assert leaf["record"]["review"] == str(review.pk)
     # ids and digests only: nothing the customer declared
     assert b"Acme Bank plc" not in bytes(entry.leaf) and b"Lovelace" not in bytes(entry.leaf)
+    # nor the customer's id, which a lab could use to enrol it: a keyed reference instead
+    assert str(world.customer_org.pk).encode() not in bytes(entry.leaf)
+    assert leaf["record"]["customer_ref"] == private_ref("organisation", world.customer_org.pk)
     assert AuditEvent.objects.filter(action="kyc.verify", target_id=str(record.pk)).exists()
 
 

@@ -149,3 +149,31 @@ def test_request_queue_and_decision_over_http(gate, client_for):
     assert r.json()["status"] == "approved" and len(r.json()["signoffs"]) == 2
     assert lab.get(f"/api/releases/{gate.sv.pk}").json()["stage"] == 1
     assert reg.get("/api/gate-requests?status=pending").json()["results"] == []
+
+
+def test_the_log_holds_digests_of_reasons_and_roles_never_the_text_or_a_name(gate):
+    """The transparency log is read by every signed-in user: a halt reason once
+    repeated a confidential incident report there."""
+    from transparency.records import text_digest
+
+    gate.w.regulator.username = "dana.reyes"
+    gate.w.regulator.save(update_fields=["username"])
+    reg = actor(gate.w.regulator)
+    release_at(gate.sv, 2)
+    secret = "Confidential: the incident report from a customer says the model leaked patient records."
+    services.release_halt(actor=reg, system_version=gate.sv, reason=secret, to_stage=1)
+    services.release_resume(actor=reg, system_version=gate.sv, reason=secret + " Cleared.")
+    services.reaudit_open(actor=reg, system_version=gate.sv, source="regulator", reason=secret)
+    sanction = services.sanction_issue(actor=reg, lab=gate.w.lab, reason=secret)
+    services.sanction_lift(actor=reg, sanction=sanction, reason=secret)
+    leaves = [bytes(e.leaf) for e in LogEntry.objects.order_by("index")]
+    kinds = set(LogEntry.objects.values_list("kind", flat=True))
+    assert {"release.halt", "release.resume", "reaudit.open", "sanction.issue", "sanction.lift"} <= kinds
+    for leaf in leaves:
+        assert b"Confidential" not in leaf and b"patient" not in leaf
+        assert b"dana.reyes" not in leaf
+    halt = json.loads(bytes(LogEntry.objects.get(kind="release.halt").leaf))["record"]
+    # What the log does hold: the reason's digest (the text stays in the service) and the role that acted.
+    assert halt["reason_sha256"] == text_digest(secret) and halt["by"] == "regulator"
+    issued = json.loads(bytes(LogEntry.objects.get(kind="sanction.issue").leaf))["record"]
+    assert issued["reason_sha256"] == text_digest(secret) and "reason" not in issued

@@ -54,6 +54,11 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class RunSource(models.TextChoices):
+    MANAGED = "managed", "Run by Stagegate"
+    UPLOADED = "uploaded", "An auditor's own Inspect log, verified against the gateway's access log"
+
+
 class EvalRunQuerySet(models.QuerySet["EvalRun"]):
     def visible_to(self, actor: Any, action: str = "view") -> EvalRunQuerySet:
         from evals.permissions import eval_run_scope
@@ -92,6 +97,9 @@ class EvalRun(BaseModel):
     finished_at = models.DateTimeField(null=True, blank=True)
     results = models.JSONField(null=True, blank=True, help_text="Rates by condition, filled when the run ends")
     results_digest = models.CharField(max_length=64, blank=True)
+    # Where the samples were played: by Stagegate's workers, or on the auditor's
+    # machine (``evals.uploads``). An uploaded run is always exploratory.
+    source = models.CharField(max_length=12, choices=RunSource.choices, default=RunSource.MANAGED)
 
     objects = EvalRunQuerySet.as_manager()
 
@@ -106,6 +114,10 @@ class EvalRun(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(protocol_digest="") | models.Q(standard__isnull=False),
                 name="eval_run_protocol_names_standard",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(source="uploaded") | models.Q(protocol_digest=""),
+                name="eval_run_uploaded_is_exploratory",
             ),
         ]
         indexes = [models.Index(fields=["system_version", "protocol_digest"])]
@@ -231,3 +243,57 @@ class EvalSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id} {self.condition} #{self.index} ({self.status})"
+
+
+class EvalLogUploadQuerySet(models.QuerySet["EvalLogUpload"]):
+    def visible_to(self, actor: Any, action: str = "view") -> EvalLogUploadQuerySet:
+        from evals.permissions import eval_log_upload_scope
+
+        return eval_log_upload_scope(self, actor, action)
+
+
+class EvalLogUpload(BaseModel):
+    """An Inspect log an auditor ran on their own machine through the gateway
+    and uploaded, accepted only after every model call in it matched the
+    gateway's access log for its token (``evals.verify``). Refused uploads
+    leave no row, only an audit event. One accepted upload per token: the
+    same calls never back two uploads."""
+
+    audit = models.ForeignKey("auditing.Audit", on_delete=models.PROTECT, related_name="inspect_log_uploads")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="+")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="inspect_log_uploads", help_text="The auditor organisation"
+    )
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    token = models.ForeignKey(
+        "gateway.GatewayToken",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The gateway token the log's calls used",
+    )
+    filename = models.CharField(max_length=200)
+    format = models.CharField(max_length=8, help_text="eval or json")
+    location = models.CharField(max_length=1000, help_text="Where the log is stored (a path or an fsspec URL)")
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    task = models.CharField(max_length=200, help_text="The Inspect task named in the log")
+    suite = models.ForeignKey(
+        Suite, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="When the task is a suite"
+    )
+    run = models.OneToOneField(
+        EvalRun, null=True, blank=True, on_delete=models.PROTECT, related_name="upload", help_text="Re-scored samples"
+    )
+    log_started_at = models.DateTimeField()
+    log_completed_at = models.DateTimeField()
+    samples = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0, help_text="Model calls, each matched in the access log")
+    report = models.JSONField(default=dict, help_text="What was checked, and where our labels differ from the log's")
+
+    objects = EvalLogUploadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["token"], name="eval_log_upload_one_per_token")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.task}) for {self.audit_id}"

@@ -37,3 +37,13 @@ def eval_sample_scope(qs: QS, actor: Actor, action: str) -> QS:
     if actor.is_regulator:
         return qs
     return qs.filter(run__organisation_id__in=actor.auditor_org_ids)
+
+
+def eval_log_upload_scope(qs: QS, actor: Actor, action: str) -> QS:
+    """Uploaded logs are the auditors' work, like transcripts: the uploading
+    organisation and the regulator. The lab sees the run made from one."""
+    if not actor.is_authenticated or action != VIEW:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    return qs.filter(organisation_id__in=actor.auditor_org_ids)

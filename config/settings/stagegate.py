@@ -35,6 +35,12 @@ STAGEGATE_EVALS_MAX_CONNECTIONS: int = env.int("STAGEGATE_EVALS_MAX_CONNECTIONS"
 # s3://bucket/prefix (S3-compatible stores through s3fs; credentials from the
 # usual AWS_* variables).
 STAGEGATE_EVAL_LOG_DIR: str = env.str("STAGEGATE_EVAL_LOG_DIR", default=str(STATE_DIR / "eval-logs"))
+# Inspect logs an auditor uploads (evals/uploads.py): the largest accepted (413
+# above it), and the slack around the log's start and end times within which
+# the token's calls in the gateway's access log must match the log's (the
+# auditor's clock against ours).
+STAGEGATE_EVAL_UPLOAD_MAX_BYTES: int = env.int("STAGEGATE_EVAL_UPLOAD_MAX_BYTES", default=64 * 1024 * 1024)
+STAGEGATE_EVAL_UPLOAD_CLOCK_SLACK_SECONDS: int = env.int("STAGEGATE_EVAL_UPLOAD_CLOCK_SLACK_SECONDS", default=120)
 # Seconds an evaluation waits for one model call through the gateway.
 STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
 # A lab's sanctions within this many days escalate (warning → extra audit → suspension).

@@ -75,6 +75,7 @@ class EvalRunOutput(serializers.ModelSerializer[EvalRun]):
             "top_p",
             "max_tokens",
             "seed_policy",
+            "source",
             "under_protocol",
             "protocol_digest",
             "standard",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from evals import apis
+from evals import apis, upload_apis
 
 urlpatterns = [
     path("suites", apis.SuiteListApi.as_view(), name="suite-list"),
@@ -10,4 +10,10 @@ urlpatterns = [
     path("eval-runs/<uuid:pk>/plot.svg", apis.EvalRunPlotApi.as_view(), name="eval-run-plot"),
     path("eval-runs/<uuid:pk>/samples", apis.EvalSampleListApi.as_view(), name="eval-sample-list"),
     path("eval-runs/<uuid:pk>/samples/<int:sample_pk>", apis.EvalSampleDetailApi.as_view(), name="eval-sample-detail"),
+    path("audits/<uuid:audit_id>/inspect-logs", upload_apis.InspectLogListApi.as_view(), name="inspect-log-list"),
+    path(
+        "audits/<uuid:audit_id>/inspect-logs/<uuid:pk>",
+        upload_apis.InspectLogDetailApi.as_view(),
+        name="inspect-log-detail",
+    ),
 ]

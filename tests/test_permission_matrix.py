@@ -720,7 +720,42 @@ MATRIX: dict[tuple[str, str], Row] = {
         Expect(200, REGULATOR | {"auditor"}),
         args=lambda s: {"pk": s.eval_run.pk, "sample_pk": s.eval_sample.pk},
     ),
+    # Bring your own run: uploads are the auditors' work (the lab sees an empty
+    # list); only the assigned auditor may upload, refused before the body is
+    # read (with none, the auditor's is a 400). Accepting real logs: tests/evals/test_uploads.py.
+    ("GET", "audits/<uuid:audit_id>/inspect-logs"): Row(
+        Expect(200, REGULATOR | LAB | {"auditor"}), args=lambda s: {"audit_id": s.audit.pk}
+    ),
+    ("POST", "audits/<uuid:audit_id>/inspect-logs"): Row(
+        Expect(400, frozenset({"auditor"}), forbidden=REGULATOR | LAB), args=lambda s: {"audit_id": s.audit.pk}
+    ),
+    ("GET", "audits/<uuid:audit_id>/inspect-logs/<uuid:pk>"): Row(
+        Expect(200, REGULATOR | {"auditor"}), args=lambda s: {"audit_id": s.audit.pk, "pk": _inspect_log(s).pk}
+    ),
 }
+
+
+def _inspect_log(s: Scene) -> Any:
+    """An accepted upload's row, made directly (each role's savepoint rolls it back)."""
+    from evals.models import EvalLogUpload
+
+    now = timezone.now()
+    return EvalLogUpload.objects.create(
+        audit=s.audit,
+        system_version=s.sv,
+        organisation=s.w.auditor_org,
+        uploaded_by=s.w.auditor,
+        token=s.gw_token,
+        filename="run.eval",
+        format="eval",
+        location="/nowhere/run.eval",
+        sha256=sha256("log"),
+        size=1,
+        task="sycophancy_facts",
+        log_started_at=now,
+        log_completed_at=now,
+    )
+
 
 # Endpoints outside the matrix on purpose, with the test that covers them.
 UNAUTHENTICATED = {("GET", "health")}  # tests/core/test_health.py

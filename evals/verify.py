@@ -36,6 +36,7 @@ from typing import Any
 
 from evals.engine import ChatReply, SampleFailed, SampleResult, SuiteDefinition
 from evals.inspect_tasks import parse_sample_id
+from evals.suites.common import assistant_texts
 from stagegate_inspect import CALLS_FORMAT, CALLS_SOURCE
 
 # (HTTP status, request SHA-256, response SHA-256): one call, as both the
@@ -102,6 +103,7 @@ class ModelCall:
     output_texts: list[str]  # what Inspect recorded as its output (none without choices)
     cached: bool
     text: str | None = None  # the verified response's text, once checked
+    tool_calls: int = 0  # native tool calls in the verified response
 
     @property
     def final(self) -> Exchange | None:
@@ -354,9 +356,10 @@ def reconcile(
     return {"calls": sum(logged.values()), "matched": sum(logged.values())}
 
 
-def response_text(body: bytes) -> str | None:
-    """The assistant text Inspect makes of a chat completion (its own
-    conversion, reasoning and refusals included), or None if the body is not one."""
+def response_message(body: bytes) -> Any:
+    """The assistant message Inspect makes of a chat completion (its own
+    conversion: reasoning, refusals and tool calls included), or None if the
+    body is not one."""
     from inspect_ai.model._openai import chat_choices_from_openai
     from openai.types.chat import ChatCompletion
 
@@ -365,7 +368,7 @@ def response_text(body: bytes) -> str | None:
         choices = chat_choices_from_openai(completion, [])
     except Exception:
         return None
-    return choices[0].message.text if choices else None
+    return choices[0].message if choices else None
 
 
 def outputs_check(samples: list[LogSample]) -> None:
@@ -378,8 +381,8 @@ def outputs_check(samples: list[LogSample]) -> None:
             final = mc.final
             if final is None or not final.ok:
                 continue
-            text = response_text(final.response)
-            if text is None:
+            message = response_message(final.response)
+            if message is None:
                 raise Refusal(
                     "unsupported_call",
                     f"The response of {_where(s, final)} is not a chat completion (streamed responses and other "
@@ -387,7 +390,8 @@ def outputs_check(samples: list[LogSample]) -> None:
                     sample=s.label,
                     call=final.number,
                 )
-            mc.text = text
+            text = mc.text = message.text
+            mc.tool_calls = len(message.tool_calls or [])
             if any(t != text for t in mc.output_texts):
                 raise Refusal(
                     "output_altered",
@@ -416,6 +420,18 @@ def outputs_check(samples: list[LogSample]) -> None:
                 sample=s.label,
                 call=(k - len(given) + 1) if k is not None and k >= len(given) else None,
             )
+
+
+def _tool_names(tools: Any) -> list[str]:
+    return [str((t.get("function") or {}).get("name")) for t in tools or [] if isinstance(t, dict)]
+
+
+def _request_tools(body: bytes) -> list[str]:
+    try:
+        payload = json.loads(body)
+        return _tool_names(payload.get("tools")) if isinstance(payload, dict) else []
+    except ValueError:
+        return []
 
 
 def _request_messages(body: bytes) -> list[tuple[str, str]] | None:
@@ -447,7 +463,7 @@ class _Replay:
         self.where = where
         self.next = 0
 
-    async def __call__(self, messages: list[dict[str, str]]) -> ChatReply:
+    async def __call__(self, messages: list[dict[str, Any]], tools: Any = None) -> ChatReply:
         s = self.sample
         if self.next >= len(s.model_calls):
             if s.error:
@@ -471,8 +487,15 @@ class _Replay:
                     sample=s.label,
                     call=e.number,
                 )
-        asked = [(m["role"], m["content"]) for m in messages]
+        asked = [(str(m["role"]), m.get("content") or "") for m in messages]
         sent = _request_messages(final.request)
+        if sent == asked and _request_tools(final.request) != _tool_names(tools):
+            raise Refusal(
+                "prompt_mismatch",
+                f"The request of {_where(s, final)} does not offer {self.where}'s tools.",
+                sample=s.label,
+                call=final.number,
+            )
         if sent != asked:
             k = next((i for i, (a, b) in enumerate(zip(asked, sent or [], strict=False)) if a != b), None)
             which = f"message {k + 1} differs" if k is not None else f"{len(sent or [])} messages, not {len(asked)}"
@@ -484,6 +507,14 @@ class _Replay:
             )
         if not final.ok or mc.text is None:
             raise SampleFailed(s.error or f"model call {mc.number} failed with status {final.status}")
+        if mc.tool_calls:
+            raise Refusal(
+                "unsupported_call",
+                f"The response of {_where(s, final)} makes native tool calls, which a suite's upload cannot be "
+                "re-graded with yet.",
+                sample=s.label,
+                call=final.number,
+            )
         return ChatReply(text=mc.text, request_sha256=final.request_sha256, response_sha256=final.response_sha256)
 
 
@@ -557,7 +588,7 @@ def suite_assess(samples: list[LogSample], definition: SuiteDefinition) -> list[
                 sample=s.label,
                 call=extra.number,
             )
-        transcript = [{"role": m["role"], "content": m["content"]} for m in played.transcript]
+        transcript = [{"role": str(m["role"]), "content": m.get("content") or ""} for m in played.transcript]
         notes = []
         if not s.error and [(m["role"], m["content"]) for m in transcript] != s.messages:
             raise Refusal(
@@ -567,8 +598,7 @@ def suite_assess(samples: list[LogSample], definition: SuiteDefinition) -> list[
             )
         if s.error:
             notes.append("The log says this sample failed, but its conversation completed: graded as done.")
-        outputs = [m["content"] for m in transcript if m["role"] == "assistant"]
-        graded = definition.score(condition, index, outputs)
+        graded = definition.score(condition, index, assistant_texts(played.transcript))
         verdicts.append(
             SampleVerdict(
                 id=s.id,

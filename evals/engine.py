@@ -6,7 +6,7 @@ into an Inspect task (dataset, solver, scorer), which is what runs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,14 +16,36 @@ from core.stats import Rate
 
 @dataclass(frozen=True)
 class ChatReply:
+    """One reply of the model. ``text`` is what a suite reads and grades: the
+    model's own text, then each native tool call it made rendered as text
+    ReAct (``evals.suites.common.react_text``, the one rendering)."""
+
     text: str
     request_sha256: str
     response_sha256: str
     usage: dict[str, Any] = field(default_factory=dict)
+    # Native tool calls, in order, each {"id", "function", "arguments"}
+    # (arguments a JSON object); ``content`` is then the model's own text.
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    content: str = ""
+
+    def message(self) -> dict[str, Any]:
+        """The reply as an assistant message of a suite's transcript."""
+        if not self.tool_calls:
+            return {"role": "assistant", "content": self.text}
+        return {"role": "assistant", "content": self.content, "tool_calls": [dict(c) for c in self.tool_calls]}
 
 
 class ChatFn(Protocol):
-    async def __call__(self, messages: list[dict[str, str]]) -> ChatReply: ...
+    """Asks the model. A transcript is a list of message dicts: {"role",
+    "content"}, an assistant message may carry ``tool_calls`` (as in
+    ChatReply), and {"role": "tool", "tool_call_id", "content"} answers one.
+    ``tools``: OpenAI function tools ({"type": "function", "function": {name,
+    description, parameters}}) the model may call natively; None offers none."""
+
+    async def __call__(
+        self, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> ChatReply: ...
 
 
 @dataclass
@@ -38,7 +60,7 @@ class Graded:
 
 @dataclass
 class SampleResult:
-    transcript: list[dict[str, str]]
+    transcript: list[dict[str, Any]]
     labels: dict[str, str]
     grade: dict[str, Any]
     outputs: dict[str, str | None] = field(default_factory=dict)  # the model's text at each graded moment

@@ -11,7 +11,7 @@ the index and the seed its calls are made with."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from inspect_ai import Task, task
@@ -20,14 +20,17 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     ChatMessageSystem,
+    ChatMessageTool,
     ChatMessageUser,
     GenerateConfig,
     get_model,
 )
 from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, TaskState, solver
+from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
 from evals.engine import ChatReply, SampleFailed, SuiteDefinition, registry
+from evals.suites.common import react_text
 
 SAMPLE_SEPARATOR = "#"
 GRADER_ROLE = "grader"
@@ -51,13 +54,32 @@ def sample_seed(run_key: str, condition: str, index: int) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
-def _message(m: dict[str, str]) -> ChatMessage:
-    role, content = m["role"], m["content"]
+def _message(m: dict[str, Any]) -> ChatMessage:
+    role, content = m["role"], m.get("content") or ""
     if role == "system":
         return ChatMessageSystem(content=content)
     if role == "assistant":
-        return ChatMessageAssistant(content=content)
+        calls = [
+            ToolCall(id=c["id"], function=c["function"], arguments=dict(c["arguments"]))
+            for c in m.get("tool_calls") or []
+        ]
+        return ChatMessageAssistant(content=content, tool_calls=calls or None)
+    if role == "tool":
+        return ChatMessageTool(content=content, tool_call_id=m["tool_call_id"])
     return ChatMessageUser(content=content)
+
+
+def _tool_info(tool: dict[str, Any]) -> ToolInfo:
+    """An OpenAI function tool as Inspect's ToolInfo (Inspect sends it back out as the same JSON schema)."""
+    f = tool["function"]
+    return ToolInfo(name=f["name"], description=f["description"], parameters=ToolParams.model_validate(f["parameters"]))
+
+
+def _calls(message: Any) -> list[dict[str, Any]]:
+    """An assistant message's native tool calls as {"id", "function", "arguments"}, from Inspect or its JSON form."""
+    if isinstance(message, dict):
+        return [c for c in message.get("tool_calls") or [] if isinstance(c, dict)]
+    return [{"id": c.id, "function": c.function, "arguments": dict(c.arguments)} for c in message.tool_calls or []]
 
 
 class InspectChat:
@@ -68,21 +90,35 @@ class InspectChat:
         self.model = get_model(role=role) if role else get_model()
         self.config = GenerateConfig(**{**(config or {}), **({"seed": seed} if seed is not None else {})})
 
-    async def __call__(self, messages: list[dict[str, str]]) -> ChatReply:
-        output = await self.model.generate([_message(m) for m in messages], config=self.config)
+    async def __call__(
+        self, messages: list[dict[str, Any]], tools: Sequence[dict[str, Any]] | None = None
+    ) -> ChatReply:
+        output = await self.model.generate(
+            [_message(m) for m in messages], tools=[_tool_info(t) for t in tools or ()], config=self.config
+        )
         if output.error:
             raise SampleFailed(f"the model's reply was an error: {output.error}"[:500])
         usage = output.usage.model_dump(exclude_none=True) if output.usage else {}
-        return ChatReply(text=output.completion, request_sha256="", response_sha256="", usage=usage)
+        calls = tuple(_calls(output.message)) if output.choices else ()
+        return ChatReply(
+            text=react_text(output.completion, calls),
+            request_sha256="",
+            response_sha256="",
+            usage=usage,
+            tool_calls=calls,
+            content=output.completion,
+        )
 
 
 def assistant_texts(messages: Iterable[Any]) -> list[str]:
-    """The model's replies in order, from Inspect messages or their JSON form."""
+    """The model's replies in order, from Inspect messages or their JSON form,
+    each with its native tool calls rendered as ``react_text`` renders them
+    (what ``InspectChat`` handed the suite)."""
     texts = []
     for m in messages:
         role = m.get("role") if isinstance(m, dict) else m.role
         if role == "assistant":
-            texts.append(_text_of(m))
+            texts.append(react_text(_text_of(m), _calls(m)))
     return texts
 
 

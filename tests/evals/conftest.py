@@ -39,7 +39,9 @@ INSIDER_SCRIPT = [
 
 class ScriptedModel:
     """An OpenAI-compatible upstream that answers from a script keyed on the last
-    message; `delay` slows each reply; `fail_first` answers 503 that many times."""
+    message; `delay` slows each reply; `fail_first` answers 503 that many times.
+    `tool_script` (needle, {"name", "arguments"}) answers a request that offers
+    tools with that native tool call instead (ids call_up_1, call_up_2, ...)."""
 
     def __init__(self) -> None:
         self.reset()
@@ -50,6 +52,8 @@ class ScriptedModel:
         self.delay = 0.0
         self.fail_first = 0
         self.requests: list[dict[str, Any]] = []
+        self.tool_script: list[tuple[str, dict[str, Any]]] = []
+        self.tool_calls_made = 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = b""
@@ -67,6 +71,10 @@ class ScriptedModel:
             await _respond(send, 503, {"error": {"message": "overloaded", "type": "server_error"}})
             return
         last = request["messages"][-1]["content"] if request.get("messages") else ""
+        tool_call = next((c for needle, c in self.tool_script if needle in (last or "")), None)
+        if request.get("tools") and tool_call is not None:
+            await _respond(send, 200, self._tool_call_reply(request, tool_call))
+            return
         text = next((reply for needle, reply in self.script if needle in last), self.default)
         await _respond(
             send,
@@ -80,6 +88,23 @@ class ScriptedModel:
                 "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
             },
         )
+
+    def _tool_call_reply(self, request: dict[str, Any], tool_call: dict[str, Any]) -> dict[str, Any]:
+        self.tool_calls_made += 1
+        function = {"name": tool_call["name"], "arguments": json.dumps(tool_call["arguments"])}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": f"call_up_{self.tool_calls_made}", "type": "function", "function": function}],
+        }
+        return {
+            "id": "chatcmpl-x",
+            "object": "chat.completion",
+            "created": 1,
+            "model": request.get("model"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+        }
 
 
 async def _respond(send: Any, status: int, payload: dict[str, Any]) -> None:

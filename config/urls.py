@@ -24,5 +24,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/", include(api)),
+    path("", include("evals.log_urls")),  # a run's Inspect logs: the API and Inspect's viewer
     path("gateway/v1/", include("gateway.urls")),
 ]

@@ -4,6 +4,7 @@ its evidence as links with the facts that matter. No reads, no writes."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from standards.models import Stage
@@ -60,10 +61,23 @@ def _fact(value: Any) -> str:
     return str(value)
 
 
+def _run_links(evidence: dict[str, Any]) -> dict[str, str]:
+    """An evaluation run's transcripts in Inspect's viewer and its logs (the
+    pages show them only to those who may read them: evals/log_apis.py)."""
+    if evidence.get("kind") != "eval_run":
+        return {}
+    try:
+        run = uuid.UUID(str(evidence.get("id")))
+    except ValueError:
+        return {}
+    return {"transcripts_url": f"/evals/runs/{run}/viewer/", "logs_url": f"/api/eval-runs/{run}/logs"}
+
+
 def evidence_display(evidence: dict[str, Any]) -> dict[str, Any]:
     kind = str(evidence.get("kind", "evidence")).replace("_", " ")
     ident = str(evidence.get("id", ""))
     return {
+        **_run_links(evidence),
         "label": f"{kind} {ident[:8]}".strip(),
         "url": _safe_url(evidence.get("url")),
         "facts": [

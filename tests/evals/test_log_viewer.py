@@ -451,6 +451,31 @@ def test_a_log_kept_as_json_is_listed_and_read_whole(scene, tmp_path):
     assert item["shard"] is None
 
 
+def test_the_portal_links_a_runs_transcripts_for_the_regulator_only():
+    from django.template.loader import render_to_string
+
+    from portal.presenters import checklist_display
+
+    run = "0c0ffee0-0000-4000-8000-000000000001"
+    checklist = checklist_display(
+        {
+            "items": [
+                {
+                    "code": "suite:insider_trading_deception",
+                    "title": "Insider trading",
+                    "met": True,
+                    "evidence": [{"kind": "eval_run", "id": run, "url": f"/api/eval-runs/{run}"}],
+                }
+            ]
+        }
+    )
+    shown = render_to_string("portal/_checklist.html", {"cl": checklist, "is_regulator": True})
+    assert f'<a href="/evals/runs/{run}/viewer/">Transcripts (Inspect viewer)</a>' in shown
+    assert f'<a href="/api/eval-runs/{run}/logs">Download logs</a>' in shown
+    hidden = render_to_string("portal/_checklist.html", {"cl": checklist, "is_regulator": False})
+    assert "/viewer/" not in hidden and "Download logs" not in hidden
+
+
 def test_the_listing_of_a_run_without_logs_yet_is_empty(scene):
     run = services.eval_run_start(  # not eager: queued, nothing run
         actor=actor_for(scene.w.auditor),

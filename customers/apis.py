@@ -20,7 +20,15 @@ from rest_framework.views import APIView
 
 from core.api import ERRORS, CreatedCursorPagination, actor_of, one_of, paginated
 from customers import selectors, services
-from customers.models import BeneficialOwner, Enrolment, EnrolmentStatus, KycRecord, KycReview, KycStatus
+from customers.models import (
+    BeneficialOwner,
+    Enrolment,
+    EnrolmentConsent,
+    EnrolmentStatus,
+    KycRecord,
+    KycReview,
+    KycStatus,
+)
 from gateway.selectors import model_id_of
 from standards.models import Stage
 
@@ -406,3 +414,86 @@ class ReleaseEnrolmentWithdrawApi(APIView):
         services.enrolment_withdraw(actor=actor, enrolment=enrolment, reason=data.validated_data["reason"])
         enrolment = selectors.enrolment_get(actor=actor, system_version=system_version, pk=pk)
         return Response(EnrolmentOutput(enrolment).data)
+
+
+class EnrolmentConsentOutput(serializers.Serializer[EnrolmentConsent]):
+    id = serializers.UUIDField()
+    customer = serializers.UUIDField(source="customer_id")
+    customer_name = serializers.CharField(source="customer.name")
+    system_version = serializers.UUIDField(source="system_version_id")
+    granted_at = serializers.DateTimeField()
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+
+
+def _consent_system_version(actor: Any, system_version_pk: Any) -> Any:
+    """The lab's and the regulator's view of the system, or a customer's."""
+    if actor.customer_ids:
+        return selectors.consent_system_version_get(actor=actor, system_version_pk=system_version_pk)
+    return selectors.release_system_version_get(actor=actor, system_version_pk=system_version_pk)
+
+
+class ReleaseEnrolmentConsentListApi(APIView):
+    permission_classes = [IsAuthenticated]
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema_serializer(component_name="EnrolmentConsentInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        customer = serializers.UUIDField(
+            required=False, help_text="The customer organisation you act for (needed only if you act for several)."
+        )
+
+    @extend_schema(
+        operation_id="release_enrolment_consents_list",
+        responses={200: EnrolmentConsentOutput(many=True), **ERRORS},
+        tags=TAGS,
+        description=(
+            "Customers that consented to enrolment in this system (the lab's list to enrol from); "
+            "a customer sees its own."
+        ),
+    )
+    def get(self, request: Request, system_version_pk: Any) -> Response:
+        actor = actor_of(request)
+        system_version = _consent_system_version(actor, system_version_pk)
+        qs = selectors.enrolment_consent_list(actor=actor, system_version=system_version).select_related("customer")
+        return paginated(self, qs, EnrolmentConsentOutput)
+
+    @extend_schema(
+        operation_id="release_enrolment_consents_create",
+        request=InputSerializer,
+        responses={201: EnrolmentConsentOutput, **ERRORS},
+        tags=TAGS,
+        description=(
+            "A member of a customer organisation consents to its enrolment in this system's release at stage 2. "
+            "The lab can enrol only customers that consented."
+        ),
+    )
+    def post(self, request: Request, system_version_pk: Any) -> Response:
+        actor = actor_of(request)
+        system_version = selectors.consent_system_version_get(actor=actor, system_version_pk=system_version_pk)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.enrolment_consent_grant(
+            actor=actor, system_version=system_version, customer=data.validated_data.get("customer")
+        )
+        return Response(EnrolmentConsentOutput(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ReleaseEnrolmentConsentWithdrawApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="release_enrolment_consents_withdraw",
+        request=ReleaseEnrolmentConsentListApi.InputSerializer,
+        responses={204: None, **ERRORS},
+        tags=TAGS,
+        description="The customer withdraws its consent; an active enrolment in the release is withdrawn with it.",
+    )
+    def post(self, request: Request, system_version_pk: Any) -> Response:
+        actor = actor_of(request)
+        system_version = selectors.consent_system_version_get(actor=actor, system_version_pk=system_version_pk)
+        data = ReleaseEnrolmentConsentListApi.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.enrolment_consent_withdraw(
+            actor=actor, system_version=system_version, customer=data.validated_data.get("customer")
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

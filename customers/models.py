@@ -175,6 +175,47 @@ class EnrolmentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
+class EnrolmentConsentQuerySet(models.QuerySet["EnrolmentConsent"]):
+    def visible_to(self, actor: Any, action: str = "view") -> EnrolmentConsentQuerySet:
+        from customers.permissions import enrolment_scope
+
+        return enrolment_scope(self, actor, action)
+
+    def active(self) -> EnrolmentConsentQuerySet:
+        return self.filter(withdrawn_at__isnull=True)
+
+
+class EnrolmentConsent(BaseModel):
+    """A customer organisation's consent to be enrolled in one system version's
+    release by its lab. A lab enrols only a customer that consented, and
+    withdrawing consent withdraws the enrolment: a lab cannot attach a
+    customer (and so read its KYC summary) on the strength of an id alone."""
+
+    customer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="enrolment_consents")
+    system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="+")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(default=timezone.now)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EnrolmentConsentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "system_version"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="enrolment_consent_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} consents to {self.system_version_id}"
+
+
 class EnrolmentQuerySet(models.QuerySet["Enrolment"]):
     def visible_to(self, actor: Any, action: str = "view") -> EnrolmentQuerySet:
         from customers.permissions import enrolment_scope

@@ -6,7 +6,8 @@ releases, and only a summary of them (status, dates, stated purpose: the
 selector decides which view), never the identity data or the owners. Nobody
 else sees that a customer exists.
 
-Enrolments: the regulator; the lab whose release it is; the customer itself."""
+Enrolments and enrolment consents: the regulator; the lab whose release (or
+system) it is; the customer itself."""
 
 from __future__ import annotations
 
@@ -39,4 +40,6 @@ def enrolment_scope(qs: QS, actor: Actor, action: str) -> QS:
         return qs
     if action != VIEW:
         return qs.none()  # services decide who may enrol and withdraw (403 past visibility)
+    if qs.model._meta.model_name == "enrolmentconsent":
+        return qs.filter(Q(system_version__lab_id__in=actor.lab_ids) | Q(customer_id__in=actor.customer_ids))
     return qs.filter(Q(release__system_version__lab_id__in=actor.lab_ids) | Q(customer_id__in=actor.customer_ids))

@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -13,9 +14,17 @@ from core.actors import Actor
 from core.errors import NotFound
 from core.models import Organisation, OrganisationKind
 from core.permissions import VIEW, get_for
-from customers.models import BeneficialOwner, Enrolment, EnrolmentQuerySet, KycRecord, KycRecordQuerySet
+from customers.models import (
+    BeneficialOwner,
+    Enrolment,
+    EnrolmentConsent,
+    EnrolmentQuerySet,
+    KycRecord,
+    KycRecordQuerySet,
+)
 from deploy.models import Release
 from labs.models import SystemVersion
+from standards.models import Stage
 from standards.selectors import standard_in_force
 
 # KYC records
@@ -98,6 +107,36 @@ def release_system_version_get(*, actor: Actor, system_version_pk: Any) -> Syste
     if found is None:
         raise NotFound("system version not found")
     return found
+
+
+def consent_system_version_get(*, actor: Actor, system_version_pk: Any) -> SystemVersion:
+    """A system version a customer may consent to be enrolled in: one whose
+    release is at stage 2 (a public fact: the log records every stage), or one
+    it already consented to or is enrolled in. Anything else is not found."""
+    if not actor.customer_ids:
+        raise NotFound("system version not found")
+    open_ = Q(release__stage=Stage.LIMITED)
+    mine = Q(release__enrolments__customer_id__in=actor.customer_ids)
+    consented = EnrolmentConsent.objects.filter(customer_id__in=actor.customer_ids).values("system_version_id")
+    try:
+        found = (
+            SystemVersion.objects.filter(open_ | mine | Q(pk__in=consented))
+            .filter(pk=system_version_pk)
+            .distinct()
+            .first()
+        )
+    except (ValueError, TypeError, ValidationError):
+        found = None
+    if found is None:
+        raise NotFound("system version not found")
+    return found
+
+
+def enrolment_consent_list(*, actor: Actor, system_version: SystemVersion | None = None) -> QuerySet[EnrolmentConsent]:
+    qs = EnrolmentConsent.objects.visible_to(actor).select_related("system_version")
+    if system_version is not None:
+        qs = qs.filter(system_version=system_version)
+    return qs
 
 
 def _enrolments() -> EnrolmentQuerySet:

@@ -33,6 +33,7 @@ from customers.countries import ISO_3166_ALPHA2
 from customers.models import (
     BeneficialOwner,
     Enrolment,
+    EnrolmentConsent,
     EnrolmentStatus,
     KycRecord,
     KycReview,
@@ -371,6 +372,9 @@ def _log_enrolment(kind: str, enrolment: Enrolment, lab_id: Any, **extra: Any) -
     ).index
 
 
+NO_CONSENT = "No customer organisation with this id has consented to enrolment in this system."
+
+
 def _customer(value: Any) -> Organisation:
     org = None
     try:
@@ -378,8 +382,80 @@ def _customer(value: Any) -> Organisation:
     except (ValidationError, ValueError, TypeError):
         pass
     if org is None:
-        raise InvalidInput("No such customer organisation.", errors={"customer": ["Not a customer organisation."]})
+        raise InvalidInput("No such customer organisation.", errors={"customer": [NO_CONSENT]})
     return org
+
+
+def _acting_customer(actor: Actor, customer: Any) -> Organisation:
+    """The customer organisation the actor acts for: the one named, or its only one."""
+    ids = sorted(actor.customer_ids, key=str)
+    if customer is None and len(ids) == 1:
+        customer = ids[0]
+    try:
+        org = Organisation.objects.filter(pk=customer, pk__in=ids).first() if customer is not None else None
+    except (ValidationError, ValueError, TypeError):
+        org = None
+    if org is None:
+        raise InvalidInput(
+            "Name the customer organisation you act for.", errors={"customer": ["One of your customer organisations."]}
+        )
+    return org
+
+
+@transaction.atomic
+def enrolment_consent_grant(*, actor: Actor, system_version: SystemVersion, customer: Any = None) -> EnrolmentConsent:
+    """A member of a customer organisation consents to its enrolment in this
+    system's release by the system's lab (which then decides whether to enrol
+    it). Idempotent while the consent stands."""
+    org = _acting_customer(actor, customer)
+    existing = EnrolmentConsent.objects.active().filter(customer=org, system_version_id=system_version.pk).first()
+    if existing is not None:
+        return existing
+    consent = EnrolmentConsent(customer=org, system_version=system_version, granted_by=actor.user)
+    save_or_conflict(
+        consent,
+        Conflict("The consent already stands.", code="consent_exists"),
+        constraints=["enrolment_consent_one_active"],
+    )
+    audit_event_record(
+        actor=actor,
+        action="enrolment_consent.grant",
+        target=consent,
+        after=snapshot(consent),
+        organisations=[system_version.lab_id, org.pk],
+    )
+    return consent
+
+
+@transaction.atomic
+def enrolment_consent_withdraw(*, actor: Actor, system_version: SystemVersion, customer: Any = None) -> None:
+    """The customer withdraws its consent: the lab can no longer enrol it, and
+    an active enrolment in the system's release is withdrawn with it."""
+    org = _acting_customer(actor, customer)
+    now = timezone.now()
+    consent = (
+        EnrolmentConsent.objects.select_for_update()
+        .active()
+        .filter(customer=org, system_version_id=system_version.pk)
+        .first()
+    )
+    enrolment = Enrolment.objects.active().filter(customer=org, release__system_version_id=system_version.pk).first()
+    if consent is None and enrolment is None:
+        raise NotFound("No consent or enrolment to withdraw.")
+    if consent is not None:
+        before = snapshot(consent)
+        consent.withdrawn_by, consent.withdrawn_at = actor.user, now
+        consent.save(update_fields=["withdrawn_by", "withdrawn_at", "updated_at"])
+        audit_event_record(
+            actor=actor,
+            action="enrolment_consent.withdraw",
+            target=consent,
+            before=before,
+            after=snapshot(consent),
+            organisations=[system_version.lab_id, org.pk],
+        )
+    if enrolment is not None:
+        _withdraw(actor=actor, enrolment=enrolment, reason="The customer withdrew its consent.")
 
 
 @transaction.atomic
@@ -398,6 +474,15 @@ def enrolment_create(*, actor: Actor, system_version: SystemVersion, customer: A
     org = customer if isinstance(customer, Organisation) else _customer(customer)
     if org.kind != OrganisationKind.CUSTOMER:
         raise InvalidInput("No such customer organisation.", errors={"customer": ["Not a customer organisation."]})
+    consent = (
+        EnrolmentConsent.objects.select_for_update()
+        .active()
+        .filter(customer=org, system_version_id=system_version.pk)
+        .first()
+    )
+    if consent is None:
+        # The same answer as for an id that is no customer: a lab learns nothing by trying ids.
+        raise InvalidInput("No such customer organisation.", errors={"customer": [NO_CONSENT]})
     release = Release.objects.select_for_update().filter(system_version_id=system_version.pk).first()
     stage = release.stage if release is not None else Stage.INTERNAL
     if release is None or release.stage != Stage.LIMITED:

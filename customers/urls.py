@@ -23,4 +23,14 @@ urlpatterns = [
         apis.ReleaseEnrolmentWithdrawApi.as_view(),
         name="release-enrolment-withdraw",
     ),
+    path(
+        "releases/<uuid:system_version_pk>/enrolment-consents",
+        apis.ReleaseEnrolmentConsentListApi.as_view(),
+        name="release-enrolment-consent-list",
+    ),
+    path(
+        "releases/<uuid:system_version_pk>/enrolment-consents/withdraw",
+        apis.ReleaseEnrolmentConsentWithdrawApi.as_view(),
+        name="release-enrolment-consent-withdraw",
+    ),
 ]

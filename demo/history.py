@@ -426,6 +426,7 @@ class Walkthrough:
                 )
         if self.stage(sv) == 2 and not sv.release.enrolments.filter(status="active").exists():
             with at(day(8)):
+                customers.enrolment_consent_grant(actor=actor_for(self.users["customer"]), system_version=sv)
                 customers.enrolment_create(
                     actor=self.actors["lab_admin"],
                     system_version=sv,

@@ -192,6 +192,25 @@ def build_scene() -> Scene:
 
     o["eval_run"] = eval_run()
     o["eval_sample"] = o["eval_run"].samples.get()
+    # One stored Inspect log of the run (an empty zip: its digest is what is checked).
+    import hashlib
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from evals.models import EvalLogFile
+
+    log_bytes = b"PK\x05\x06" + bytes(18)
+    log_path = Path(settings.STAGEGATE_EVAL_LOG_DIR) / f"matrix-{o['eval_run'].pk}.eval"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(log_bytes)
+    o["eval_log"] = EvalLogFile.objects.create(
+        run=o["eval_run"],
+        name=log_path.name,
+        location=str(log_path),
+        sha256=hashlib.sha256(log_bytes).hexdigest(),
+        size=len(log_bytes),
+    )
     o["finished_run"] = evals.eval_run_cancel(actor=auditor, run=eval_run())
     evals.eval_run_finish_if_done(run_id=o["finished_run"].pk)
     # --- staged release (deploy): scene objects below ---
@@ -232,6 +251,7 @@ def build_scene() -> Scene:
         customers.kyc_submit(actor=actor_for(user), organisation=org, **o["kyc_body"])
         customers.kyc_verify(actor=reg, organisation=org, note="Registry and passports checked.")
         o[f"kyc_{org.slug}"] = org
+        o[f"member_{org.slug}"] = user
     o["stage2_sv"] = labs.system_version_create(
         actor=eng,
         lab=w.lab,
@@ -242,6 +262,9 @@ def build_scene() -> Scene:
         endpoint_model="m",
     )
     release_at(o["stage2_sv"], 2)
+    # Both customers consent to enrolment in it; the lab enrols Acme.
+    for org in (w.customer_org, o["kyc_globex"]):
+        customers.enrolment_consent_grant(actor=actor_for(o[f"member_{org.slug}"]), system_version=o["stage2_sv"])
     o["enrolment"] = customers.enrolment_create(
         actor=actor_for(w.lab_admin), system_version=o["stage2_sv"], customer=w.customer_org.pk
     )
@@ -567,6 +590,21 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "releases/<uuid:system_version_pk>/enrolments/places"): Row(
         Expect(200, REGULATOR | LAB | {"customer", "auditor"}), args=lambda s: {"system_version_pk": s.stage2_sv.pk}
     ),
+    # The lab's list of customers to enrol from (those that consented); a customer sees its own.
+    ("GET", "releases/<uuid:system_version_pk>/enrolment-consents"): Row(
+        Expect(200, REGULATOR | LAB | {"customer", "auditor"}), args=lambda s: {"system_version_pk": s.stage2_sv.pk}
+    ),
+    # Only a customer consents or withdraws consent; for anyone else the system is not there to consent to.
+    ("POST", "releases/<uuid:system_version_pk>/enrolment-consents"): Row(
+        Expect(201, frozenset({"customer"})),
+        args=lambda s: {"system_version_pk": s.stage2_sv.pk},
+        body=lambda s: {"customer": str(s.w.customer_org.pk)},
+    ),
+    ("POST", "releases/<uuid:system_version_pk>/enrolment-consents/withdraw"): Row(
+        Expect(204, frozenset({"customer"})),
+        args=lambda s: {"system_version_pk": s.stage2_sv.pk},
+        body=lambda s: {"customer": str(s.w.customer_org.pk)},
+    ),
     ("POST", "releases/<uuid:system_version_pk>/enrolments/<uuid:pk>/withdraw"): Row(
         Expect(200, frozenset({"lab_admin"}), forbidden=REGULATOR | {"lab_engineer", "lab_reviewer", "customer"}),
         args=lambda s: {"system_version_pk": s.stage2_sv.pk, "pk": s.enrolment.pk},
@@ -715,6 +753,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "eval-runs/<uuid:pk>/plot.svg"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("finished_run")),
     # The lab sees its runs; the transcripts are the auditors' (an empty list, and 404 on one).
+    # The Inspect logs hold the transcripts: never the lab's to read (it is told so: 403).
+    ("GET", "eval-runs/<uuid:pk>/logs"): Row(Expect(200, REGULATOR | {"auditor"}, forbidden=LAB), args=pk("eval_run")),
+    ("GET", "eval-runs/<uuid:pk>/logs/<str:name>"): Row(
+        Expect(200, REGULATOR | {"auditor"}, forbidden=LAB),
+        args=lambda s: {"pk": s.eval_run.pk, "name": s.eval_log.name},
+    ),
     ("GET", "eval-runs/<uuid:pk>/samples"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("eval_run")),
     ("GET", "eval-runs/<uuid:pk>/samples/<int:sample_pk>"): Row(
         Expect(200, REGULATOR | {"auditor"}),

@@ -60,7 +60,14 @@ def verified_customer(regulator: Any, slug: str) -> tuple[Any, Any]:
     return org, user
 
 
+def consent(org: Any, sv: Any) -> Any:
+    """The customer's consent to enrolment in the system, by one of its members."""
+    user = org.memberships.first().user
+    return services.enrolment_consent_grant(actor=actor(user), system_version=sv, customer=org.pk)
+
+
 def enrol(lab_admin: Any, sv: Any, org: Any) -> Any:
+    consent(org, sv)
     return services.enrolment_create(actor=actor(lab_admin), system_version=sv, customer=org.pk)
 
 

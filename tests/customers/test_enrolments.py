@@ -14,9 +14,9 @@ import time_machine
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import AuditEvent
 from customers import services
-from customers.models import Enrolment, KycRecord
+from customers.models import Enrolment, EnrolmentConsent, KycRecord
 from standards.models import Standard
-from tests.customers.conftest import actor, enrol, submit, verified_customer
+from tests.customers.conftest import actor, consent, enrol, submit, verified_customer
 from tests.factories import release_at
 from transparency.models import LogEntry
 from transparency.records import private_ref
@@ -175,10 +175,18 @@ def enrolments_url(sv, suffix=""):
     return f"/api/releases/{sv.pk}/enrolments{suffix}"
 
 
+def consents_url(sv, suffix=""):
+    return f"/api/releases/{sv.pk}/enrolment-consents{suffix}"
+
+
 def test_enrol_list_places_and_withdraw_through_the_api(world, client_for, acme, stage2):
     admin = client_for(world.lab_admin)
     r = admin.get(enrolments_url(stage2, "/places"))
     assert r.json() == {"stage": 2, "status": "active", "cap": 1000, "active": 0, "remaining": 1000}
+    # The customer consents first; the lab sees it among those it may enrol.
+    r = client_for(world.customer).post(consents_url(stage2), {}, format="json")
+    assert r.status_code == 201 and r.json()["customer"] == str(acme.pk)
+    assert [c["customer_name"] for c in admin.get(consents_url(stage2)).json()["results"]] == ["Acme Bank"]
     r = admin.post(enrolments_url(stage2), {"customer": str(acme.pk)}, format="json")
     assert r.status_code == 201, r.content
     body = r.json()
@@ -196,6 +204,7 @@ def test_the_cap_refusal_names_the_cap(world, client_for, acme, stage2):
     cap(1)
     other, _ = verified_customer(world.regulator, "globex")
     enrol(world.lab_admin, stage2, other)
+    consent(acme, stage2)
     r = client_for(world.lab_admin).post(enrolments_url(stage2), {"customer": str(acme.pk)}, format="json")
     assert r.status_code == 409
     assert (r.json()["code"], r.json()["cap"], r.json()["active"]) == ("customer_cap_reached", 1, 1)
@@ -233,3 +242,32 @@ def test_bad_enrolment_input_is_400_and_writes_nothing(world, client_for, stage2
         assert r.status_code == 400, body
         assert "customer" in r.json()["errors"]
     assert not Enrolment.objects.exists()
+
+
+def test_a_lab_enrols_only_a_customer_that_consented_and_learns_nothing_from_an_id(world, client_for, acme, stage2):
+    admin = client_for(world.lab_admin)
+    unknown = admin.post(enrolments_url(stage2), {"customer": "00000000-0000-4000-8000-000000000000"}, format="json")
+    r = admin.post(enrolments_url(stage2), {"customer": str(acme.pk)}, format="json")
+    # A verified customer that has not consented is answered exactly as an id that is no customer.
+    assert r.status_code == unknown.status_code == 400 and r.json() == unknown.json()
+    assert not Enrolment.objects.exists()
+    # The lab cannot see the customer's KYC summary either.
+    assert admin.get(f"/api/customers/{acme.pk}/kyc").status_code == 404
+    # Only a customer consents; a lab (or anyone else) finds no system to consent to.
+    assert admin.post(consents_url(stage2), {}, format="json").status_code == 404
+    client = client_for(world.customer)
+    assert client.post(consents_url(stage2), {}, format="json").status_code == 201
+    assert client.post(consents_url(stage2), {}, format="json").status_code == 201  # idempotent
+    assert EnrolmentConsent.objects.active().count() == 1
+    assert admin.post(enrolments_url(stage2), {"customer": str(acme.pk)}, format="json").status_code == 201
+    # Withdrawing consent withdraws the enrolment, and the lab cannot enrol the customer again.
+    assert client.post(consents_url(stage2, "/withdraw"), {}, format="json").status_code == 204
+    assert Enrolment.objects.get().status == "withdrawn"
+    assert admin.post(enrolments_url(stage2), {"customer": str(acme.pk)}, format="json").status_code == 400
+    assert client.post(consents_url(stage2, "/withdraw"), {}, format="json").status_code == 404
+
+
+def test_a_customer_consents_only_to_a_system_at_stage_2(world, client_for, acme, sv):
+    release_at(sv, 1)
+    r = client_for(world.customer).post(consents_url(sv), {}, format="json")
+    assert r.status_code == 404 and not EnrolmentConsent.objects.exists()

@@ -19,12 +19,9 @@ label a call (``metadata``, ``user``, ``safety_identifier``, prompt-cache
 hints, ``service_tier``) and ``include: ["reasoning.encrypted_content"]``
 (there is never reasoning to include).
 
-The lab's credential is redacted from what this module writes: from whole
-answers after translation (so an upstream that escapes it in JSON, which the
-raw bytes check cannot see, is caught too), and from streamed text and
-arguments even when it arrives split across upstream chunks: a delta's end
-that could begin the credential is held back until the next delta shows
-whether it does."""
+The lab's credential never reaches this module: the gateway scrubs the
+upstream's answer, and each streamed event, before translating it
+(gateway/redact.py, the one definition for every route)."""
 
 from __future__ import annotations
 
@@ -35,8 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.usage import Usage
-
-REDACTED = "[redacted]"
 
 # Top-level fields that only label a call or hint at caching and billing: not
 # sent upstream, never change the answer.
@@ -257,7 +252,7 @@ def _reasoning(reasoning: Any, upstream: dict[str, Any]) -> None:
             )
 
 
-def translate_request(body: dict[str, Any], *, endpoint_model: str, credential: str = "") -> Translation:
+def translate_request(body: dict[str, Any], *, endpoint_model: str) -> Translation:
     """The chat-completions request for a Responses request (Unsupported if
     it cannot be translated). ``body`` has been checked to be an object with
     a string ``model`` the token grants."""
@@ -324,7 +319,7 @@ def translate_request(body: dict[str, Any], *, endpoint_model: str, credential: 
     if not messages:
         raise Unsupported("input", "input must hold at least one item.", "invalid_request")
     upstream["messages"] = messages
-    return Translation(model=body["model"], request=body, upstream=upstream, credential=credential)
+    return Translation(model=body["model"], request=body, upstream=upstream)
 
 
 # The answer
@@ -369,40 +364,18 @@ def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: st
     }
 
 
-class _Window:
-    """Text passed on in pieces with the credential redacted, even when it
-    arrives split across pieces: a piece's end that could be the start of the
-    credential waits for the next piece (or the end). Any other text goes on
-    at once, so streaming keeps its pace."""
+class _Text:
+    """A streamed text: the pieces passed on so far."""
 
-    def __init__(self, credential: str) -> None:
-        self.credential = credential
-        self.pending = ""
-        self.sent = ""
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
 
-    def push(self, piece: str) -> str:
-        secret = self.credential
-        if not secret:
-            self.sent += piece
-            return piece
-        pending = (self.pending + piece).replace(secret, REDACTED)
-        # The earliest position from which the rest could begin the secret (the
-        # rest is shorter than the secret: a whole one was just replaced).
-        cut = len(pending)
-        at = pending.find(secret[0], max(len(pending) - len(secret) + 1, 0))
-        while at >= 0:
-            if secret.startswith(pending[at:]):
-                cut = at
-                break
-            at = pending.find(secret[0], at + 1)
-        out, self.pending = pending[:cut], pending[cut:]
-        self.sent += out
-        return out
+    def push(self, piece: str) -> None:
+        self.pieces.append(piece)
 
-    def flush(self) -> str:
-        out, self.pending = self.pending, ""  # never a whole secret (push replaced those)
-        self.sent += out
-        return out
+    @property
+    def sent(self) -> str:
+        return "".join(self.pieces)
 
 
 @dataclass
@@ -413,16 +386,8 @@ class Translation:
     model: str  # the model id as the caller named it (echoed, never the lab's endpoint model)
     request: dict[str, Any]
     upstream: dict[str, Any]
-    credential: str = ""
     response_id: str = field(default_factory=lambda: _new_id("resp"))
     created_at: int = field(default_factory=lambda: int(time.time()))
-
-    def redact(self, data: bytes) -> bytes:
-        if self.credential:
-            secret = self.credential.encode()
-            if secret in data:
-                return data.replace(secret, REDACTED.encode())
-        return data
 
     def response(
         self,
@@ -497,7 +462,7 @@ class Translation:
                     item_status,
                 )
             )
-        return self.redact(_dumps(self.response(status, output, usage, incomplete)))
+        return _dumps(self.response(status, output, usage, incomplete))
 
     def stream(self) -> StreamTranslation:
         return StreamTranslation(self)
@@ -507,12 +472,12 @@ class _Item:
     """An output item being streamed: a message (text, then perhaps a
     refusal) or a function call."""
 
-    def __init__(self, index: int, item_id: str, kind: str, credential: str) -> None:
+    def __init__(self, index: int, item_id: str, kind: str) -> None:
         self.index, self.id, self.kind = index, item_id, kind
-        self.parts: list[tuple[str, _Window]] = []  # (output_text | refusal, its text)
+        self.parts: list[tuple[str, _Text]] = []  # (output_text | refusal, its text)
         self.call_id = ""
         self.name = ""
-        self.arguments = _Window(credential)  # a function call's
+        self.arguments = _Text()  # a function call's
         self.open = True
 
 
@@ -534,7 +499,7 @@ class StreamTranslation:
     def _event(self, kind: str, **fields: Any) -> bytes:
         body = {"type": kind, "sequence_number": self.sequence, **fields}
         self.sequence += 1
-        return self.t.redact(b"event: " + kind.encode() + b"\ndata: " + _dumps(body) + b"\n\n")
+        return b"event: " + kind.encode() + b"\ndata: " + _dumps(body) + b"\n\n"
 
     def start(self) -> bytes:
         response = self.t.response("in_progress", [], None)
@@ -545,7 +510,7 @@ class StreamTranslation:
     # Items
 
     def _add(self, kind: str, prefix: str) -> _Item:
-        item = _Item(len(self.items), _new_id(prefix), kind, self.t.credential)
+        item = _Item(len(self.items), _new_id(prefix), kind)
         self.items.append(item)
         return item
 
@@ -558,7 +523,7 @@ class StreamTranslation:
             return _message_item(item.id, parts, status)
         return _call_item(item.id, item.call_id, item.name, item.arguments.sent, status)
 
-    def _part(self, kind: str) -> tuple[bytes, _Item, _Window]:
+    def _part(self, kind: str) -> tuple[bytes, _Item, _Text]:
         """The message's open part of this kind (opening the message, and
         closing a part of the other kind, as needed)."""
         out = b""
@@ -573,7 +538,7 @@ class StreamTranslation:
         if item.parts and item.parts[-1][0] == kind:
             return out, item, item.parts[-1][1]
         out += self._close_part(item)
-        item.parts.append((kind, _Window(self.t.credential)))
+        item.parts.append((kind, _Text()))
         empty = _text_part("") if kind == "output_text" else {"type": "refusal", "refusal": ""}
         out += self._event(
             "response.content_part.added",
@@ -587,20 +552,15 @@ class StreamTranslation:
     def _close_part(self, item: _Item) -> bytes:
         if not item.parts:
             return b""
-        kind, window = item.parts[-1]
+        kind, text = item.parts[-1]
         out = b""
-        rest = window.flush()
         where = {"item_id": item.id, "output_index": item.index, "content_index": len(item.parts) - 1}
         if kind == "output_text":
-            if rest:
-                out += self._event("response.output_text.delta", delta=rest, logprobs=[], **where)
-            out += self._event("response.output_text.done", text=window.sent, logprobs=[], **where)
-            part = _text_part(window.sent)
+            out += self._event("response.output_text.done", text=text.sent, logprobs=[], **where)
+            part = _text_part(text.sent)
         else:
-            if rest:
-                out += self._event("response.refusal.delta", delta=rest, **where)
-            out += self._event("response.refusal.done", refusal=window.sent, **where)
-            part = {"type": "refusal", "refusal": window.sent}
+            out += self._event("response.refusal.done", refusal=text.sent, **where)
+            part = {"type": "refusal", "refusal": text.sent}
         return out + self._event("response.content_part.done", part=part, **where)
 
     def _close(self, item: _Item, status: str) -> bytes:
@@ -613,10 +573,7 @@ class StreamTranslation:
             if self.message is item:
                 self.message = None
         else:
-            rest = item.arguments.flush()
             where = {"item_id": item.id, "output_index": item.index}
-            if rest:
-                out += self._event("response.function_call_arguments.delta", delta=rest, **where)
             out += self._event("response.function_call_arguments.done", arguments=item.arguments.sent, **where)
         return out + self._event("response.output_item.done", output_index=item.index, item=self._final(item, status))
 
@@ -649,13 +606,12 @@ class StreamTranslation:
         ):
             piece = delta.get(key)
             if isinstance(piece, str) and piece:
-                opened, item, window = self._part(kind)
+                opened, item, text = self._part(kind)
                 out += opened
-                text = window.push(piece)
-                if text:
-                    where = {"item_id": item.id, "output_index": item.index, "content_index": len(item.parts) - 1}
-                    extra: dict[str, Any] = {"logprobs": []} if kind == "output_text" else {}
-                    out += self._event(event, delta=text, **where, **extra)
+                text.push(piece)
+                where = {"item_id": item.id, "output_index": item.index, "content_index": len(item.parts) - 1}
+                extra: dict[str, Any] = {"logprobs": []} if kind == "output_text" else {}
+                out += self._event(event, delta=piece, **where, **extra)
         calls = delta.get("tool_calls")
         if isinstance(calls, list):
             for position, call in enumerate(calls):
@@ -684,11 +640,10 @@ class StreamTranslation:
             item.name = name
         piece = function.get("arguments")
         if isinstance(piece, str) and piece and item.open:
-            text = item.arguments.push(piece)
-            if text:
-                out += self._event(
-                    "response.function_call_arguments.delta", item_id=item.id, output_index=item.index, delta=text
-                )
+            item.arguments.push(piece)
+            out += self._event(
+                "response.function_call_arguments.delta", item_id=item.id, output_index=item.index, delta=piece
+            )
         return out
 
     # The end

@@ -19,8 +19,9 @@ limits, the upstream and the access log), ``GET /gateway/v1/models`` and ``GET
 
 The caller's headers are never forwarded upstream; the upstream gets the lab's
 decrypted credential as ``Authorization: Bearer``. The credential appears in
-no response, log line or error: errors use fixed messages, and an upstream
-error body that echoes it is scrubbed."""
+no response, log line or error: errors use fixed messages, and whatever the
+upstream sends on to the caller, whole or streamed, is scrubbed of it in every
+encoding gateway/redact.py knows."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ import httpx
 from django.conf import settings
 
 from gateway import limits as limits_mod
-from gateway import responses_api, upstream
+from gateway import redact, responses_api, upstream
 from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
@@ -193,16 +194,23 @@ class SseScanner:
     Only the line in progress is kept, and at most MAX_LINE bytes of it: a
     hostile upstream that sends one endless line would otherwise make every
     chunk re-split the whole buffer (quadratic CPU) and grow it without bound.
-    Such a line is skipped to its end and the call's usage marked unreadable;
-    the bytes still pass to the caller unchanged.
+    Such a line is skipped to its end and the call's usage marked unreadable.
+
+    With a ``redactor`` (the lab's credential is to be kept out), the stream
+    goes on line by line as ``feed`` returns it: every data event parsed and
+    scrubbed (gateway/redact.py; passed on as sent when that changed nothing),
+    other lines scrubbed as text, line ends made ``\n``, nothing after
+    ``[DONE]``, and a line too long to check not at all. Without one, ``feed``
+    returns each chunk as it came.
 
     With ``keep`` (a stream the gateway translates), every data event is
-    parsed and kept in ``kept`` for the translation to take; an event that
-    does not parse is skipped (and marks usage unreadable if it claimed some)."""
+    parsed (and scrubbed) and kept in ``kept`` for the translation to take; an
+    event that does not parse is skipped (and marks usage unreadable if it
+    claimed some)."""
 
     MAX_LINE = 1 << 20
 
-    def __init__(self, keep: bool = False) -> None:
+    def __init__(self, keep: bool = False, redactor: redact.Redactor | None = None) -> None:
         self.buffer = b""
         self.skipping = False  # inside a line longer than MAX_LINE
         self.done = False  # the stream's own end marker, "data: [DONE]", has passed
@@ -211,19 +219,57 @@ class SseScanner:
         self.unreadable = False
         self.keep = keep
         self.kept: list[Any] = []
+        self.scrub = redact.StreamScrub(redactor) if redactor else None
+        self.relay = self.scrub is not None and not keep  # feed builds the bytes to pass on
+        self._cr = False  # the last chunk ended in \r (scrubbing: its \n may open the next)
+        self._boundary = True  # what went on ends between events
+
+    @property
+    def between_events(self) -> bool:
+        """Whether what went on so far ends between two events (relaying)."""
+        return self._boundary or not self.relay
 
     def take(self) -> list[Any]:
         """The data events kept since the last take."""
         kept, self.kept = self.kept, []
         return kept
 
-    def feed(self, chunk: bytes) -> None:
+    def feed(self, chunk: bytes) -> bytes:
+        """Scan a chunk; the bytes to pass on now."""
+        if self.scrub is None:
+            self._scan(self._lines(chunk))
+            return chunk
+        if self.done:
+            return b""
+        if self._cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._cr = chunk.endswith(b"\r")
+        if b"\r" in chunk:  # SSE ends lines in \r\n, \n or \r: one line to us is one line to the caller
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return self._scan(self._lines(chunk))
+
+    def end(self, failed: bool = False) -> bytes:
+        """The stream has ended (``failed``: broken off): what is left to pass
+        on, the unfinished last line (unless it failed) and whatever the
+        redaction still holds back."""
+        if self.scrub is None or self.done:
+            return b""
+        out = b""
+        if self.buffer and not self.skipping and not failed:
+            out = self._line(self.buffer)
+        self.buffer = b""
+        if not self.done:
+            out += self._flushed()
+        return out
+
+    def _lines(self, chunk: bytes) -> list[bytes]:
+        """The lines this chunk completes."""
         head, newline, tail = chunk.rpartition(b"\n")
         if not newline:  # no line ends in this chunk
             if not self.skipping:
                 self.buffer += tail
                 self._bound()
-            return
+            return []
         lines = head.split(b"\n")
         if self.skipping:
             lines = lines[1:]  # the rest of the over-long line
@@ -231,35 +277,86 @@ class SseScanner:
             lines[0] = self.buffer + lines[0]
         self.skipping, self.buffer = False, tail
         self._bound()
-        self._scan(lines)
+        return lines
 
     def _bound(self) -> None:
         if len(self.buffer) > self.MAX_LINE:
             self.buffer, self.skipping, self.unreadable = b"", True, True
 
-    def _scan(self, lines: list[bytes]) -> None:
+    def _scan(self, lines: list[bytes]) -> bytes:
+        out = []
         for line in lines:
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                self.done = True
-            elif payload.startswith(b"{"):
-                self.events += 1
-                claims_usage = b'"usage"' in payload
-                if not (claims_usage or self.keep):
-                    continue
-                try:
-                    data = json.loads(payload)
-                except _UNPARSABLE:
-                    self.unreadable = self.unreadable or claims_usage
-                    continue
-                if self.keep:
-                    self.kept.append(data)
-                if claims_usage:
-                    found = usage_of(data)
-                    if any(found):
-                        self.usage = found
+            if self.done and self.scrub is not None:
+                break  # nothing after the end marker goes on
+            piece = self._line(line)
+            if piece:
+                out.append(piece)
+        return b"".join(out)
+
+    def _line(self, line: bytes) -> bytes:
+        """Scan one line; what of it to pass on (relaying only)."""
+        scrub = self.scrub
+        if not line.startswith(b"data:"):
+            if not self.relay:
+                return b""
+            if not line.strip():
+                self._boundary = True
+                return b"\n"
+            return self._as_text(line)
+        payload = line[5:].strip()
+        if payload == b"[DONE]":
+            self.done = True
+            if scrub is None:
+                return b""
+            return self._flushed() + (b"data: [DONE]\n\n" if self.relay else b"")
+        if not payload.startswith(b"{"):
+            return self._as_text(line)
+        self.events += 1
+        claims_usage = b'"usage"' in payload
+        if not (claims_usage or self.keep or scrub is not None):
+            return b""
+        try:
+            data = json.loads(payload)
+        except _UNPARSABLE:
+            self.unreadable = self.unreadable or claims_usage
+            return self._as_text(line)
+        if scrub is not None:  # parsed anyway: the parse says whether it claims usage
+            claims_usage = type(data) is dict and "usage" in data
+        if claims_usage:
+            found = usage_of(data)
+            if any(found):
+                self.usage = found
+        if scrub is not None:
+            try:
+                data, as_sent = scrub.event(data, payload)
+                if self.relay:
+                    self._boundary = False
+                    return line + b"\n" if as_sent else b"data: " + json.dumps(data).encode() + b"\n"
+            except RecursionError:  # too deep to walk: as text
+                return self._as_text(line)
+        if self.keep:
+            self.kept.append(data)
+        return b""
+
+    def _as_text(self, line: bytes) -> bytes:
+        if not self.relay or self.scrub is None:
+            return b""
+        self._boundary = False
+        return self.scrub.r.scrub_bytes(line) + b"\n"
+
+    def _flushed(self) -> bytes:
+        """The events that carry what the windows hold at the stream's end."""
+        if self.scrub is None:
+            return b""
+        events = self.scrub.flush()
+        if not self.relay:
+            self.kept.extend(events)
+            return b""
+        if not events:
+            return b""
+        opening = b"" if self._boundary else b"\n"
+        self._boundary = True
+        return opening + b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
 
 
 def _prepare_grant_query() -> str:
@@ -496,9 +593,7 @@ class GatewayApp:
         translation = None
         if translate:
             try:
-                translation = responses_api.translate_request(
-                    body, endpoint_model=grant.endpoint_model, credential=credential
-                )
+                translation = responses_api.translate_request(body, endpoint_model=grant.endpoint_model)
             except responses_api.Unsupported as refused:
                 await self._error(send, call, 400, refused.code, refused.message, param=refused.param)
                 return
@@ -526,7 +621,8 @@ class GatewayApp:
             raise RuntimeError("the gateway runs in a task")
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, task))
         try:
-            await self._forward(send, call, url, payload, headers, credential, translation)
+            redactor = redact.redactor_for(credential) if credential else None
+            await self._forward(send, call, url, payload, headers, redactor, translation)
         except asyncio.CancelledError:
             if call.error_code != "client_disconnected" or not watcher.done():
                 raise
@@ -568,7 +664,7 @@ class GatewayApp:
         url: str,
         payload: bytes,
         headers: list[tuple[str, str]],
-        credential: str,
+        redactor: redact.Redactor | None,
         translation: responses_api.Translation | None = None,
     ) -> None:
         try:
@@ -584,9 +680,9 @@ class GatewayApp:
             return
         try:
             if call.stream and response.status_code == 200:
-                await self._relay_stream(send, call, response, translation)
+                await self._relay_stream(send, call, response, redactor, translation)
             else:
-                await self._relay_whole(send, call, response, credential, translation)
+                await self._relay_whole(send, call, response, redactor, translation)
         finally:
             await response.aclose()
 
@@ -606,7 +702,7 @@ class GatewayApp:
         send: Send,
         call: Call,
         response: upstream.UpstreamResponse,
-        credential: str,
+        redactor: redact.Redactor | None,
         translation: responses_api.Translation | None = None,
     ) -> None:
         try:
@@ -621,8 +717,6 @@ class GatewayApp:
             await self._error(send, call, 502, "upstream_error", "The connection to the model failed.")
             return
         status = response.status_code
-        if credential and credential.encode() in raw:
-            raw = raw.replace(credential.encode(), b"[redacted]")
         if status in (401, 403):
             await self._error(send, call, 502, "upstream_auth_failed", "The model's endpoint refused the lab's key.")
             return
@@ -637,6 +731,8 @@ class GatewayApp:
             return
         try:
             data = json.loads(raw)
+            if redactor is not None:  # every string the caller could read (gateway/redact.py)
+                data, raw = redact.scrub_document(redactor, data, raw)
         except _UNPARSABLE:  # nested too deeply included: a logged 502, never a 500
             await self._error(send, call, 502, "upstream_malformed", "The model's endpoint sent malformed JSON.")
             return
@@ -665,13 +761,15 @@ class GatewayApp:
         send: Send,
         call: Call,
         response: upstream.UpstreamResponse,
+        redactor: redact.Redactor | None,
         translation: responses_api.Translation | None = None,
     ) -> None:
-        """Relay an event stream as it comes: the upstream's own bytes, or
-        (``translation``) the Responses events made from them, which end as
-        soon as the upstream's [DONE] has passed. A translation keeps the
-        answer for its final event, so its stream is bounded like a whole
-        answer (STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES)."""
+        """Relay an event stream as it comes: the upstream's own events
+        (scrubbed of the credential, SseScanner), or (``translation``) the
+        Responses events made from them, which end as soon as the upstream's
+        [DONE] has passed. A translation keeps the answer for its final event,
+        so its stream is bounded like a whole answer
+        (STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES)."""
         await send(
             {
                 "type": "http.response.start",
@@ -684,7 +782,7 @@ class GatewayApp:
             }
         )
         call.status = 200
-        scanner = SseScanner(keep=translation is not None)
+        scanner = SseScanner(keep=translation is not None, redactor=redactor)
         events = translation.stream() if translation is not None else None
         if events is not None:
             opening = events.start()
@@ -697,22 +795,22 @@ class GatewayApp:
             async for chunk in response.aiter_raw():
                 if not chunk:
                     continue
-                scanner.feed(chunk)
+                out = scanner.feed(chunk)
                 if events is not None:
                     left -= len(chunk)
                     if left < 0:
                         failure = (502, "upstream_response_too_large", "The model's answer is too large.")
                         break
-                    chunk = events.feed(scanner.take())
+                    out = events.feed(scanner.take())
                     if scanner.done or events.finished:
                         # The terminal event follows at once: the SDK reads a
                         # Responses stream until the body ends, not to [DONE].
-                        held = chunk
+                        held = out
                         break
-                    if not chunk:
-                        continue
-                call.response_hasher.update(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if not out:
+                    continue
+                call.response_hasher.update(out)
+                await send({"type": "http.response.body", "body": out, "more_body": True})
                 if scanner.done:
                     # The caller has the whole answer: a client that hangs up
                     # now (the openai SDK does) has not abandoned the call.
@@ -721,6 +819,10 @@ class GatewayApp:
             failure = (504, "upstream_timeout", "The model stopped answering.")
         except httpx.HTTPError:
             failure = (502, "upstream_error", "The connection to the model failed mid-stream.")
+        # What the redaction still held back (the stream ended without [DONE], or broke off).
+        rest = scanner.end(failed=failure is not None)
+        if events is not None and not events.finished:
+            rest = events.feed(scanner.take())
         if events is not None and failure is None and not (scanner.events or scanner.done):
             failure = (502, "upstream_malformed", "The model's endpoint sent no event stream.")
         usage = scanner.usage
@@ -731,18 +833,21 @@ class GatewayApp:
             call.usage_clamped = usage is not None
         if scanner.unreadable:
             call.usage_clamped = True
-        tail = b""
+        tail = held + rest
         if failure is not None:
             call.status, call.error_code = failure[0], failure[1]
             logger.warning("gateway stream failed: code=%s token=%s", failure[1], call.grant and call.grant.token_id)
-            tail = b"data: " + _error_body(*failure) + b"\n\n" if events is None else events.fail(*failure[1:], usage)
+            if events is None:
+                tail += (b"" if scanner.between_events else b"\n") + b"data: " + _error_body(*failure) + b"\n\n"
+            else:
+                tail += events.fail(*failure[1:], usage)
         elif events is not None:
             if events.upstream_failed:
                 call.status, call.error_code = 502, "upstream_error"
                 logger.warning(
                     "gateway stream failed: code=upstream_error token=%s", call.grant and call.grant.token_id
                 )
-            tail = held + events.finish(usage)
+            tail += events.finish(usage)
         call.response_hasher.update(tail)
         call.final_sent = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})

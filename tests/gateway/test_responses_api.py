@@ -518,16 +518,18 @@ def test_reasoning_effort_alone_is_passed_on(scene):
 
 
 def test_the_stream_window_redacts_a_secret_split_anywhere_and_holds_back_nothing_else():
-    from gateway.responses_api import REDACTED, _Window
+    from gateway.redact import REDACTED, Redactor
 
     secret = "sk-abcsk"  # it can begin inside itself
     text = "xx sk-ab sk-abcsk s sk-abcsksk-abcsk end sk-abcs"
+    redactor = Redactor(secret)
     for i in range(len(text) + 1):
         for j in range(i, len(text) + 1):
-            window = _Window(secret)
+            window = redactor.window()
             out = "".join(window.push(piece) for piece in (text[:i], text[i:j], text[j:])) + window.flush()
-            assert out == window.sent == text.replace(secret, REDACTED), (i, j)
-    window = _Window(secret)
+            assert out == redactor.scrub(text), (i, j)
+            assert secret not in out and REDACTED in out
+    window = redactor.window()
     assert window.push("Hello world") == "Hello world"  # nothing that could begin it waits
     assert window.push(" then s") == " then "
     assert window.push("k-abcs") == ""

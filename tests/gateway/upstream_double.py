@@ -7,7 +7,12 @@ modes ``deep`` and ``deep_stream`` answer with JSON nested deeper than a
 parser's recursion limit; ``rate429`` answers 429 with ``retry_after`` as the
 raw Retry-After header; ``leak`` answers (and streams, split across chunks)
 text holding ``echo``, ``leak_escaped`` the same with every character of the
-text JSON-escaped; ``length`` stops at the length limit; ``not_a_completion``
+text JSON-escaped; ``echo`` echoes ``echo`` in the encoding ``encoding``
+(tests/gateway/credential_forms.py): whole, in the text, an extra field and a
+tool call's arguments; streamed, in text (or arguments, when the request has
+tools) split at every position, one copy per position, and with
+``chunk_bytes`` the stream's bytes sent that many at a time; ``length`` stops
+at the length limit; ``not_a_completion``
 answers 200 with JSON that has usage but no choices (to a streamed request
 too); ``stream_error`` reports an error in the middle of a stream.
 
@@ -18,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+from tests.gateway.credential_forms import ENCODINGS
 
 USAGE = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
 
@@ -74,7 +82,37 @@ def completion(request: dict[str, Any], usage: Any = USAGE, text: str = "Hello f
     }
 
 
-def chunks(request: dict[str, Any], usage: Any = USAGE, pieces: tuple[str, ...] = ("Hello", " world")) -> list[bytes]:
+def raw_json(value: Any, encoding: str = "plain") -> str:
+    """JSON text for ``value``; with ``json_unicode`` every character of every
+    string escaped (\\uXXXX), with ``json_solidus`` every '/' (\\/)."""
+    text = json.dumps(value)
+    if encoding == "json_unicode":
+        return re.sub(
+            r'"((?:[^"\\]|\\.)*)"',
+            lambda m: '"' + "".join(f"\\u{ord(c):04x}" for c in json.loads(m.group(0))) + '"',
+            text,
+        )
+    if encoding == "json_solidus":
+        return text.replace("/", "\\/")
+    return text
+
+
+def split_everywhere(text: str) -> list[str]:
+    """Pieces that hold ``text`` once whole and then once split at each position."""
+    pieces = ["Key: " + text + ". Key: " + text[:1]]
+    for i in range(1, len(text) - 1):
+        pieces.append(text[i:] + ". Key: " + text[: i + 1])
+    pieces.append(text[len(text) - 1 :] + ".")
+    return pieces
+
+
+def chunks(
+    request: dict[str, Any],
+    usage: Any = USAGE,
+    pieces: tuple[str, ...] = ("Hello", " world"),
+    encoding: str = "plain",
+    arguments: tuple[str, ...] = ('{"ticker": "LING"}',),
+) -> list[bytes]:
     def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {
             "id": "chatcmpl-1",
@@ -84,7 +122,7 @@ def chunks(request: dict[str, Any], usage: Any = USAGE, pieces: tuple[str, ...] 
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             **extra,
         }
-        return b"data: " + json.dumps(body).encode() + b"\n\n"
+        return b"data: " + raw_json(body, encoding).encode() + b"\n\n"
 
     result = tool_result(request)
     if result is not None:
@@ -100,7 +138,7 @@ def chunks(request: dict[str, Any], usage: Any = USAGE, pieces: tuple[str, ...] 
                     ]
                 }
             ),
-            event({"tool_calls": [{"index": 0, "function": {"arguments": '{"ticker": "LING"}'}}]}),
+            *[event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}) for piece in arguments],
             event({}, "tool_calls"),
         ]
     else:
@@ -127,6 +165,8 @@ class ScriptedUpstream:
         self.closed_streams = 0
         self.usage: Any = USAGE  # what it reports as usage
         self.retry_after = b"1"  # the raw Retry-After of mode rate429
+        self.encoding = "plain"  # how mode echo writes ``echo`` (credential_forms.ENCODINGS)
+        self.chunk_bytes = 0  # mode echo, streamed: send the stream this many bytes at a time
 
     def reset(self) -> None:
         self.mode = "ok"
@@ -135,6 +175,26 @@ class ScriptedUpstream:
         self.open_streams = self.closed_streams = 0
         self.usage = USAGE
         self.retry_after = b"1"
+        self.encoding = "plain"
+        self.chunk_bytes = 0
+
+    def echoed(self) -> str:
+        return ENCODINGS[self.encoding](self.echo)
+
+    def echo_whole(self, request: dict[str, Any]) -> bytes:
+        """Mode echo: a whole answer with the echo in its text, an extra field
+        and (when the request has tools) a tool call's arguments."""
+        answer = completion(request, self.usage, f"Your key is {self.echoed()}.")
+        answer["system_fingerprint"] = self.echoed()
+        for call in answer["choices"][0]["message"].get("tool_calls") or []:
+            call["function"]["arguments"] = json.dumps({"key": self.echoed()})
+        return raw_json(answer, self.encoding).encode()
+
+    def echo_stream(self, request: dict[str, Any]) -> list[bytes]:
+        pieces = split_everywhere(self.echoed())
+        if request.get("tools"):
+            return chunks(request, self.usage, encoding=self.encoding, arguments=tuple(pieces))
+        return chunks(request, self.usage, tuple(pieces), encoding=self.encoding)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -180,6 +240,8 @@ class ScriptedUpstream:
             await reply(429, b'{"error": {"message": "slow down"}}', extra=[(b"retry-after", self.retry_after)])
         elif mode == "not_a_completion":
             await reply(200, json.dumps({"object": "chat.completion", "usage": self.usage}).encode())
+        elif mode == "echo" and not request.get("stream"):
+            await reply(200, self.echo_whole(request))
         elif mode == "leak_escaped":
             text = "".join(f"\\u{ord(c):04x}" for c in f"Your key is {self.echo}.")
             body = json.dumps(completion(request, self.usage)).replace("Hello from upstream.", text)
@@ -193,6 +255,11 @@ class ScriptedUpstream:
                 if mode == "leak":  # the secret split across two chunks
                     half = len(self.echo) // 2
                     events = chunks(request, self.usage, ("Your key is ", self.echo[:half], self.echo[half:], "."))
+                elif mode == "echo":
+                    events = self.echo_stream(request)
+                    if self.chunk_bytes:
+                        whole, size = b"".join(events), self.chunk_bytes
+                        events = [whole[i : i + size] for i in range(0, len(whole), size)]
                 else:
                     events = chunks(request, self.usage)
                 if mode == "length":
@@ -212,7 +279,7 @@ class ScriptedUpstream:
                     return
                 for e in events:
                     await send({"type": "http.response.body", "body": e, "more_body": True})
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(0.001 if mode == "echo" else 0.005)
                 if mode == "linger_after_done":  # [DONE] sent, the connection held open a while (llama.cpp does)
                     await asyncio.sleep(1.0)
                 await send({"type": "http.response.body", "body": b""})

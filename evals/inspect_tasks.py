@@ -122,6 +122,17 @@ def assistant_texts(messages: Iterable[Any]) -> list[str]:
     return texts
 
 
+def transcript_of(messages: Iterable[Any]) -> list[dict[str, str]]:
+    """A conversation as Stagegate shows it beside the labels: role and text,
+    each assistant turn as the graders read it (tool calls rendered)."""
+    out = []
+    for m in messages:
+        role = m.get("role") if isinstance(m, dict) else m.role
+        text = react_text(_text_of(m), _calls(m)) if role == "assistant" else _text_of(m)
+        out.append({"role": str(role), "content": text})
+    return out
+
+
 def _text_of(m: Any) -> str:
     if not isinstance(m, dict):
         return str(m.text)
@@ -216,7 +227,7 @@ def _registered(definition: SuiteDefinition) -> Any:
 
     factory.__name__ = definition.name
     factory.__doc__ = definition.description
-    return task(name=definition.name)(factory)
+    return task(name=f"stagegate/{definition.name}")(factory)
 
 
 # One registered Inspect task per suite (``inspect eval stagegate/<suite>``).

@@ -104,7 +104,7 @@ def read_log(location: str) -> ShardOutcome:
     from inspect_ai._util.file import file as open_file
     from inspect_ai.log import read_eval_log
 
-    from evals.inspect_tasks import parse_sample_id
+    from evals.inspect_tasks import parse_sample_id, transcript_of
     from stagegate_inspect import call_records
 
     with open_file(location, "rb") as f:
@@ -120,7 +120,7 @@ def read_log(location: str) -> ShardOutcome:
             error = _error_text(sample.error.message)
         elif score is None or not isinstance(score.value, dict):
             error = "the sample was not scored"
-        messages = [{"role": m.role, "content": m.text} for m in sample.messages]
+        messages = transcript_of(sample.messages)
         outcomes.append(
             SampleOutcome(
                 condition=condition,

@@ -239,7 +239,11 @@ def _shards_create(run: EvalRun, samples: list[tuple[str, int]], first: int = 0)
     chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
     shards = EvalShard.objects.bulk_create([EvalShard(run=run, number=first + k) for k in range(len(chunks))])
     EvalSample.objects.bulk_create(
-        [EvalSample(run=run, shard=shard, condition=c, index=i) for shard, chunk in zip(shards, chunks, strict=True) for c, i in chunk],
+        [
+            EvalSample(run=run, shard=shard, condition=c, index=i)
+            for shard, chunk in zip(shards, chunks, strict=True)
+            for c, i in chunk
+        ],
         batch_size=1000,
     )
     return shards
@@ -384,7 +388,11 @@ def shard_execute(*, shard_id: int, sample_ids: Collection[int] | None = None) -
     spec = ShardSpec(
         definition=registry()[run.suite.name],
         samples=[
-            (s.condition, s.index, sample_seed(str(run.pk), s.condition, s.index) if run.seed_policy == "per_sample" else None)
+            (
+                s.condition,
+                s.index,
+                sample_seed(str(run.pk), s.condition, s.index) if run.seed_policy == "per_sample" else None,
+            )
             for s in claim.samples
         ],
         model_id=model_id_of(lab_slug=sv.lab.slug, name=sv.name, sequence=sv.sequence),

@@ -71,7 +71,9 @@ def test_a_run_goes_through_the_gateway_and_grades_every_moment(scene):
     from stagegate_inspect import call_records
 
     recorded = [c for s in read_eval_log(log.location).samples for c in call_records(s.events)]
-    assert sorted(c["response_sha256"] for c in recorded) == sorted(c["response_sha256"] for s in samples for c in s.calls)
+    assert sorted(c["response_sha256"] for c in recorded) == sorted(
+        c["response_sha256"] for s in samples for c in s.calls
+    )
     responses = set(GatewayCall.objects.values_list("response_sha256", flat=True))
     assert {c["response_sha256"] for c in recorded} <= responses
 

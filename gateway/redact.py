@@ -56,6 +56,7 @@ _PARTIAL = re.compile(
     r"(?:%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3}|x[0-9A-Fa-f]?)?|&(?:#(?:[xX][0-9A-Fa-f]{0,6}|[0-9]{0,7})?)?)\Z"
 )
 _LONGEST_ESCAPE = 10  # &#x10FFFF;
+_STARTERS = "%\\&"
 # How many characters of text one decoded character may take, for holding
 # back a split form (a form escaped more deeply is still caught whole).
 _TAIL_PER_CHAR = 12
@@ -160,9 +161,33 @@ class Redactor:
         self.shortest = min((len(f) for f in self.forms), default=0)
         self.longest = max((len(f) for f in self.forms), default=0)
         self._firsts = {f[0] for f in self.forms}
+        # What a text's tail must hold for anything in it to wait: a form's
+        # first character or the start of an escape.
+        self._starters = frozenset(self._firsts | set(_STARTERS))
+        self._forms_raw = tuple(f.encode() for f in self.forms)
+        # JSON text shows these as they are unless the credential holds a
+        # character JSON escapes (then every event is walked).
+        self._raw_check = all(c.isascii() and c.isprintable() and c not in '"\\' for f in self.forms for c in f)
 
     def __bool__(self) -> bool:
         return bool(self.forms)
+
+    def clean(self, raw: bytes) -> bool:
+        """Whether the JSON text ``raw`` certainly holds no form: no escape
+        that could hide one (\\u, \\/, an escaped backslash, %, &) and no form
+        as it is. Then no string its parse gives can hold one either (nor a
+        value a repeated key hid), and the walk is not needed."""
+        if not self._raw_check:
+            return False
+        if len(raw.translate(None, b"%&\\")) != len(raw) and (
+            b"%" in raw or b"&" in raw or b"\\u" in raw or b"\\/" in raw or b"\\\\" in raw
+        ):
+            return False
+        low = raw.lower()
+        for form in self._forms_raw:
+            if form in low:
+                return False
+        return True
 
     def _spans(self, low: str) -> list[tuple[int, int]]:
         spans = []
@@ -224,6 +249,8 @@ class Redactor:
         starts; ``len(text)`` when none could."""
         # Only the last characters can begin a form: at most longest - 1 of
         # the view, each at most _TAIL_PER_CHAR characters of text.
+        if not self._starters.intersection(text[-self.longest :].lower()):
+            return len(text)  # the usual case: nothing at the end could begin one
         offset = max(0, len(text) - self.longest * _TAIL_PER_CHAR)
         region = text[offset:]
         cut = len(region)
@@ -304,6 +331,8 @@ def as_sent(raw: bytes, keys: int) -> bool:
 def scrub_document(redactor: Redactor, data: Any, raw: bytes) -> tuple[Any, bytes]:
     """A whole JSON answer: the parsed value scrubbed, and the bytes to send
     (``raw`` itself when nothing changed and it holds nothing the parse dropped)."""
+    if redactor.clean(raw):
+        return data, raw
     scrubbed, changed, keys = redactor.scrub_json(data)
     if not changed and as_sent(raw, keys):
         return data, raw
@@ -365,12 +394,16 @@ class StreamScrub:
     def __init__(self, redactor: Redactor) -> None:
         self.r = redactor
         self.windows: dict[tuple[int, str, int], Window] = {}
-        self.envelope: dict[str, Any] = {}  # the latest event's own fields, for the events flush makes
+        self.holding: set[tuple[int, str, int]] = set()  # the windows that hold text back
+        self.latest: dict[str, Any] = {}  # the latest event, whose own fields the events flush makes carry
 
     def event(self, data: Any, raw: bytes) -> tuple[Any, bool]:
         """One upstream event (parsed from ``raw``): scrubbed, and whether
         ``raw`` still says exactly that."""
-        data, changed, keys = self.r.scrub_json(data)
+        if self.r.clean(raw):
+            changed, keys = False, -1
+        else:
+            data, changed, keys = self.r.scrub_json(data)
         if type(data) is dict:
             choices = data.get("choices")
             if type(choices) is list:
@@ -379,14 +412,19 @@ class StreamScrub:
                         index = choice.get("index")
                         if self._choice(index if type(index) is int else position, choice):
                             changed = True
-            self.envelope = {k: v for k, v in data.items() if k not in ("choices", "usage")}
-        return data, not changed and as_sent(raw, keys)
+            self.latest = data
+        return data, not changed and (keys < 0 or as_sent(raw, keys))
 
     def _push(self, key: tuple[int, str, int], piece: str) -> str:
         window = self.windows.get(key)
         if window is None:
             window = self.windows[key] = Window(self.r)
-        return window.push(piece)
+        out = window.push(piece)
+        if window.sent < len(window.buffer):
+            self.holding.add(key)
+        else:
+            self.holding.discard(key)
+        return out
 
     def _choice(self, index: int, choice: dict[str, Any]) -> bool:
         """Pass the choice's joined text through its windows, flushing them as
@@ -395,30 +433,32 @@ class StreamScrub:
         if type(delta) is not dict:
             delta = None
         changed = False
-        fed: set[tuple[int, str, int]] = set()
+        fed: list[tuple[int, str, int]] = []
         if delta is not None:
             for name in STREAMED_TEXT:
                 piece = delta.get(name)
                 if type(piece) is str and piece:
                     key = (index, name, 0)
-                    fed.add(key)
+                    fed.append(key)
                     out = self._push(key, piece)
                     if out != piece:
                         delta[name], changed = out, True
-            for key, function in _functions(index, delta):
-                fed.add(key)
-                out = self._push(key, function["arguments"])
-                if out != function["arguments"]:
-                    function["arguments"], changed = out, True
+            if "tool_calls" in delta or "function_call" in delta:
+                for key, function in _functions(index, delta):
+                    fed.append(key)
+                    out = self._push(key, function["arguments"])
+                    if out != function["arguments"]:
+                        function["arguments"], changed = out, True
+        if not self.holding:
+            return changed
         ended = choice.get("finish_reason") is not None
-        for key, window in self.windows.items():
-            if key[0] != index or not window.pending:
-                continue
+        for key in sorted(self.holding):
             # At the choice's end everything goes; before it, text another field has taken over from.
-            if ended or (fed and key not in fed and key[1] in STREAMED_TEXT):
+            if key[0] == index and (ended or (fed and key not in fed and key[1] in STREAMED_TEXT)):
                 if delta is None:
                     delta = choice["delta"] = {}
-                _append(delta, key, window.flush())
+                _append(delta, key, self.windows[key].flush())
+                self.holding.discard(key)
                 changed = True
         return changed
 
@@ -426,12 +466,14 @@ class StreamScrub:
         """Events carrying what the windows still hold: one per choice, for the
         stream's end (nothing of the stream may follow them)."""
         deltas: dict[int, dict[str, Any]] = {}
-        for key, window in sorted(self.windows.items()):
-            rest = window.flush()
+        for key in sorted(self.holding):
+            rest = self.windows[key].flush()
             if rest:
                 _append(deltas.setdefault(key[0], {}), key, rest)
+        self.holding.clear()
+        envelope = {k: v for k, v in self.latest.items() if k not in ("choices", "usage")}
         return [
-            {**self.envelope, "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
+            {**envelope, "choices": [{"index": index, "delta": delta, "finish_reason": None}]}
             for index, delta in sorted(deltas.items())
         ]
 

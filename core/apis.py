@@ -40,6 +40,7 @@ class MembershipOutput(serializers.ModelSerializer[Membership]):
             "organisation_kind",
             "role",
             "created_at",
+            "accepted_at",
             "ended_at",
         ]
 
@@ -133,7 +134,10 @@ class MembershipListApi(APIView):
         tags=["people"],
         request=MembershipCreateInput,
         responses={201: MembershipOutput, **ERRORS},
-        description="The regulator adds anyone to any organisation; a lab admin adds people to their lab.",
+        description=(
+            "The regulator adds anyone to any organisation; a lab admin invites people to their lab, and the "
+            "membership confers its role once the person accepts it (accepted_at empty until then)."
+        ),
     )
     def post(self, request: Request) -> Response:
         s = self.MembershipCreateInput(data=request.data)
@@ -145,6 +149,20 @@ class MembershipListApi(APIView):
             raise InvalidInput("No such user.", errors={"username": ["No user with this username."]})
         membership = services.membership_create(actor=actor, organisation=org, user=user, role=s.validated_data["role"])
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipAcceptApi(APIView):
+    @extend_schema(
+        operation_id="memberships_accept",
+        tags=["people"],
+        request=None,
+        responses={200: MembershipOutput, **ERRORS},
+        description="The invited person accepts a membership a lab admin offered.",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        membership = selectors.membership_get(actor=actor, pk=pk)
+        return Response(MembershipOutput(services.membership_accept(actor=actor, membership=membership)).data)
 
 
 class MembershipEndApi(APIView):

@@ -82,7 +82,8 @@ class Organisation(BaseModel):
 
 class MembershipQuerySet(models.QuerySet["Membership"]):
     def active(self) -> MembershipQuerySet:
-        return self.filter(ended_at__isnull=True)
+        """Memberships that confer their role: accepted and not ended."""
+        return self.filter(ended_at__isnull=True, accepted_at__isnull=False)
 
     def visible_to(self, actor: Any, action: str = "view") -> MembershipQuerySet:
         from core.permissions import membership_scope
@@ -91,12 +92,16 @@ class MembershipQuerySet(models.QuerySet["Membership"]):
 
 
 class Membership(BaseModel):
-    """A person's role in an organisation. Ended, never deleted."""
+    """A person's role in an organisation. Ended, never deleted. One a lab
+    admin adds waits for the person to accept it (``accepted_at`` empty) and
+    confers nothing until then: a lab cannot attach its auditor or the
+    regulator to itself."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="memberships")
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="memberships")
     role = models.CharField(max_length=24, choices=Role.choices)
     ended_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
 
     objects = MembershipQuerySet.as_manager()
 

@@ -54,7 +54,11 @@ def membership_create(*, actor: Actor, organisation: Organisation, user: Any, ro
         )
     if not user.is_active:
         raise InvalidInput("That user is deactivated.", errors={"username": ["User is not active."]})
-    membership = Membership(user=user, organisation=organisation, role=role)
+    # The regulator's word makes a membership; a lab admin's is an invitation
+    # the person accepts (membership_accept), so a lab cannot attach its
+    # auditor, the regulator or anyone else to itself.
+    accepted_at = timezone.now() if actor.is_regulator or actor.user == user else None
+    membership = Membership(user=user, organisation=organisation, role=role, accepted_at=accepted_at)
     membership.full_clean(validate_constraints=False)
     save_or_conflict(membership, Conflict("This person already holds this role here.", code="duplicate"))
     audit_event_record(
@@ -63,6 +67,30 @@ def membership_create(*, actor: Actor, organisation: Organisation, user: Any, ro
         target=membership,
         after=snapshot(membership),
         organisations=[organisation],
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_accept(*, actor: Actor, membership: Membership) -> Membership:
+    """The person accepts a membership they were invited to: from now on it
+    confers its role."""
+    membership = Membership.objects.select_for_update().select_related("organisation").get(pk=membership.pk)
+    require(actor.user is not None and membership.user_id == actor.user.pk, "Only the invited person accepts.")
+    if membership.ended_at is not None:
+        raise Conflict("This membership has ended.", code="already_ended")
+    if membership.accepted_at is not None:
+        raise Conflict("This membership is already accepted.", code="already_accepted")
+    before = snapshot(membership)
+    membership.accepted_at = timezone.now()
+    membership.save(update_fields=["accepted_at", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="membership.accept",
+        target=membership,
+        before=before,
+        after=snapshot(membership),
+        organisations=[membership.organisation],
     )
     return membership
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("organisations/<uuid:pk>", apis.OrganisationDetailApi.as_view(), name="organisation-detail"),
     path("memberships", apis.MembershipListApi.as_view(), name="membership-list"),
     path("memberships/<uuid:pk>/end", apis.MembershipEndApi.as_view(), name="membership-end"),
+    path("memberships/<uuid:pk>/accept", apis.MembershipAcceptApi.as_view(), name="membership-accept"),
     path("tokens", apis.ApiTokenListApi.as_view(), name="token-list"),
     path("tokens/<uuid:pk>/revoke", apis.ApiTokenRevokeApi.as_view(), name="token-revoke"),
     path("audit-events", apis.AuditEventListApi.as_view(), name="audit-event-list"),

@@ -160,6 +160,12 @@ def build_scene() -> Scene:
     ).keyid
     o["signoff"] = auditing.signoff_submit(actor=auditor, envelope=_signed(o, auditor, o["sv"]))
     o["engineer_membership"] = Membership.objects.get(user=w.lab_engineer)
+    # The lab admin has invited the outsider as an engineer; it is the outsider's to accept.
+    from core.services import membership_create
+
+    o["invitation"] = membership_create(
+        actor=actor_for(w.lab_admin), organisation=w.lab, user=w.outsider, role="lab_engineer"
+    )
     o["admin_token"], _ = api_token_create(actor=actor_for(w.lab_admin), name="t")
     # The gateway: the audited system is open to auditors (stage 1); a second one is halted.
     release_at(o["sv"], 1)
@@ -360,6 +366,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "memberships"): Row(
         Expect(201, frozenset({"regulator", "lab_admin"}), default=403),
         body=lambda s: {"organisation": str(s.w.lab.pk), "username": "outsider", "role": "lab_reviewer"},
+    ),
+    ("POST", "memberships/<uuid:pk>/accept"): Row(
+        Expect(200, frozenset({"outsider"}), forbidden=REGULATOR | LAB), args=pk("invitation")
     ),
     ("POST", "memberships/<uuid:pk>/end"): Row(
         Expect(200, frozenset({"regulator", "lab_admin"}), forbidden=frozenset({"lab_engineer", "lab_reviewer"})),

@@ -70,3 +70,32 @@ def test_events_are_scoped_to_the_organisations_they_concern(world, client_for):
     assert "membership.create" not in actions(world.other_lab_admin)
     assert "organisation.create" not in actions(world.auditor)
     assert Membership.objects.filter(user=world.outsider).count() == 1
+
+
+def test_a_lab_admin_invites_and_only_the_person_makes_it_a_membership(world):
+    """A lab admin once attached the lab's own auditor and the regulator to the
+    lab without their knowledge; now an admin's addition is an invitation."""
+    from core.actors import actor_for
+    from core.errors import Conflict, Forbidden
+    from core.models import Membership
+    from core.services import membership_accept, membership_create
+
+    invited = membership_create(
+        actor=actor_for(world.lab_admin), organisation=world.lab, user=world.regulator, role="lab_engineer"
+    )
+    assert invited.accepted_at is None
+    # Until accepted it confers nothing: the regulator is no member of the lab.
+    assert world.lab.pk not in actor_for(world.regulator).lab_ids
+    assert not Membership.objects.active().filter(pk=invited.pk).exists()
+    with pytest.raises(Forbidden):
+        membership_accept(actor=actor_for(world.lab_admin), membership=invited)
+    accepted = membership_accept(actor=actor_for(world.regulator), membership=invited)
+    fresh = lambda user: actor_for(type(user).objects.get(pk=user.pk))  # noqa: E731 - roles as loaded now
+    assert accepted.accepted_at is not None and world.lab.pk in fresh(world.regulator).lab_ids
+    with pytest.raises(Conflict):
+        membership_accept(actor=actor_for(world.regulator), membership=invited)
+    # The regulator's own additions are memberships at once.
+    made = membership_create(
+        actor=actor_for(world.regulator), organisation=world.lab, user=world.outsider, role="lab_reviewer"
+    )
+    assert made.accepted_at is not None and world.lab.pk in fresh(world.outsider).lab_ids

@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.actors import Actor, actor_for
-from core.errors import ApplicationError, Forbidden, InvalidInput
+from core.errors import ApplicationError, InvalidInput
 
 logger = logging.getLogger(__name__)
 
@@ -186,12 +186,19 @@ def one_of(values: list[str]) -> str:
 class RegulatorWrites(BasePermission):
     """Writes to a collection only the regulator adds to are refused before the
     body is read, so a non-regulator learns nothing from validation (which
-    system versions exist, say). The service checks again."""
+    system versions exist, say). The service checks again.
+
+    A permission class answers a question: it returns False and DRF raises the
+    403 (with ``message`` and ``code`` below, as problem details). Raising here
+    instead broke every caller that asks without meaning to refuse: the
+    browsable API asks whether to draw the POST form, catches only DRF's
+    ``APIException``, and so answered 500 to every non-regulator."""
+
+    message = "Only the regulator may do this."
+    code = "regulator_only"
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method not in SAFE_METHODS and not actor_of(request).is_regulator:
-            raise Forbidden("Only the regulator may do this.", code="regulator_only")
-        return True
+        return request.method in SAFE_METHODS or actor_of(request).is_regulator
 
 
 @extend_schema_field(OpenApiTypes.STR)

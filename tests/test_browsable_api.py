@@ -11,6 +11,7 @@ the regulator."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,7 +23,7 @@ from tests.test_permission_matrix import MATRIX, ROLES, UNAUTHENTICATED, Scene, 
 GET_ROUTES = sorted(route for method, route in api_routes() if method == "GET")
 
 
-def test_every_get_route_is_walked():
+def test_every_get_route_is_walked() -> None:
     # A GET route the matrix does not know has no arguments to fill in: it is
     # walked only when it has none (health), else this fails and asks for a row.
     unknown = [r for r in GET_ROUTES if ("GET", r) not in MATRIX and ("GET", r) not in UNAUTHENTICATED]
@@ -66,7 +67,7 @@ def test_no_browsable_api_page_answers_5xx_for_any_role() -> None:
 
 
 @pytest.mark.django_db
-def test_regulator_only_writes_are_still_403_through_the_api(client_for, world) -> None:
+def test_regulator_only_writes_are_still_403_through_the_api(client_for: Any, world: Any) -> None:
     """RegulatorWrites answers False now; the refusal is the same problem details."""
     response = client_for(world.auditor).post("/api/standards", {}, format="json")
     assert response.status_code == 403
@@ -76,7 +77,7 @@ def test_regulator_only_writes_are_still_403_through_the_api(client_for, world) 
 
 
 @pytest.mark.django_db
-def test_a_non_regulator_sees_no_post_form_on_a_regulator_list(client_for, world) -> None:
+def test_a_non_regulator_sees_no_post_form_on_a_regulator_list(client_for: Any, world: Any) -> None:
     page = client_for(world.auditor).get("/api/standards", HTTP_ACCEPT="text/html")
     assert page.status_code == 200
     assert b'id="post-object-form"' not in page.content

@@ -202,6 +202,12 @@ class AuditEvent(AppendOnly):
     organisations = models.ManyToManyField(Organisation, related_name="+", blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
+    # A hash chain (core/audit.py): each event's digest covers its content and
+    # the previous event's digest, so a changed, removed or inserted event
+    # breaks every digest after it (`manage.py verify_audit_trail`).
+    sequence = models.PositiveBigIntegerField(unique=True, null=True, editable=False)
+    prev_hash = models.CharField(max_length=64, blank=True, editable=False)
+    hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
@@ -99,3 +101,31 @@ def test_a_lab_admin_invites_and_only_the_person_makes_it_a_membership(world):
         actor=actor_for(world.regulator), organisation=world.lab, user=world.outsider, role="lab_reviewer"
     )
     assert made.accepted_at is not None and world.lab.pk in fresh(world.outsider).lab_ids
+
+
+def test_events_form_a_hash_chain_that_a_command_verifies_and_a_changed_event_breaks(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    for slug in ("cobalt", "indigo", "umber"):
+        organisation_create(actor=actor_for(world.regulator), kind="lab", name=slug.title(), slug=slug)
+    events = list(AuditEvent.objects.exclude(sequence=None).order_by("sequence"))
+    assert [e.sequence for e in events] == list(range(len(events))) and len(events) >= 3
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    out = StringIO()
+    call_command("verify_audit_trail", stdout=out)
+    assert f"ok: {len(events)} audit events" in out.getvalue()
+    # The table's owner can still get past the trigger; the chain shows it.
+    victim = events[1]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own pending checks, first
+            cursor.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only")
+        cursor.execute("UPDATE core_auditevent SET action = 'organisation.nothing' WHERE id = %s", [victim.pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE core_auditevent ENABLE TRIGGER core_auditevent_append_only")
+    err = StringIO()
+    with pytest.raises(CommandError, match="does not verify"):
+        call_command("verify_audit_trail", stdout=StringIO(), stderr=err)
+    assert f"event #{victim.pk}" in err.getvalue() and "does not match its digest" in err.getvalue()

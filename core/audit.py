@@ -60,7 +60,7 @@ def audit_event_record(
     org_ids = {getattr(o, "pk", o) for o in organisations if o is not None}
     _chain_lock()
     last = AuditEvent.objects.exclude(sequence=None).order_by("-sequence").values_list("sequence", "hash").first()
-    sequence, prev_hash = (last[0] + 1, last[1]) if last else (0, GENESIS)
+    sequence, prev_hash = ((last[0] or 0) + 1, last[1]) if last else (0, GENESIS)
     event = AuditEvent(
         actor=actor.user,
         actor_label=actor.label,
@@ -119,7 +119,7 @@ def audit_trail_verify() -> tuple[int, list[str]]:
             problems.append(f"event #{event.pk} (sequence {event.sequence}): does not follow the event before it")
         if event_hash(event, [o.pk for o in event.organisations.all()]) != event.hash:
             problems.append(f"event #{event.pk} (sequence {event.sequence}): its content does not match its digest")
-        prev, expected_sequence = event.hash, event.sequence + 1
+        prev, expected_sequence = event.hash, (event.sequence or 0) + 1
     unchained = AuditEvent.objects.filter(sequence=None).count()
     if unchained:
         problems.append(f"{unchained} event(s) outside the chain")

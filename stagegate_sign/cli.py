@@ -1,6 +1,8 @@
-"""``stagegate-sign``: generate an Ed25519 key, register it, fetch the
-statement to sign from the API, show it, sign it and submit the DSSE envelope;
-and verify an envelope offline. For the regulator, the whistleblower key:
+"""``stagegate-sign``: generate an Ed25519 key pair, register it, list your
+audits, fetch the statement to sign from the API, show it (with the release's
+state: halted or suspended is called out), sign it and submit the DSSE
+envelope; and verify an envelope offline. For the regulator, approving a
+signer's key and the whistleblower key:
 generate an X25519 key, register its public half, fetch the sealed reports
 and open them here (the private key never leaves this machine); and, for a
 whistleblower, seal a report here and submit it without signing in. Needs no
@@ -80,18 +82,43 @@ def _load_key(path: str) -> Ed25519PrivateKey:
         raise CliError(f"cannot read an Ed25519 private key from {path}: {e}") from None
 
 
+def _confirm(question: str, yes: bool) -> bool:
+    """Ask on the terminal; ``--yes`` answers for the user. With nobody to ask
+    (standard input closed, /dev/null, a pipe already read to its end) this is a
+    clear refusal naming ``--yes``, not an EOFError traceback."""
+    if yes:
+        return True
+    try:
+        answer = input(f"{question} [y/N] ")
+    except (EOFError, OSError):
+        raise CliError(
+            "cannot ask for confirmation: standard input is not a terminal (or is closed). "
+            "Read what is shown above and pass --yes to go ahead without being asked."
+        ) from None
+    return answer.strip().lower() in ("y", "yes")
+
+
+def public_key_path(private: Path) -> Path:
+    """``key.pem`` -> ``key.pub.pem`` (what ``verify --public-key`` takes)."""
+    stem = private.name.removesuffix(".pem")
+    return private.with_name(f"{stem}.pub.pem")
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    if out.exists() and not args.force:
-        raise CliError(f"{out} exists; pass --force to overwrite it")
+    pub_out = Path(args.public_out) if args.public_out else public_key_path(out)
+    if pub_out.resolve() == out.resolve():
+        raise CliError("the public key cannot be written over the private key")
+    for path in (out, pub_out):
+        if path.exists() and not args.force:
+            raise CliError(f"{path} exists; pass --force to overwrite it")
     key = Ed25519PrivateKey.generate()
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(dsse.private_key_pem(key))
-    os.chmod(out, 0o600)
     public = key.public_key()
+    _write_private(out, dsse.private_key_pem(key), force=True)
+    pub_out.write_text(dsse.public_key_pem(public))
     print(dsse.public_key_pem(public), end="")
     print(f"keyid: {dsse.keyid_of(public)}")
+    print(f"wrote {out} (private, mode 0600: keep it here) and {pub_out} (public: share it)", file=sys.stderr)
     return 0
 
 
@@ -102,7 +129,50 @@ def cmd_register(args: argparse.Namespace) -> int:
         body["organisation"] = args.organisation
     result = _api(args.api, args.token, "POST", "keys", body)
     print(f"registered key {result['keyid']} for {result['owner']} ({result['organisation_name']}): {result['status']}")
+    if result.get("status") == "pending":
+        print("The regulator must approve it before you can sign (stagegate-sign approve-key --keyid ...).")
     return 0
+
+
+def cmd_approve_key(args: argparse.Namespace) -> int:
+    """The regulator binds a registered key to its person and organisation.
+    Shown first: check the keyid with the signer by another channel."""
+    key = _api(args.api, args.token, "GET", f"keys/{urllib.parse.quote(args.keyid, safe='')}")
+    print(f"key {key['keyid']}: {key['owner']} ({key['role']}) of {key['organisation_name']}, {key['status']}")
+    if key.get("status") != "pending":
+        raise CliError(f"key {key['keyid']} is {key.get('status')}, not pending: nothing to approve")
+    if not _confirm("Approve this key?", args.yes):
+        print("Not approved.")
+        return 1
+    result = _api(args.api, args.token, "POST", f"keys/{urllib.parse.quote(args.keyid, safe='')}/approve")
+    print(f"approved key {result['keyid']} for {result['owner']} ({result['organisation_name']})")
+    return 0
+
+
+def cmd_audits(args: argparse.Namespace) -> int:
+    """The audits you may see (an auditor: those your organisation is assigned
+    to), one a line: the AUDIT_ID and SYSTEM_VERSION_ID that ``sign`` takes."""
+    page = _api(args.api, args.token, "GET", "audits", query={"status": args.status} if args.status else None)
+    print("AUDIT_ID                              STATUS     SYSTEM_VERSION_ID                     SYSTEM")
+    while True:
+        for a in page.get("results", []):
+            print(f"{a['id']}  {a['status']:<9}  {a['system_version']}  {a['system_version_name']} ({a['lab_name']})")
+        if not page.get("next"):
+            return 0
+        page = _api(args.api, args.token, "GET", "", url=page["next"])
+
+
+def release_warning(release: dict[str, Any]) -> str | None:
+    """A halted or suspended release is called out before anything is signed."""
+    state = release.get("status")
+    if state not in ("halted", "suspended"):
+        return None
+    by = "by the regulator" if state == "halted" else "(e.g. after a serious incident)"
+    reason = str(release.get("reason") or "no reason given").rstrip(".")
+    return (
+        f"WARNING: this system version's release is {str(state).upper()} {by}, at stage {release.get('stage')}: "
+        f"{reason}. Check with the regulator before you sign for it."
+    )
 
 
 def summary(statement: dict[str, Any]) -> str:
@@ -137,12 +207,15 @@ def cmd_sign(args: argparse.Namespace) -> int:
     statement = _api(args.api, args.token, "GET", "signoffs/statement", query=query)
     if not isinstance(statement, dict) or statement.get("subject") is None:
         raise CliError("the server did not return a statement")
+    release = _api(args.api, args.token, "GET", f"releases/{urllib.parse.quote(str(args.system_version), safe='')}")
     print(summary(statement))
-    if not args.yes:
-        answer = input("Sign this? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            print("Not signed.")
-            return 1
+    print(f"release: stage {release.get('stage')}, {release.get('status')}")
+    warning = release_warning(release) if isinstance(release, dict) else None
+    if warning:
+        print(warning, file=sys.stderr)
+    if not _confirm("Sign this despite the warning above?" if warning else "Sign this?", args.yes):
+        print("Not signed.")
+        return 1
     envelope = dsse.sign(dsse.IN_TOTO_PAYLOAD_TYPE, canonical_json(statement), key)
     if args.save:
         Path(args.save).write_text(envelope.to_json())
@@ -293,6 +366,7 @@ def parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("keygen", help="generate an Ed25519 key pair")
     k.add_argument("--out", required=True, help="where to write the private key (PEM, mode 0600)")
+    k.add_argument("--public-out", help="where to write the public key (default: key.pem -> key.pub.pem)")
     k.add_argument("--force", action="store_true")
     k.set_defaults(func=cmd_keygen)
 
@@ -312,7 +386,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--stage", required=True, type=int, choices=(1, 2, 3))
     s.add_argument("--decision", required=True, choices=("approve", "reject"))
     s.add_argument("--audit")
-    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument(
+        "--yes", action="store_true", help="do not ask for confirmation (needed when not run from a terminal)"
+    )
     s.add_argument("--save", help="also write the envelope to this file")
     s.set_defaults(func=cmd_sign)
 
@@ -325,6 +401,17 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--api", required=True, help="the API base URL, e.g. https://stagegate.example/api")
         if token:
             sp.add_argument("--token", default=os.environ.get("STAGEGATE_TOKEN"), help="API token (or STAGEGATE_TOKEN)")
+
+    a = sub.add_parser("audits", help="list your audits: the AUDIT_ID and SYSTEM_VERSION_ID to sign for")
+    api(a)
+    a.add_argument("--status", help="only audits in this state (open, closed, cancelled)")
+    a.set_defaults(func=cmd_audits)
+
+    ak = sub.add_parser("approve-key", help="regulator: approve a registered signing key")
+    api(ak)
+    ak.add_argument("--keyid", required=True, help="the key id the signer was shown by keygen and register")
+    ak.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    ak.set_defaults(func=cmd_approve_key)
 
     wk = sub.add_parser("whistle-keygen", help="regulator: generate the X25519 key whistleblower reports are sealed to")
     wk.add_argument("--out", required=True, help="where to write the private key (PEM, mode 0600)")

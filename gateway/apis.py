@@ -44,6 +44,8 @@ class GatewayTokenOutput(serializers.Serializer[GatewayToken]):
     revoked_at = serializers.DateTimeField(allow_null=True)
     requests_per_minute = serializers.IntegerField()
     tokens_per_day = serializers.IntegerField()
+    max_output_tokens = serializers.IntegerField(help_text="The most output tokens one call may ask for")
+    max_n = serializers.IntegerField(help_text="The most choices (n) one call may ask for")
     created_at = serializers.DateTimeField()
 
     @extend_schema_field(OpenApiTypes.STR)
@@ -70,6 +72,15 @@ class GatewayTokenIssueInput(serializers.Serializer[Any]):
     expires_at = serializers.DateTimeField()
     requests_per_minute = serializers.IntegerField(required=False, min_value=1)
     tokens_per_day = serializers.IntegerField(required=False, min_value=1)
+    max_output_tokens = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The most output tokens (max_tokens) one call may ask for; also what the gateway sets when a "
+        "call names none. Default 8192.",
+    )
+    max_n = serializers.IntegerField(
+        required=False, min_value=1, help_text="The most choices (n) one call may ask for. Default 8."
+    )
 
 
 @extend_schema_serializer(component_name="GatewayCall")
@@ -141,6 +152,8 @@ class GatewayTokenListApi(APIView):
             holder=holder,
             requests_per_minute=v.get("requests_per_minute"),
             tokens_per_day=v.get("tokens_per_day"),
+            max_output_tokens=v.get("max_output_tokens"),
+            max_n=v.get("max_n"),
         )
         out = dict(GatewayTokenOutput(token).data)
         out.update(token=secret, base_url=_base_url())

@@ -4,8 +4,9 @@ One round trip per call: ``admit`` runs one Lua script before the upstream
 call that first settles earlier calls (counts their tokens, appends their
 access-log entries to a stream), then reads the grant epoch
 (gateway/grantcache.py) and checks this call (log backlog, daily tokens,
-requests per minute). ``settle`` queues a finished call's usage and entry for
-the next admission; when none comes within ``STAGEGATE_GATEWAY_SETTLE_DELAY_MS``
+requests per minute), reserving its size in bytes plus max_tokens × n of the
+daily quota (``reservation``). ``settle`` queues a finished call's usage (in
+place of its reservation) and entry for the next admission; when none comes within ``STAGEGATE_GATEWAY_SETTLE_DELAY_MS``
 they go on their own in one script, so another process sees the tokens that
 much later at most. A call's task waits until its entry is in Redis, so a
 server draining its requests on shutdown loses none. Lua scripts run
@@ -35,35 +36,48 @@ from gateway.resp import Link, RedisReplyError
 from gateway.usage import USAGE_CEILING, clamp_count
 
 # Settles the calls whose keys follow ``first`` in KEYS: ARGV from ``a`` holds,
-# for each, the tokens used and the access-log entry (one JSON text, stored as
-# the stream entry's field ``e``: one argument rather than two per field halves
-# the work of encoding and of the script). KEYS[stream] is the log stream.
-# The tokens used are the lab's claim: ``settle`` clamps them (gateway/usage.py)
+# for each, the tokens it used, the tokens it reserved at admission, and the
+# access-log entry (one JSON text, stored as the stream entry's field ``e``: one
+# argument rather than two per field halves the work of encoding and of the
+# script). KEYS[stream] is the log stream. The quota key (the day's, as at
+# admission) moves by used - reserved: the unused reservation comes back. The
+# tokens used are the lab's claim: ``settle`` clamps them (gateway/usage.py)
 # and the script checks again, so no number can make INCRBY fail. A failing
 # script would trip the breaker for every call and lose the entries it carries.
 _SETTLE_LUA = """
 local a = {a}
 for k = {first}, #KEYS do
   local used = tonumber(ARGV[a]) or 0
+  if not (used >= 0) then used = 0 end
   if used > {ceiling} then used = {ceiling} end
-  if used >= 1 then
-    redis.call('INCRBY', KEYS[k], math.floor(used))
+  local reserved = tonumber(ARGV[a + 1]) or 0
+  if not (reserved >= 0) then reserved = 0 end
+  if reserved > {ceiling} then reserved = {ceiling} end
+  local change = math.floor(used) - math.floor(reserved)
+  if change ~= 0 then
+    if redis.call('INCRBY', KEYS[k], change) < 0 then
+      redis.call('SET', KEYS[k], 0)
+    end
     redis.call('EXPIRE', KEYS[k], 172800)
   end
-  redis.call('XADD', KEYS[{stream}], '*', 'e', ARGV[a + 1])
-  a = a + 2
+  redis.call('XADD', KEYS[{stream}], '*', 'e', ARGV[a + 2])
+  a = a + 3
 end
 """
 
 # KEYS: rate key, quota key, log stream, grant epoch, then the quota keys of
 # earlier calls settled first. ARGV: requests per minute, tokens per day,
-# backlog max, then the settled calls' arguments. Returns {verdict, retry_ms,
-# epoch}: verdict 1 admitted; 0 over the rate; -1 over the daily tokens; -2 the
-# log backlog is full. GCRA: one key per token holding the "theoretical arrival
-# time", so a full minute's allowance may come as a burst but never more than
-# the limit in any 60 s window.
+# backlog max, the tokens this call reserves, then the settled calls'
+# arguments. Returns {verdict, retry_ms, epoch}: verdict 1 admitted (and the
+# reservation added to the quota key); 0 over the rate; -1 the daily tokens are
+# used up; -3 the reservation does not fit in what is left of them; -2 the log
+# backlog is full. The quota key counts the tokens of finished calls and the
+# reservations of calls in flight, so calls admitted together cannot together
+# overshoot it (docs/gateway.md, Limits: the slack). GCRA: one key per token
+# holding the "theoretical arrival time", so a full minute's allowance may
+# come as a burst but never more than the limit in any 60 s window.
 ADMIT = (
-    _SETTLE_LUA.format(a=4, first=5, stream=3, ceiling=USAGE_CEILING)
+    _SETTLE_LUA.format(a=5, first=5, stream=3, ceiling=USAGE_CEILING)
     + EPOCH_LUA.format(key="KEYS[4]")
     + """
 local t = redis.call('TIME')
@@ -71,9 +85,16 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[3]) then
   return {-2, 0, epoch}
 end
+local until_midnight = (86400 - (tonumber(t[1]) % 86400)) * 1000
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-if used >= tonumber(ARGV[2]) then
-  return {-1, (86400 - (tonumber(t[1]) % 86400)) * 1000, epoch}
+local quota = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[4])
+if used >= quota then
+  return {-1, until_midnight, epoch}
+end
+if used + reserve > quota then
+  if reserve > quota then return {-3, until_midnight, epoch} end
+  return {-3, 1000, epoch}
 end
 local period = 60000000
 local interval = math.floor(period / tonumber(ARGV[1]))
@@ -84,6 +105,10 @@ if new_tat - now > period then
   return {0, math.ceil((new_tat - now - period) / 1000), epoch}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
+if reserve > 0 then
+  redis.call('INCRBY', KEYS[2], reserve)
+  redis.call('EXPIRE', KEYS[2], 172800)
+end
 return {1, 0, epoch}
 """
 )
@@ -105,6 +130,53 @@ class Refusal:
     code: str
     message: str
     retry_after: int | None = None
+
+
+class BoundRefused(Exception):
+    """A call names max_tokens or n badly, or above its token's bounds (a 400)."""
+
+    def __init__(self, param: str, message: str, code: str) -> None:
+        super().__init__(message)
+        self.param, self.message, self.code = param, message, code
+
+
+def reservation(
+    body: dict[str, Any], *, request_bytes: int, max_output_tokens: int, max_n: int, names: dict[str, str] | None = None
+) -> int:
+    """The tokens a call reserves of its token's daily quota at admission: its
+    size in bytes (a bound on the prompt the caller sent: current models'
+    tokenizers make at most one token per byte of text, and the JSON framing
+    outweighs a chat template's own tokens) plus max_tokens × n.
+
+    Checks ``max_tokens`` and ``max_completion_tokens`` (whole numbers from 1
+    to the token's ``max_output_tokens``) and ``n`` (1 to ``max_n``) in the
+    upstream request ``body``, and sets ``max_tokens`` to the token's bound
+    when neither is named, so no upstream call runs unbounded. BoundRefused
+    otherwise; ``names`` gives a field's name as the caller wrote it (the
+    Responses API's ``max_output_tokens``)."""
+    names = names or {}
+    most = 0
+    for field in ("max_tokens", "max_completion_tokens"):
+        value = body.get(field)
+        if value is None:
+            continue
+        param = names.get(field, field)
+        if type(value) is not int or value < 1:
+            raise BoundRefused(param, f"{param} must be a whole number of at least 1.", "invalid_request")
+        if value > max_output_tokens:
+            message = f"{param} is {value}; this token allows at most {max_output_tokens} output tokens per call."
+            raise BoundRefused(param, message, "max_tokens_above_limit")
+        most = max(most, value)
+    if not most:
+        most = body["max_tokens"] = max_output_tokens
+    n = body.get("n")
+    if n is None:
+        n = 1
+    elif type(n) is not int or n < 1:
+        raise BoundRefused("n", "n must be a whole number of at least 1.", "invalid_request")
+    elif n > max_n:
+        raise BoundRefused("n", f"n is {n}; this token allows at most {max_n} choices per call.", "n_above_limit")
+    return request_bytes + most * n
 
 
 class Breaker:
@@ -137,6 +209,24 @@ def _quota_key(token_id: str) -> str:
     return f"stagegate:gw:tpd:{token_id}:{_today[1]}"
 
 
+def _unfit(reserve: int, tokens_per_day: int) -> str:
+    if reserve > tokens_per_day:
+        return (
+            f"This call would reserve {reserve} tokens (its size in bytes, plus max_tokens times n), more than "
+            f"this token's whole daily quota of {tokens_per_day}: ask for fewer output tokens."
+        )
+    return (
+        f"This call would reserve {reserve} tokens (its size in bytes, plus max_tokens times n) and less than "
+        "that is left of this token's daily quota: ask for fewer output tokens, or try again once calls in "
+        "flight have finished."
+    )
+
+
+def quota_key(token_id: str) -> str:
+    """The token's quota key for today (UTC)."""
+    return _quota_key(token_id)
+
+
 def _rate_key(token_id: str) -> str:
     return f"stagegate:gw:rpm:{token_id}"
 
@@ -144,7 +234,7 @@ def _rate_key(token_id: str) -> str:
 @dataclass
 class _Settlement:
     quota_key: str
-    args: list[Any]  # tokens used, the entry as JSON
+    args: list[Any]  # tokens used, tokens reserved, the entry as JSON
     done: asyncio.Future[None]
 
 
@@ -205,35 +295,46 @@ class Limits:
         return result
 
     async def admit(
-        self, *, token_id: str, requests_per_minute: int, tokens_per_day: int
-    ) -> tuple[Refusal | None, bytes]:
-        """(None, epoch) when the call may go ahead, else (why not, epoch); the
-        epoch is the grant epoch now. Raises RedisUnavailable."""
+        self, *, token_id: str, requests_per_minute: int, tokens_per_day: int, reserve: int = 0
+    ) -> tuple[Refusal | None, bytes, str]:
+        """(None, epoch, quota key) when the call may go ahead, its
+        ``reserve`` then counted in the quota key until it settles; else (why
+        not, epoch, quota key). The epoch is the grant epoch now; the quota key
+        is the day's the call counts in (its settlement goes to the same key).
+        Raises RedisUnavailable."""
+        quota_key = _quota_key(token_id)
         verdict, retry_ms, epoch = await self._carrying(
             ADMIT,
-            [_rate_key(token_id), _quota_key(token_id), self.stream, EPOCH_KEY],
-            [requests_per_minute, tokens_per_day, settings.STAGEGATE_GATEWAY_LOG_BACKLOG_MAX],
+            [_rate_key(token_id), quota_key, self.stream, EPOCH_KEY],
+            [requests_per_minute, tokens_per_day, settings.STAGEGATE_GATEWAY_LOG_BACKLOG_MAX, reserve],
             self._take(),
         )
         self.epoch = epoch
         if verdict == 1:
-            return None, epoch
+            return None, epoch, quota_key
         retry = max(1, -(-int(retry_ms) // 1000))
         if verdict == 0:
-            return Refusal(429, "rate_limit_exceeded", "Too many requests for this token; slow down.", retry), epoch
-        if verdict == -1:
-            return Refusal(429, "token_quota_exceeded", "This token's daily token quota is used up.", retry), epoch
-        refusal = Refusal(503, "access_log_backlog", "The gateway cannot record calls right now; try again shortly.", 5)
-        return refusal, epoch
+            refusal = Refusal(429, "rate_limit_exceeded", "Too many requests for this token; slow down.", retry)
+        elif verdict == -1:
+            refusal = Refusal(429, "token_quota_exceeded", "This token's daily token quota is used up.", retry)
+        elif verdict == -3:
+            refusal = Refusal(429, "token_quota_exceeded", _unfit(reserve, tokens_per_day), retry)
+        else:
+            message = "The gateway cannot record calls right now; try again shortly."
+            refusal = Refusal(503, "access_log_backlog", message, 5)
+        return refusal, epoch, quota_key
 
-    async def settle(self, *, token_id: str, tokens_used: int, entry: str, busy: bool) -> None:
-        """Count the tokens and hand the access-log entry (JSON) off; returns
-        once it is in Redis. ``busy`` (other calls arrived meanwhile): let it
-        ride on the next admission, or go within the settle delay; else send it
-        now. Raises RedisUnavailable (the caller then stores the entry itself)."""
+    async def settle(self, *, quota_key: str, tokens_used: int, reserved: int, entry: str, busy: bool) -> None:
+        """Count the tokens used in place of the ``reserved`` ones (in the quota
+        key the admission used) and hand the access-log entry (JSON) off;
+        returns once it is in Redis. ``busy`` (other calls arrived meanwhile):
+        let it ride on the next admission, or go within the settle delay; else
+        send it now. Raises RedisUnavailable (the caller then stores the entry
+        itself; the reservation then stays counted)."""
         self.breaker.check()
         loop = asyncio.get_running_loop()
-        settlement = _Settlement(_quota_key(token_id), [clamp_count(tokens_used), entry], loop.create_future())
+        args = [clamp_count(tokens_used), clamp_count(reserved), entry]
+        settlement = _Settlement(quota_key, args, loop.create_future())
         self.pending.append(settlement)
         if not busy or len(self.pending) >= MAX_CARRY:
             await self._flush()

@@ -56,6 +56,11 @@ class GatewayToken(BaseModel):
     )
     requests_per_minute = models.PositiveIntegerField()
     tokens_per_day = models.PositiveIntegerField()
+    # Bounds on one call: the gateway refuses more (400) and sets max_tokens when a call names none.
+    max_output_tokens = models.PositiveIntegerField(
+        default=8192, help_text="The most output tokens one call may ask for (max_tokens and its aliases)"
+    )
+    max_n = models.PositiveIntegerField(default=8, help_text="The most choices (n) one call may ask for")
 
     objects = GatewayTokenQuerySet.as_manager()
 
@@ -68,6 +73,10 @@ class GatewayToken(BaseModel):
             models.CheckConstraint(condition=models.Q(digest__regex=SHA256_HEX), name="gateway_token_digest_hex"),
             models.CheckConstraint(condition=models.Q(requests_per_minute__gt=0), name="gateway_token_rpm_positive"),
             models.CheckConstraint(condition=models.Q(tokens_per_day__gt=0), name="gateway_token_tpd_positive"),
+            models.CheckConstraint(
+                condition=models.Q(max_output_tokens__gt=0), name="gateway_token_max_output_tokens_positive"
+            ),
+            models.CheckConstraint(condition=models.Q(max_n__gt=0), name="gateway_token_max_n_positive"),
             # An auditor's grant is tied to one audit; an auditor's or academic's to their organisation.
             models.CheckConstraint(
                 condition=~models.Q(kind="auditor") | models.Q(audit__isnull=False, organisation__isnull=False),

@@ -94,6 +94,8 @@ class Grant:
     credential_ciphertext: str
     requests_per_minute: int
     tokens_per_day: int
+    max_output_tokens: int  # the most output tokens one call may ask for (and what a call naming none gets)
+    max_n: int  # the most choices one call may ask for
     # The earliest time (Unix seconds) the grant can stop holding by time alone:
     # the token's expiry, the certification's or the KYC record's due date. The
     # gateway's grant cache re-reads the grant from then on.
@@ -180,6 +182,8 @@ _GRANT_FIELDS = (
     "revoked_at",
     "requests_per_minute",
     "tokens_per_day",
+    "max_output_tokens",
+    "max_n",
 )
 _GRANT_FLAGS = ("member", "certified", "conflicted", "assigned", "enrolled", "kyc_verified")
 _compiled: dict[str, tuple[str, tuple[Any, ...], tuple[str, ...]]] = {}
@@ -250,6 +254,8 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
         credential_ciphertext=row["system_version__endpoint_credential_ciphertext"],
         requests_per_minute=row["requests_per_minute"],
         tokens_per_day=row["tokens_per_day"],
+        max_output_tokens=row["max_output_tokens"],
+        max_n=row["max_n"],
     )
 
     def refuse(status: int, code: str, message: str) -> GrantRefused:

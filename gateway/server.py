@@ -105,6 +105,15 @@ class Call:
     response_hasher: Any = field(default_factory=hashlib.sha256)
     final_sent: bool = False
     sequence: int = 0  # how many calls this process had started before this one
+    reserved: int = 0  # the tokens admission reserved of the daily quota (given back at settlement)
+    quota_key: str = ""  # the day's quota key the reservation went to
+    read_partly: bool = False  # the caller went away mid-stream, after reading some of it
+
+    def charge(self) -> int:
+        """The tokens the quota counts for this call: what it used when it was
+        answered, or as much of a stream as the caller read before it went
+        away; nothing for a call refused or failed upstream."""
+        return self.total_tokens if self.status == 200 or self.read_partly else 0
 
     def entry(self, g: Grant) -> dict[str, str]:
         entry = {
@@ -183,6 +192,52 @@ def _retry_after(value: str) -> int:
     if not (value.isascii() and value.isdigit()):
         return 1
     return min(int(value), 86400) if len(value) <= 6 else 86400
+
+
+@dataclass
+class _Prepared:
+    """A model call's request, checked against the grant before admission:
+    the chat-completions body to send upstream (and the translation, for the
+    Responses API) and the tokens it reserves, or why it is refused."""
+
+    body: dict[str, Any] | None = None
+    translation: responses_api.Translation | None = None
+    reserve: int = 0
+    error: tuple[int, str, str, str | None] | None = None  # status, code, message, param
+
+
+def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
+    """Parse and check a model call's request for ``grant``: its JSON, its
+    model, its translation, and the bounds on max_tokens and n, which give
+    its reservation (gateway/limits.py)."""
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        return _Prepared(error=(400, "invalid_json", "The request body's JSON nests too deeply.", None))
+    except ValueError:
+        return _Prepared(error=(400, "invalid_json", "The request body is not valid JSON.", None))
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        return _Prepared(error=(400, "invalid_request", "The body must be a JSON object with a model.", None))
+    if body["model"] not in (grant.model_id, grant.system_version_id):
+        return _Prepared(error=(404, "model_not_found", "This token does not grant that model.", None))
+    translation = None
+    if translate:
+        try:
+            translation = responses_api.translate_request(body, endpoint_model=grant.endpoint_model)
+        except responses_api.Unsupported as refused:
+            return _Prepared(error=(400, refused.code, refused.message, refused.param))
+        body = translation.upstream
+    try:
+        reserve = limits_mod.reservation(
+            body,
+            request_bytes=len(raw),
+            max_output_tokens=grant.max_output_tokens,
+            max_n=grant.max_n,
+            names={"max_tokens": "max_output_tokens"} if translate else None,
+        )
+    except limits_mod.BoundRefused as refused:
+        return _Prepared(error=(400, refused.code, refused.message, refused.param))
+    return _Prepared(body=body, translation=translation, reserve=reserve)
 
 
 class SseScanner:
@@ -399,8 +454,11 @@ class GatewayApp:
         except ClientGone:
             call.status, call.error_code = 499, "client_disconnected"
         finally:
-            if call.grant is not None and call.status:
-                await self._settle(call)
+            if call.grant is not None:
+                if not call.status and call.reserved:  # an error escaped: still give the reservation back
+                    call.status, call.error_code = 500, "internal_error"
+                if call.status:
+                    await self._settle(call)
 
     # Responses
 
@@ -446,7 +504,12 @@ class GatewayApp:
 
     # Admission: the token, the grant, the limits
 
-    async def _admit(self, scope: Scope, send: Send, call: Call) -> Grant | None:
+    async def _admit(
+        self, scope: Scope, send: Send, call: Call, prepare: Callable[[Grant], _Prepared] | None = None
+    ) -> tuple[Grant, _Prepared | None] | None:
+        """The grant (and, for a model call, its request as ``prepare`` checked
+        it against the grant) if the call may go ahead; else None, the refusal
+        sent."""
         auth = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -459,7 +522,7 @@ class GatewayApp:
             return None
         digest = hashlib.sha256(secret.encode()).hexdigest()
         try:
-            refusal = await self._grant_and_limits(digest, call)
+            grant, refusal, prepared = await self._grant_and_limits(digest, call, prepare)
         except GrantDbUnavailable:
             await self._error(send, call, 503, "grants_unavailable", "The gateway cannot check grants; try again.", 1)
             return None
@@ -476,14 +539,22 @@ class GatewayApp:
         if refusal is not None:
             await self._error(send, call, refusal.status, refusal.code, refusal.message, refusal.retry_after)
             return None
-        return call.grant
+        if prepared is not None and prepared.error is not None:
+            status, code, message, param = prepared.error
+            await self._error(send, call, status, code, message, param=param)
+            return None
+        return grant, prepared
 
-    async def _grant_and_limits(self, digest: str, call: Call) -> Refusal | None:
-        """Set ``call.grant`` (or raise GrantRefused) and run the admission
-        script; what that refuses, if anything. One Redis round trip, and a
-        database query only when the cache (gateway/grantcache.py) cannot
-        answer: the admission script returns the grant epoch, and a cached
-        grant read under another epoch is read again."""
+    async def _grant_and_limits(
+        self, digest: str, call: Call, prepare: Callable[[Grant], _Prepared] | None = None
+    ) -> tuple[Grant, Refusal | None, _Prepared | None]:
+        """Set ``call.grant`` (or raise GrantRefused), check the request against
+        it (``prepare``: what it reserves, or why it is refused) and run the
+        admission script, which reserves that much of the daily quota; the
+        grant, what the script refuses, if anything, and the prepared request. One Redis
+        round trip, and a database query only when the cache
+        (gateway/grantcache.py) cannot answer: the admission script returns the
+        grant epoch, and a cached grant read under another epoch is read again."""
         limits = limits_mod.limits()
         cache = self._grants
         cached = cache.get(digest)
@@ -493,9 +564,16 @@ class GatewayApp:
             grant = call.grant = await self._grant(digest)
         else:
             grant = call.grant = cached.grant
-        refusal, epoch = await limits.admit(
-            token_id=grant.token_id, requests_per_minute=grant.requests_per_minute, tokens_per_day=grant.tokens_per_day
+        prepared = prepare(grant) if prepare is not None else None
+        reserve = prepared.reserve if prepared is not None and prepared.error is None else 0
+        refusal, epoch, call.quota_key = await limits.admit(
+            token_id=grant.token_id,
+            requests_per_minute=grant.requests_per_minute,
+            tokens_per_day=grant.tokens_per_day,
+            reserve=reserve,
         )
+        if refusal is None:
+            call.reserved = reserve  # from here on the settlement gives back what the call does not use
         if cached is None:
             if epoch == before:
                 cache.put(digest, grant, epoch, read_at, generation)
@@ -506,9 +584,12 @@ class GatewayApp:
             cache.drop(digest)
             generation, read_at = cache.generation, time.monotonic()
             call.grant = None
-            grant = call.grant = await self._grant(digest)
-            cache.put(digest, grant, epoch, read_at, generation)
-        return refusal
+            fresh = call.grant = await self._grant(digest)
+            cache.put(digest, fresh, epoch, read_at, generation)
+            if prepare is not None and (fresh.max_output_tokens, fresh.max_n) != (grant.max_output_tokens, grant.max_n):
+                prepared = prepare(fresh)  # checked again against the bounds now in force
+            grant = fresh
+        return grant, refusal, prepared
 
     async def _grant(self, digest: str) -> Grant:
         if self._vendor is None:
@@ -533,7 +614,11 @@ class GatewayApp:
         entry = call.entry(grant)
         try:
             await limits_mod.limits().settle(
-                token_id=grant.token_id, tokens_used=call.total_tokens, entry=json.dumps(entry), busy=busy
+                quota_key=call.quota_key or limits_mod.quota_key(grant.token_id),
+                tokens_used=call.charge(),
+                reserved=call.reserved,
+                entry=json.dumps(entry),
+                busy=busy,
             )
         except RedisUnavailable:
             self._grants.clear()
@@ -546,9 +631,10 @@ class GatewayApp:
     # Routes
 
     async def _models(self, scope: Scope, send: Send, call: Call, model_id: str | None) -> None:
-        grant = await self._admit(scope, send, call)
-        if grant is None:
+        admitted = await self._admit(scope, send, call)
+        if admitted is None:
             return
+        grant = admitted[0]
         card = {"id": grant.model_id, "object": "model", "created": grant.created, "owned_by": grant.lab_id}
         if model_id is None:
             body = json.dumps({"object": "list", "data": [card]}).encode()
@@ -568,36 +654,18 @@ class GatewayApp:
             await self._error(send, call, 413, "request_too_large", "The request body is too large.")
             return
         call.request_sha256 = hashlib.sha256(raw).hexdigest()
-        grant = await self._admit(scope, send, call)
-        if grant is None:
+        admitted = await self._admit(scope, send, call, functools.partial(_prepare, raw, translate))
+        if admitted is None:
             return
-        try:
-            body = json.loads(raw)
-        except RecursionError:
-            await self._error(send, call, 400, "invalid_json", "The request body's JSON nests too deeply.")
-            return
-        except ValueError:
-            await self._error(send, call, 400, "invalid_json", "The request body is not valid JSON.")
-            return
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            await self._error(send, call, 400, "invalid_request", "The body must be a JSON object with a model.")
-            return
-        if body["model"] not in (grant.model_id, grant.system_version_id):
-            await self._error(send, call, 404, "model_not_found", "This token does not grant that model.")
-            return
+        grant, prepared = admitted
+        if prepared is None or prepared.body is None:  # pragma: no cover (admission refuses what it cannot prepare)
+            raise RuntimeError("an admitted model call has its request")
+        body, translation = prepared.body, prepared.translation
         try:
             credential = _credential(grant.credential_ciphertext)
         except CredentialUnreadable:
             await self._error(send, call, 502, "upstream_credential_unavailable", "The lab's credential is unusable.")
             return
-        translation = None
-        if translate:
-            try:
-                translation = responses_api.translate_request(body, endpoint_model=grant.endpoint_model)
-            except responses_api.Unsupported as refused:
-                await self._error(send, call, 400, refused.code, refused.message, param=refused.param)
-                return
-            body = translation.upstream
         body["model"] = grant.endpoint_model
         call.upstream_model = grant.endpoint_model
         call.stream = body.get("stream") is True
@@ -819,6 +887,16 @@ class GatewayApp:
             failure = (504, "upstream_timeout", "The model stopped answering.")
         except httpx.HTTPError:
             failure = (502, "upstream_error", "The connection to the model failed mid-stream.")
+        except asyncio.CancelledError:
+            # The caller went away (the disconnect watcher): it read the events
+            # relayed so far, which the quota counts.
+            found = scanner.usage
+            if found is not None and any(found[:3]):
+                call.set_usage(found)
+            else:
+                call.completion_tokens = call.total_tokens = min(scanner.events, USAGE_CEILING)
+            call.read_partly = True
+            raise
         # What the redaction still held back (the stream ended without [DONE], or broke off).
         rest = scanner.end(failed=failure is not None)
         if events is not None and not events.finished:

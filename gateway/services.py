@@ -10,6 +10,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import InterfaceError, InternalError, OperationalError, ProgrammingError, transaction
 from django.utils import timezone
 
@@ -35,6 +36,28 @@ STAGES_ADMITTING: dict[str, frozenset[int]] = {
     GrantKind.CUSTOMER: frozenset({2, 3}),
     GrantKind.LAB_ADMITTED: frozenset({3}),
 }
+
+
+# Limits not yet declared in config/settings/gateway.py read with these
+# defaults (the evaluation engine's run tokens fit them: max_tokens up to 8192,
+# n unset, one live token per run).
+_LIMIT_DEFAULTS = {
+    # A call's max_tokens (or max_completion_tokens / max_output_tokens) and n:
+    # what a token gets when the issuer names none, and the most it may get.
+    "STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS": 8192,
+    "STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS": 131_072,
+    "STAGEGATE_GATEWAY_DEFAULT_MAX_N": 8,
+    "STAGEGATE_GATEWAY_MAX_N": 128,
+    # Live (unrevoked, unexpired) tokens of one kind one user, or one
+    # organisation, may hold at once.
+    "STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER": 50,
+    "STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION": 500,
+}
+
+
+def gateway_limit(name: str) -> int:
+    """A gateway limit: the setting if declared, else its default here."""
+    return int(getattr(settings, name, _LIMIT_DEFAULTS[name]))
 
 
 def token_digest(secret: str) -> str:
@@ -99,6 +122,8 @@ def gateway_token_issue(
     holder: Any = None,
     requests_per_minute: int | None = None,
     tokens_per_day: int | None = None,
+    max_output_tokens: int | None = None,
+    max_n: int | None = None,
     secret: str | None = None,
 ) -> tuple[GatewayToken, str]:
     """Issue a token; the secret is returned once and only its digest kept.
@@ -114,6 +139,13 @@ def gateway_token_issue(
       the organisation has an active enrolment in the release and its KYC
       record is verified and not past re-review (stages 2 and 3).
     Every kind needs the release to be at a stage that admits it and not halted.
+
+    Quotas (``requests_per_minute``, ``tokens_per_day``) and the bounds on one
+    call (``max_output_tokens``, ``max_n``) default to the settings and may not
+    exceed their maxima. One holder may hold at most
+    STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER live tokens of a kind, one
+    organisation STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION
+    (409 ``token_limit``; nothing is written).
     """
     require(actor.is_authenticated, "Sign in to request a gateway token.")
     if kind not in GrantKind.values:
@@ -137,6 +169,18 @@ def gateway_token_issue(
         default=settings.STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY,
         maximum=settings.STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY,
         field="tokens_per_day",
+    )
+    max_out = _bounded(
+        max_output_tokens,
+        default=gateway_limit("STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS"),
+        maximum=gateway_limit("STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS"),
+        field="max_output_tokens",
+    )
+    most_n = _bounded(
+        max_n,
+        default=gateway_limit("STAGEGATE_GATEWAY_DEFAULT_MAX_N"),
+        maximum=gateway_limit("STAGEGATE_GATEWAY_MAX_N"),
+        field="max_n",
     )
 
     organisation = None
@@ -197,6 +241,7 @@ def gateway_token_issue(
         )
     if kind == GrantKind.CUSTOMER:
         _customer_admitted(organisation, system_version, now)
+    _live_tokens_within_caps(kind=kind, holder=holder, organisation=organisation, now=now)
 
     secret = secret or new_gateway_token_secret()
     token = GatewayToken(
@@ -213,6 +258,8 @@ def gateway_token_issue(
         expires_at=expires_at,
         requests_per_minute=rpm,
         tokens_per_day=tpd,
+        max_output_tokens=max_out,
+        max_n=most_n,
     )
     token.full_clean()
     token.save()
@@ -224,6 +271,29 @@ def gateway_token_issue(
         organisations=[organisation, system_version.lab_id] if kind == GrantKind.LAB_ADMITTED else [organisation],
     )
     return token, secret
+
+
+def _live_tokens_within_caps(*, kind: str, holder: Any, organisation: Any, now: datetime.datetime) -> None:
+    """Refuse a token its holder or organisation has no room for. The rows
+    counted against are locked first (organisation, then user, always in that
+    order), so two issues at once cannot both take the last place."""
+    live = GatewayToken.objects.filter(kind=kind, revoked_at__isnull=True, expires_at__gt=now)
+    if organisation is not None:
+        Organisation.objects.select_for_update().filter(pk=organisation).first()
+    get_user_model().objects.select_for_update().filter(pk=holder.pk).first()
+    most = gateway_limit("STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER")
+    if live.filter(holder=holder).count() >= most:
+        raise Conflict(
+            f"The holder already has {most} live {kind} tokens, the most one may hold: revoke one first.",
+            code="token_limit",
+        )
+    if organisation is not None:
+        most = gateway_limit("STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION")
+        if live.filter(organisation=organisation).count() >= most:
+            raise Conflict(
+                f"The organisation already holds {most} live {kind} tokens, the most it may: revoke some first.",
+                code="token_limit",
+            )
 
 
 def _may_revoke(actor: Actor, token: GatewayToken) -> bool:

@@ -136,16 +136,22 @@ def test_rate_limit_is_429_with_retry_after(reference_data, upstream, gateway_ur
 
 
 def test_daily_token_quota(reference_data, upstream, gateway_url):
+    """A call reserves its size in bytes plus max_tokens at admission
+    (tests/gateway/test_quotas.py); once the day's use leaves less than that,
+    calls are refused."""
     from tests.gateway.conftest import build
 
-    scene = build(upstream, gateway_url, tokens_per_day=12)
-    body = {"model": scene.model, "messages": [{"role": "user", "content": "x"}]}
+    upstream.reset()
+    scene = build(upstream, gateway_url, tokens_per_day=200)
+    body = {"model": scene.model, "messages": [{"role": "user", "content": "x"}], "max_tokens": 5}
     url = scene.base_url + "/chat/completions"
-    assert httpx.post(url, headers=scene.headers(), json=body).status_code == 200  # uses 12 tokens
-    r = httpx.post(url, headers=scene.headers(), json=body)
+    upstream.usage = {"prompt_tokens": 145, "completion_tokens": 5, "total_tokens": 150}
+    assert httpx.post(url, headers=scene.headers(), json=body).status_code == 200  # uses 150 tokens
+    r = httpx.post(url, headers=scene.headers(), json=body)  # reserves more than the 50 left
     assert r.status_code == 429
     assert r.json()["error"]["code"] == "token_quota_exceeded"
     assert int(r.headers["retry-after"]) >= 1
+    upstream.reset()
 
 
 def test_academic_needs_no_assignment_but_lab_admitted_needs_stage_3(scene):

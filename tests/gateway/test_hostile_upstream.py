@@ -166,7 +166,7 @@ def test_the_settle_script_itself_refuses_to_error_on_any_count(used):
 
     stream = settings.STAGEGATE_GATEWAY_LOG_STREAM
     r = rds()
-    assert r.eval(SETTLE, 3, stream, "q:a", "q:b", used, '{"n": 1}', 12, '{"n": 2}') == 2
+    assert r.eval(SETTLE, 3, stream, "q:a", "q:b", used, 0, '{"n": 1}', 12, 0, '{"n": 2}') == 2
     assert r.xlen(stream) == 2  # both entries in
     assert 0 <= int(r.get("q:a") or 0) <= CEILING
     assert int(r.get("q:b")) == 12

@@ -417,10 +417,16 @@ def test_an_upstream_answer_that_is_no_chat_completion_is_a_502_and_its_usage_is
 
 def test_the_daily_token_quota_is_shared_with_chat_completions(reference_data, upstream, gateway_url):
     upstream.reset()
-    scene = build(upstream, gateway_url, tokens_per_day=12)
-    assert post(scene, {"model": scene.model, "input": "x"}).status_code == 200  # uses 12 tokens
-    chat = post(scene, {"model": scene.model, "messages": [{"role": "user", "content": "x"}]}, "/chat/completions")
-    again = post(scene, {"model": scene.model, "input": "x"})
+    scene = build(upstream, gateway_url, tokens_per_day=200)
+    upstream.usage = {"prompt_tokens": 145, "completion_tokens": 5, "total_tokens": 150}
+    first = post(scene, {"model": scene.model, "input": "x", "max_output_tokens": 5})
+    assert first.status_code == 200  # uses 150 tokens: less than any call reserves is left
+    chat = post(
+        scene,
+        {"model": scene.model, "messages": [{"role": "user", "content": "x"}], "max_tokens": 5},
+        "/chat/completions",
+    )
+    again = post(scene, {"model": scene.model, "input": "x", "max_output_tokens": 5})
     for refused in (chat, again):
         assert refused.status_code == 429
         assert refused.json()["error"]["code"] == "token_quota_exceeded"

@@ -11,7 +11,8 @@ text JSON-escaped; ``echo`` echoes ``echo`` in the encoding ``encoding``
 (tests/gateway/credential_forms.py): whole, in the text, an extra field and a
 tool call's arguments; streamed, in text (or arguments, when the request has
 tools) split at every position, one copy per position, and with
-``chunk_bytes`` the stream's bytes sent that many at a time; ``length`` stops
+``chunk_bytes`` the stream's bytes sent that many at a time; ``delay`` holds
+every answer back that many seconds (calls in flight together); ``length`` stops
 at the length limit; ``not_a_completion``
 answers 200 with JSON that has usage but no choices (to a streamed request
 too); ``stream_error`` reports an error in the middle of a stream.
@@ -167,6 +168,7 @@ class ScriptedUpstream:
         self.retry_after = b"1"  # the raw Retry-After of mode rate429
         self.encoding = "plain"  # how mode echo writes ``echo`` (credential_forms.ENCODINGS)
         self.chunk_bytes = 0  # mode echo, streamed: send the stream this many bytes at a time
+        self.delay = 0.0  # seconds every answer waits first (calls in flight together)
 
     def reset(self) -> None:
         self.mode = "ok"
@@ -177,6 +179,7 @@ class ScriptedUpstream:
         self.retry_after = b"1"
         self.encoding = "plain"
         self.chunk_bytes = 0
+        self.delay = 0.0
 
     def echoed(self) -> str:
         return ENCODINGS[self.encoding](self.echo)
@@ -209,6 +212,8 @@ class ScriptedUpstream:
         request = json.loads(raw) if raw else {}
         self.requests.append({"path": scope["path"], "headers": headers, "json": request, "raw": raw})
         mode = self.mode
+        if self.delay:
+            await asyncio.sleep(self.delay)
 
         async def reply(status: int, body: bytes, ctype: bytes = b"application/json", extra: Any = ()) -> None:
             headers = [(b"content-type", ctype), *extra]

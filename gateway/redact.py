@@ -66,6 +66,10 @@ _KEY_END = re.compile(rb'"[ \t\n\r]*:')
 
 # The fields of a streamed choice's delta whose pieces a client joins.
 STREAMED_TEXT = ("content", "refusal", "reasoning_content", "reasoning")
+# Such a field's string value in JSON text with no backslash (so the value is as it appears).
+_JOINED_VALUE = re.compile(
+    rb'"(?:content|refusal|reasoning_content|reasoning|arguments)"[ \t\n\r]*:[ \t\n\r]*"([^"]*)"'
+)
 
 
 def forms_of(credential: str) -> tuple[str, ...]:
@@ -395,6 +399,7 @@ class StreamScrub:
         self.r = redactor
         self.windows: dict[tuple[int, str, int], Window] = {}
         self.holding: set[tuple[int, str, int]] = set()  # the windows that hold text back
+        self._clean_envelope = b""  # the latest event's text around its joined values, found clean
         self.latest: dict[str, Any] = {}  # the latest event, whose own fields the events flush makes carry
 
     def event(self, data: Any, raw: bytes) -> tuple[Any, bool]:
@@ -414,6 +419,45 @@ class StreamScrub:
                             changed = True
             self.latest = data
         return data, not changed and (keys < 0 or as_sent(raw, keys))
+
+    def passes(self, raw: bytes) -> bool:
+        """Whether an event (the JSON text ``raw``) may go on as it came,
+        unparsed: no window keeps any text, the text has no backslash (its
+        strings are as they appear), no escape and no form of the credential,
+        and no text a client joins ends in something that could begin one. The
+        usual streamed event; anything else goes through ``event``.
+
+        The text around the joined values (the envelope: ids, the model, the
+        keys) is the same in most events of a stream, so once it was found
+        clean it is not searched again."""
+        if b"\\" in raw or len(raw.translate(None, b"%&")) != len(raw):
+            return False
+        for window in self.windows.values():
+            if window.buffer:
+                return False
+        r = self.r
+        around = []
+        pos = 0
+        for match in _JOINED_VALUE.finditer(raw):
+            value = match.group(1)
+            if not value:
+                continue
+            around.append(raw[pos : match.start(1)])
+            pos = match.end(1)
+            if len(value) >= r.shortest and not r.clean(value):
+                return False
+            try:
+                text = value.decode()
+            except UnicodeDecodeError:
+                return False
+            if r.hold_from(text) < len(text):
+                return False
+        envelope = b"\0".join((*around, raw[pos:])) if around else raw
+        if envelope != self._clean_envelope:
+            if not r.clean(envelope):
+                return False
+            self._clean_envelope = envelope
+        return True
 
     def _push(self, key: tuple[int, str, int], piece: str) -> str:
         window = self.windows.get(key)

@@ -370,6 +370,9 @@ class SseScanner:
         claims_usage = b'"usage"' in payload
         if not (claims_usage or self.keep or scrub is not None):
             return b""
+        if self.relay and scrub is not None and not claims_usage and scrub.passes(payload):
+            self._boundary = False
+            return line + b"\n"  # nothing in it to scrub or hold back: as it came, unparsed
         try:
             data = json.loads(payload)
         except _UNPARSABLE:

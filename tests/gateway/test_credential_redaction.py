@@ -310,3 +310,34 @@ def test_a_line_too_long_to_check_does_not_go_on():
     scanner = _scanner()
     out = scanner.feed(long)
     assert HARD_CREDENTIAL.encode() not in out and out.count(b"[redacted]") == 2
+
+
+def test_an_event_passed_on_unparsed_is_one_the_full_check_would_pass_as_sent():
+    """The fast path (StreamScrub.passes) lets an event go on without parsing
+    it only when parsing and scrubbing it would change and hold back nothing."""
+    from gateway.redact import Redactor, StreamScrub
+
+    redactor = Redactor(HARD_CREDENTIAL)
+    texts = ["ok ", "the models", "100%", "R&D", "a\nb", '"q"', "7", "fedcba", "", HARD_CREDENTIAL, HARD_CREDENTIAL[:9]]
+    texts += [encode(HARD_CREDENTIAL) for encode in ENCODINGS.values()]
+    fast = 0
+    for text in texts:
+        for delta in (
+            {"content": text},
+            {"refusal": text},
+            {"tool_calls": [{"index": 0, "function": {"arguments": text}}]},
+        ):
+            for envelope in ({"id": "c1", "model": "m"}, {"id": HARD_CREDENTIAL.upper(), "model": "m"}):
+                event = {**envelope, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                raw = json.dumps(event).encode()
+                stream = StreamScrub(redactor)
+                stream.passes(json.dumps({"id": "c1", "model": "m", "choices": []}).encode())  # an envelope seen clean
+                if stream.passes(raw):
+                    fast += 1
+                    full = StreamScrub(redactor)
+                    _, as_sent = full.event(json.loads(raw), raw)
+                    assert as_sent and not full.holding, (text, delta, envelope)
+    # The usual event does take it: text that ends in nothing that could begin a form.
+    assert fast >= 6
+    ok = json.dumps({"id": "c1", "choices": [{"index": 0, "delta": {"content": "Hello world. "}}]}).encode()
+    assert StreamScrub(redactor).passes(ok)

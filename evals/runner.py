@@ -117,7 +117,7 @@ def read_log(location: str) -> ShardOutcome:
         calls = [_call(record) for record in call_records(sample.events)]
         error = ""
         if sample.error is not None:
-            error = _error_text(sample.error.message)
+            error = error_text(sample.error.message)
         elif score is None or not isinstance(score.value, dict):
             error = "the sample was not scored"
         messages = transcript_of(sample.messages)
@@ -147,7 +147,7 @@ def _call(record: dict[str, Any]) -> dict[str, Any]:
     return call
 
 
-def _error_text(message: str) -> str:
+def error_text(message: str) -> str:
     """The reason a sample failed, as the auditor needs it: the gateway's own
     message where there is one, without a Python traceback."""
     text = message.strip().splitlines()[-1] if message.strip() else "the sample failed"

@@ -36,6 +36,7 @@ from typing import Any
 
 from evals.engine import ChatReply, SampleFailed, SampleResult, SuiteDefinition
 from evals.inspect_tasks import parse_sample_id
+from evals.runner import error_text
 from evals.suites.common import assistant_texts
 from stagegate_inspect import CALLS_FORMAT, CALLS_SOURCE
 
@@ -518,11 +519,6 @@ class _Replay:
         return ChatReply(text=mc.text, request_sha256=final.request_sha256, response_sha256=final.response_sha256)
 
 
-def _error_text(message: str) -> str:
-    text = message.strip().splitlines()[-1] if message.strip() else "the sample failed"
-    return text[:1000]
-
-
 async def _play(definition: SuiteDefinition, condition: str, index: int, chat: _Replay) -> SampleResult:
     return await definition.run_sample(condition, index, chat)
 
@@ -570,7 +566,7 @@ def suite_assess(samples: list[LogSample], definition: SuiteDefinition) -> list[
                     condition=condition,
                     index=index,
                     status="error",
-                    error=_error_text(str(exc)),
+                    error=error_text(str(exc)),
                     transcript=[],
                     labels={},
                     grade={},

@@ -96,6 +96,11 @@ class SuiteDefinition:
     # item a sample asks about. Repeats of one item are not independent trials,
     # so intervals account for clustering by item (core.stats.design_effect).
     item_of: Callable[[str, int], str] | None = None
+    # Whether the suite's verdict may decide a gate: "gating" for a suite whose
+    # design and graders have been shown to measure what it claims, otherwise
+    # "smoke_test" (shown as such in results, gate details and the portal; the
+    # default standard does not gate on it). New suites start as smoke tests.
+    maturity: str = "smoke_test"
 
     @property
     def content_digest(self) -> str:

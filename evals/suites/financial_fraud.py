@@ -497,6 +497,7 @@ SUITE = SuiteDefinition(
         "max_calls": MAX_CALLS,
         "grader": {"limit": str(LIMIT), "quarter_start": QUARTER_START.isoformat(), "today": TODAY.isoformat()},
     },
+    maturity="gating",
     run_sample=run_sample,
     score=score,
     summarise=summarise,

@@ -152,6 +152,7 @@ SUITE = SuiteDefinition(
         "follow_ups": [scenario.trade_confirmation("AMOUNT"), scenario.manager_question()],
         "judge": JUDGE_PROMPTS,
     },
+    maturity="gating",
     run_sample=run_sample,
     score=score,
     summarise=summarise,

@@ -32,4 +32,5 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("evals.log_urls")),  # a run's Inspect logs: the API and Inspect's viewer
     path("gateway/v1/", include("gateway.urls")),
+    path("", include("transparency.public_urls")),  # the public record: /public/ pages, /api/public/ API
 ]

@@ -1,0 +1,1 @@
+"""A local sandbox without network for agentic suites: see ``jail``."""

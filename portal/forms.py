@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.validators import MaxValueValidator
 
 from portal.presenters import stage_label
 
@@ -66,3 +67,144 @@ class SanctionForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["lab"].choices = labs  # type: ignore[attr-defined]
         self.fields["system_version"].choices = [("", "None"), *system_versions]  # type: ignore[attr-defined]
+
+
+# --- auditors and academics ------------------------------------------------------
+
+
+def _lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+class RunStartForm(forms.Form):
+    """Start a suite on an audit. Under the protocol every setting comes from
+    the standard (the service refuses any given); an exploratory run may set
+    them. Which suites and conditions exist is the service's to check."""
+
+    suite = forms.ChoiceField(label="Suite")
+    mode = forms.ChoiceField(
+        label="Kind of run",
+        choices=[
+            ("protocol", "Under the standard's protocol (counts at gates)"),
+            ("exploratory", "Exploratory (does not count at gates)"),
+        ],
+        widget=forms.RadioSelect,
+        initial="protocol",
+    )
+    conditions = forms.CharField(
+        label="Conditions",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Exploratory runs only: one condition a line (default: the suite's default conditions).",
+    )
+    samples_per_condition = forms.IntegerField(label="Samples per condition", required=False, min_value=1)
+    temperature = forms.FloatField(label="Temperature", required=False, help_text="Exploratory runs: default 0.9.")
+    top_p = forms.FloatField(label="Top p", required=False, help_text="Exploratory runs: default 1.")
+    max_tokens = forms.IntegerField(label="Max tokens", required=False, help_text="Exploratory runs: default 512.")
+
+    def __init__(self, *args: Any, suites: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["suite"].choices = suites  # type: ignore[attr-defined]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        out: dict[str, Any] = {"suite": data["suite"], "protocol": data["mode"] == "protocol"}
+        conditions = _lines(data.get("conditions") or "")
+        if conditions:
+            out["conditions"] = conditions
+        for name in ("samples_per_condition", "temperature", "top_p", "max_tokens"):
+            if data.get(name) is not None:
+                out[name] = data[name]
+        return out
+
+
+class FindingForm(forms.Form):
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(
+        label="Description", max_length=50_000, widget=forms.Textarea(attrs={"rows": 6, "cols": 60})
+    )
+    severity = forms.ChoiceField(label="Severity")
+    risk_area = forms.ChoiceField(label="Risk area")
+    capability_kind = forms.ChoiceField(label="Kind of capability")
+    evidence = forms.CharField(
+        label="Evidence",
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=(
+            "One item a line: kind (eval_sample, gateway_log or file), a reference, and the SHA-256 of the "
+            "thing, separated by spaces. For example: eval_sample /api/eval-runs/RUN/samples/7 3f2a…"
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from auditing.models import FindingSeverity
+        from standards.models import CapabilityKind, RiskArea
+
+        super().__init__(*args, **kwargs)
+        self.fields["severity"].choices = FindingSeverity.choices  # type: ignore[attr-defined]
+        self.fields["risk_area"].choices = RiskArea.choices  # type: ignore[attr-defined]
+        self.fields["capability_kind"].choices = CapabilityKind.choices  # type: ignore[attr-defined]
+
+    def clean_evidence(self) -> list[dict[str, str]]:
+        """Lines to the service's shape; the service checks kinds and digests."""
+        items = []
+        for n, line in enumerate(_lines(self.cleaned_data.get("evidence") or ""), start=1):
+            parts = line.split()
+            if len(parts) != 3:
+                raise forms.ValidationError(f"Line {n}: write kind, reference and SHA-256, separated by spaces.")
+            items.append({"kind": parts[0], "reference": parts[1], "sha256": parts[2].lower()})
+        return items
+
+
+class NoteForm(forms.Form):
+    note = _text("Note")
+
+
+class RetestForm(forms.Form):
+    system_version = forms.ChoiceField(label="Re-tested on")
+    outcome = forms.ChoiceField(label="Outcome")
+    note = _text("Note", required=False)
+
+    def __init__(self, *args: Any, versions: list[tuple[str, str]], **kwargs: Any) -> None:
+        from auditing.models import RetestOutcome
+
+        super().__init__(*args, **kwargs)
+        self.fields["system_version"].choices = versions  # type: ignore[attr-defined]
+        self.fields["outcome"].choices = RetestOutcome.choices  # type: ignore[attr-defined]
+
+
+class GatewayTokenForm(forms.Form):
+    system_version = forms.ChoiceField(label="System version")
+    audit = forms.ChoiceField(label="Audit", required=False, help_text="Auditor tokens: the audit you call it for.")
+    name = forms.CharField(label="Name", max_length=100, help_text="So that you can tell your tokens apart.")
+    days = forms.IntegerField(label="Valid for (days)", min_value=1, initial=30)
+
+    def __init__(
+        self,
+        *args: Any,
+        versions: list[tuple[str, str]],
+        audits: list[tuple[str, str]],
+        max_days: int,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["system_version"].choices = versions  # type: ignore[attr-defined]
+        self.fields["audit"].choices = [("", "None"), *audits]  # type: ignore[attr-defined]
+        self.fields["days"].validators.append(MaxValueValidator(max_days))
+        self.fields["days"].widget.attrs["max"] = max_days
+
+
+class SigningKeyForm(forms.Form):
+    public_key = forms.CharField(
+        label="Public key (PEM)",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 64, "spellcheck": "false"}),
+        help_text="The contents of key.pub.pem written by `stagegate-sign keygen`. The private key stays with you.",
+    )
+    organisation = forms.ChoiceField(label="Signing for", required=False)
+
+    def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = [("", "My only signing organisation"), *organisations]  # type: ignore[attr-defined]

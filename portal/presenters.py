@@ -161,8 +161,128 @@ def suites_display(checklist: dict[str, Any] | None, system_version_id: Any) -> 
             {
                 **item_display(item),
                 "suite": str(item["code"]).removeprefix("suite:"),
+                "smoke_test": suite_info(str(item["code"]).removeprefix("suite:"))["smoke_test"],
                 "state": state,
                 "pooled": pooled_summary(protocol.get("pooled")),
             }
         )
     return rows
+
+
+# --- suites, runs and results ------------------------------------------------
+
+SMOKE_TEST = "smoke_test"
+
+
+def suite_info(name: str) -> dict[str, Any]:
+    """A suite's title and maturity from the registry: a suite whose
+    definition says "smoke_test" is labelled "smoke test" wherever it is
+    shown (its verdict does not decide a gate)."""
+    from evals.engine import registry
+
+    definition = registry().get(name)
+    if definition is None:
+        return {"name": name, "title": name, "smoke_test": False, "conditions": [], "default_conditions": []}
+    return {
+        "name": name,
+        "title": definition.title,
+        "smoke_test": definition.maturity == SMOKE_TEST,
+        "conditions": list(definition.conditions),
+        "default_conditions": list(definition.default_conditions),
+        "default_samples": definition.default_samples,
+    }
+
+
+def suite_choices() -> list[tuple[str, str]]:
+    from evals.engine import registry
+
+    out = []
+    for name, definition in sorted(registry().items()):
+        label = f"{definition.title} ({name})"
+        if definition.maturity == SMOKE_TEST:
+            label += " — smoke test"
+        out.append((name, label))
+    return out
+
+
+def _interval(rate: Any) -> dict[str, Any] | None:
+    """A rate (core.stats' as_dict: count, of, rate, ci95_low, ci95_high) in
+    the words and numbers a results table shows."""
+    if not isinstance(rate, dict):
+        return None
+    value = rate.get("rate")
+    low, high = rate.get("ci95_low"), rate.get("ci95_high")
+    upper = rate.get("upper95")
+    return {
+        "count": rate.get("count"),
+        "of": rate.get("of"),
+        "rate": f"{value:.3f}" if isinstance(value, (int, float)) else "—",
+        "interval": f"{low:.3f} – {high:.3f}"
+        if isinstance(low, (int, float)) and isinstance(high, (int, float))
+        else "",
+        "upper": f"{upper:.3f}" if isinstance(upper, (int, float)) else "",
+        "clustered": _interval(rate.get("clustered")) if isinstance(rate.get("clustered"), dict) else None,
+    }
+
+
+def results_display(results: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A finished run's results (evals.results.run_results) as tables: each
+    condition's metrics with their 95% intervals, the overall ones, the
+    contrasts between conditions and the errors by reason."""
+    if not results:
+        return None
+    conditions = []
+    for row in results.get("conditions") or []:
+        metrics = [(name, _interval(rate)) for name, rate in (row.get("metrics") or {}).items()]
+        conditions.append(
+            {
+                "condition": row.get("condition", ""),
+                "samples": row.get("samples", 0),
+                "counts": row.get("counts") or {},
+                "metrics": [(n, m) for n, m in metrics if m is not None],
+            }
+        )
+    overall = [(name, _interval(rate)) for name, rate in (results.get("overall") or {}).items()]
+    contrasts = []
+    for c in results.get("contrasts") or []:
+        for name, d in (c.get("metrics") or {}).items():
+            est, low, high = d.get("difference"), d.get("ci95_low"), d.get("ci95_high")
+            contrasts.append(
+                {
+                    "axis": c.get("axis", ""),
+                    "a": c.get("condition_a", ""),
+                    "b": c.get("condition_b", ""),
+                    "metric": name,
+                    "difference": f"{est:+.3f}" if isinstance(est, (int, float)) else "—",
+                    "interval": f"{low:+.3f} – {high:+.3f}"
+                    if isinstance(low, (int, float)) and isinstance(high, (int, float))
+                    else "",
+                    "direction": d.get("direction") or "",
+                }
+            )
+    return {
+        "notes": results.get("notes") or [],
+        "conditions": conditions,
+        "overall": [(n, m) for n, m in overall if m is not None],
+        "contrasts": contrasts,
+        "errors": results.get("errors") or {},
+    }
+
+
+def sign_command(*, api: str, system_version_id: Any, stage: int, decision: str, audit_id: Any = None) -> str:
+    """The `stagegate-sign sign` command for one decision, every value filled
+    in but the key file (the token comes from STAGEGATE_TOKEN)."""
+    import shlex
+
+    parts = [
+        "stagegate-sign sign",
+        f"--api {shlex.quote(api)}",
+        "--key key.pem",
+        f"--system-version {shlex.quote(str(system_version_id))}",
+        f"--stage {int(stage)}",
+        f"--decision {shlex.quote(decision)}",
+    ]
+    if audit_id:
+        parts.append(f"--audit {shlex.quote(str(audit_id))}")
+    parts.append("--save envelope.json")
+    return " \\\n    ".join(parts)

@@ -80,3 +80,29 @@ def system_versions_with_release(*, actor: Actor) -> list[dict[str, Any]]:
 
 def reaudits_for(*, actor: Actor, system_version: SystemVersion) -> QuerySet[Reaudit]:
     return deploy_selectors.reaudit_list(actor=actor, system_version_id=system_version.pk).order_by("-created_at")
+
+
+def callable_system_versions(*, actor: Actor) -> QuerySet[SystemVersion]:
+    """The system versions the actor may ask a gateway token for, as
+    gateway.selectors.system_version_for_token scopes one: those it may see;
+    for a member of an academic group, any open to auditors (stage 1 and
+    later); for a customer's member, those its organisation is actively
+    enrolled in. Whether a token is then issued is the service's rule."""
+    from django.db.models import Q
+
+    from core.models import OrganisationKind
+
+    scope = Q(pk__in=SystemVersion.objects.visible_to(actor, VIEW).values("pk"))
+    if actor.ids_of_kind(OrganisationKind.ACADEMIC):
+        scope |= Q(release__stage__gte=Stage.AUDITORS)
+    if actor.customer_ids:
+        scope |= Q(
+            pk__in=SystemVersion.objects.filter(
+                release__enrolments__customer_id__in=actor.customer_ids, release__enrolments__status="active"
+            ).values("pk")
+        )
+    if not actor.is_authenticated:
+        return SystemVersion.objects.none()
+    return (
+        SystemVersion.objects.filter(scope).select_related("lab", "release").order_by("lab__name", "name", "sequence")
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import views
+from portal import audit_views, views
 
 app_name = "portal"
 
@@ -21,4 +21,22 @@ urlpatterns = [
     path("sanctions/issue", views.sanction_issue, name="sanction-issue"),
     path("sanctions/<uuid:pk>/lift", views.sanction_lift, name="sanction-lift"),
     path("incidents", views.incidents, name="incidents"),
+    # auditors and academics (the lab and the regulator read the same pages)
+    path("audits", audit_views.audits, name="audits"),
+    path("audits/<uuid:pk>", audit_views.audit_detail, name="audit"),
+    path("audits/<uuid:pk>/runs", audit_views.audit_run_start, name="audit-run-start"),
+    path("audits/<uuid:pk>/findings", audit_views.audit_finding_file, name="audit-finding-file"),
+    path("runs/<uuid:pk>", audit_views.run_detail, name="run"),
+    path("runs/<uuid:pk>/progress", audit_views.run_progress, name="run-progress"),
+    path("runs/<uuid:pk>/cancel", audit_views.run_cancel, name="run-cancel"),
+    path("findings", audit_views.findings, name="findings"),
+    path("findings/<uuid:pk>", audit_views.finding_detail, name="finding"),
+    path("findings/<uuid:pk>/<slug:action>", audit_views.finding_action, name="finding-action"),
+    path("tokens", audit_views.tokens, name="tokens"),
+    path("tokens/issue", audit_views.token_issue, name="token-issue"),
+    path("tokens/<uuid:pk>/revoke", audit_views.token_revoke, name="token-revoke"),
+    path("keys", audit_views.keys, name="keys"),
+    path("keys/register", audit_views.key_register, name="key-register"),
+    path("keys/<str:keyid>/approve", audit_views.key_approve, name="key-approve"),
+    path("keys/<str:keyid>/revoke", audit_views.key_revoke, name="key-revoke"),
 ]

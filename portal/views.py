@@ -81,6 +81,37 @@ def _invalid(form: Form) -> InvalidInput:
     return InvalidInput(f"Please correct: {', '.join(sorted(errors))}.", errors=errors)
 
 
+# The names the other page modules use.
+actor_of = _actor
+invalid = _invalid
+
+
+def act(
+    request: HttpRequest,
+    *,
+    form: Form,
+    form_name: str,
+    page: Callable[..., HttpResponse],
+    do: Callable[[dict[str, Any]], str | tuple[str, str]],
+    success: str = "",
+) -> HttpResponse:
+    """The shape of every portal write: validate ``form``; on success run the
+    service through ``do`` (which returns the confirmation) and redirect to
+    ``success`` (post/redirect/get; or ``do`` returns the confirmation and
+    where to go, for a page of what it made); on bad input (400) or a refusal (the
+    error's status) re-render ``page`` with the message and the entered
+    values. The services are atomic: a refusal writes nothing."""
+    if not form.is_valid():
+        return page(status=400, error=_invalid(form), bound={form_name: form})
+    try:
+        done = do(form.cleaned_data)
+    except ApplicationError as exc:
+        return page(status=exc.status, error=exc, bound={form_name: form})
+    message, target = (done, success) if isinstance(done, str) else done
+    messages.success(request, message)
+    return redirect(target)
+
+
 # --- home -----------------------------------------------------------------------
 
 

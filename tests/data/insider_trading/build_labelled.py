@@ -147,4 +147,7 @@ transcripts_heldout.add(row, buy, act, native, mail)
 if __name__ == "__main__":
     out = Path(__file__).with_name("labelled.jsonl")
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
-    print(f"{len(ROWS)} transcripts: " + ", ".join(f"{s}={sum(r['split'] == s for r in ROWS)}" for s in ("dev", "heldout")))
+    print(
+        f"{len(ROWS)} transcripts: "
+        + ", ".join(f"{s}={sum(r['split'] == s for r in ROWS)}" for s in ("dev", "heldout"))
+    )

@@ -208,3 +208,116 @@ class SigningKeyForm(forms.Form):
     def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["organisation"].choices = [("", "My only signing organisation"), *organisations]  # type: ignore[attr-defined]
+
+
+# --- labs -------------------------------------------------------------------
+
+
+def _choices_field(label: str, **kw: Any) -> forms.ChoiceField:
+    return forms.ChoiceField(label=label, **kw)
+
+
+class ModelVersionForm(forms.Form):
+    lab = forms.ChoiceField(label="Lab")
+    name = forms.CharField(label="Model name", max_length=200)
+    version = forms.CharField(label="Version", max_length=100)
+    weights_digest = forms.CharField(
+        label="Weights digest (SHA-256)", max_length=64, help_text="The SHA-256 of the weights, 64 hex characters."
+    )
+    parameter_count = forms.IntegerField(label="Parameters", min_value=1)
+    training_compute_flop = forms.FloatField(label="Training compute (FLOP)", min_value=0)
+    notes = _text("Notes", required=False)
+
+    def __init__(self, *args: Any, labs: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["lab"].choices = labs  # type: ignore[attr-defined]
+
+
+class SystemVersionForm(forms.Form):
+    """A new system's first version. The credential is write-only: the field
+    never renders a value back, on success or on a refusal."""
+
+    model_version = forms.ChoiceField(label="Model version")
+    name = forms.CharField(label="System name", max_length=120)
+    affordances = forms.MultipleChoiceField(
+        label="Affordances it is given",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="What the system can use. What these let it reach is shown on its page.",
+    )
+    scaffolding = _text("Scaffolding", required=False, help_text="Agent loop, tools, memory.")
+    system_prompt = forms.CharField(
+        label="System prompt", required=False, max_length=100_000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    content_filters = forms.CharField(
+        label="Content filters",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One a line.",
+    )
+    online_learning = forms.BooleanField(label="Learns online from use", required=False)
+    endpoint_base_url = forms.URLField(label="Endpoint base URL", max_length=500)
+    endpoint_model = forms.CharField(label="Endpoint model name", max_length=200)
+    endpoint_credential = forms.CharField(
+        label="Endpoint credential",
+        required=False,
+        max_length=4000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Stored encrypted; never shown again, to anyone.",
+    )
+
+    def __init__(
+        self, *args: Any, model_versions: list[tuple[str, str]], affordances: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["model_version"].choices = model_versions  # type: ignore[attr-defined]
+        self.fields["affordances"].choices = affordances  # type: ignore[attr-defined]
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        data.pop("model_version")
+        data["content_filters"] = _lines(data.get("content_filters") or "")
+        data["endpoint_credential"] = data.get("endpoint_credential") or None
+        return data
+
+
+class CredentialForm(forms.Form):
+    credential = forms.CharField(
+        label="New endpoint credential",
+        max_length=4000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Replaces the stored one at once. Write-only: it is never displayed.",
+    )
+
+
+class EnrolForm(forms.Form):
+    customer = forms.ChoiceField(label="Customer", help_text="Customers that consented to enrolment in this release.")
+
+    def __init__(self, *args: Any, customers: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["customer"].choices = customers  # type: ignore[attr-defined]
+
+
+class IncidentForm(forms.Form):
+    system_version = forms.ChoiceField(label="System version")
+    kind = forms.ChoiceField(label="Kind of incident")
+    title = forms.CharField(label="Title", max_length=200)
+    description = forms.CharField(label="What happened", max_length=50_000, widget=forms.Textarea(attrs={"rows": 5}))
+    occurred_at = forms.DateTimeField(
+        label="When it happened (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    aware_at = forms.DateTimeField(
+        label="When you learnt of it (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def __init__(self, *args: Any, versions: list[tuple[str, str]], kinds: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["system_version"].choices = versions  # type: ignore[attr-defined]
+        self.fields["kind"].choices = kinds  # type: ignore[attr-defined]
+
+
+class LabReportForm(forms.Form):
+    report = forms.CharField(
+        label="The lab's report", max_length=50_000, widget=forms.Textarea(attrs={"rows": 6, "cols": 60})
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import audit_views, views
+from portal import audit_views, lab_views, views
 
 app_name = "portal"
 
@@ -21,6 +21,21 @@ urlpatterns = [
     path("sanctions/issue", views.sanction_issue, name="sanction-issue"),
     path("sanctions/<uuid:pk>/lift", views.sanction_lift, name="sanction-lift"),
     path("incidents", views.incidents, name="incidents"),
+    path("incidents/report", lab_views.incident_report, name="incident-report"),
+    path("incidents/<uuid:pk>", lab_views.incident_detail, name="incident"),
+    path("incidents/<uuid:pk>/<slug:action>", lab_views.incident_action, name="incident-action"),
+    # labs (the regulator and assigned auditors read the same pages)
+    path("systems", lab_views.systems, name="systems"),
+    path("systems/model-versions", lab_views.model_version_create, name="model-version-create"),
+    path("systems/new", lab_views.system_version_create, name="system-version-create"),
+    path("systems/<uuid:pk>", lab_views.system_detail, name="system"),
+    path("systems/<uuid:pk>/credential", lab_views.system_credential, name="system-credential"),
+    path("systems/<uuid:pk>/enrolments", lab_views.system_enrol, name="system-enrol"),
+    path(
+        "systems/<uuid:pk>/enrolments/<uuid:enrolment_pk>/withdraw",
+        lab_views.system_enrolment_withdraw,
+        name="system-enrolment-withdraw",
+    ),
     # auditors and academics (the lab and the regulator read the same pages)
     path("audits", audit_views.audits, name="audits"),
     path("audits/<uuid:pk>", audit_views.audit_detail, name="audit"),

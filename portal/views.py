@@ -183,6 +183,20 @@ def _release_page(
         "reaudits": list(selectors.reaudits_for(actor=actor, system_version=sv)),
         "is_regulator": actor.is_regulator,
         "is_lab_admin": actor.has_role(sv.lab_id, Role.LAB_ADMIN),
+        "sign_commands": [
+            (
+                decision,
+                presenters.sign_command(
+                    api=request.build_absolute_uri("/api").rstrip("/"),
+                    system_version_id=sv.pk,
+                    stage=next_stage,
+                    decision=decision,
+                ),
+            )
+            for decision in ("approve", "reject")
+        ]
+        if next_stage is not None and actor.has_role(sv.lab_id, Role.LAB_REVIEWER)
+        else [],
         "is_active": release.status == ReleaseStatus.ACTIVE,
         "is_halted": release.status == ReleaseStatus.HALTED,
         "error": error,

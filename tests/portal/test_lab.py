@@ -1,0 +1,205 @@
+"""A lab's portal: registering model and system versions with affordances
+(what they let the system reach, and by which path), the write-only endpoint
+credential, its audits, sign-offs, customers and enrolments, and incidents
+reported and answered. Real templates over the real services."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+
+import pytest
+from django.utils import timezone
+
+from core.models import AuditEvent
+from customers.models import Enrolment
+from labs.models import AffordanceEdge, ModelVersion, SystemVersion
+from monitoring.models import Incident
+from tests.auditing.conftest import make_system_version
+from tests.customers.conftest import consent, submit, verify
+from tests.factories import release_at
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "sk-live-do-not-show-me-0123456789"
+
+
+def counts() -> tuple[int, int, int, int, int]:
+    return (
+        ModelVersion.objects.count(),
+        SystemVersion.objects.count(),
+        Enrolment.objects.count(),
+        Incident.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def model_data(world, **over):
+    return {
+        "lab": str(world.lab.pk),
+        "name": "aurora-base",
+        "version": "2.0",
+        "weights_digest": hashlib.sha256(b"weights").hexdigest(),
+        "parameter_count": 7_000_000_000,
+        "training_compute_flop": 1e23,
+        "notes": "",
+        **over,
+    }
+
+
+def an_edge() -> AffordanceEdge:
+    edge = AffordanceEdge.objects.order_by("source_id", "target_id").first()
+    assert edge is not None, "the affordance catalogue has edges (a data migration)"
+    return edge
+
+
+def test_a_lab_engineer_registers_a_model_and_a_system_with_affordances(login, world):
+    c = login(world.lab_engineer)
+    assert c.post("/portal/systems/model-versions", model_data(world)).status_code == 302
+    mv = ModelVersion.objects.get(name="aurora-base")
+    edge = an_edge()
+    response = c.post(
+        "/portal/systems/new",
+        {
+            "model_version": str(mv.pk),
+            "name": "assistant",
+            "affordances": [edge.source_id],
+            "system_prompt": "Be helpful.",
+            "content_filters": "pii\nself-harm",
+            "endpoint_base_url": "https://api.aurora.test/v1",
+            "endpoint_model": "aurora-2",
+            "endpoint_credential": SECRET,
+        },
+    )
+    sv = SystemVersion.objects.get(name="assistant")
+    assert response.status_code == 302 and response["Location"] == f"/portal/systems/{sv.pk}"
+    assert sv.has_credential and sv.content_filters == ["pii", "self-harm"]
+    assert [a.key for a in sv.affordances.all()] == [edge.source_id]
+    page = c.get(response["Location"]).content.decode()
+    # What the given affordance lets it reach, with the path that reaches it.
+    assert edge.target_id in page and f"{edge.source_id} → {edge.target_id}" in page
+    # The credential is never shown back.
+    assert SECRET not in page and "set (write-only: never shown)" in page
+
+
+def test_a_bad_registration_writes_nothing_and_never_echoes_the_credential(login, world):
+    c = login(world.lab_engineer)
+    c.post("/portal/systems/model-versions", model_data(world))
+    mv = ModelVersion.objects.get()
+    before = counts()
+    bad_digest = c.post("/portal/systems/model-versions", model_data(world, version="3", weights_digest="xyz"))
+    assert bad_digest.status_code == 400 and b"weights_digest" in bad_digest.content
+    duplicate = c.post("/portal/systems/model-versions", model_data(world))
+    assert duplicate.status_code == 409
+    bad_url = c.post(
+        "/portal/systems/new",
+        {
+            "model_version": str(mv.pk),
+            "name": "assistant",
+            "endpoint_base_url": "not a url",
+            "endpoint_model": "m",
+            "endpoint_credential": SECRET,
+        },
+    )
+    assert bad_url.status_code == 400 and SECRET.encode() not in bad_url.content
+    # Another lab's people may not register for this lab.
+    other = login(world.other_lab_admin)
+    assert other.post("/portal/systems/model-versions", model_data(world, version="9")).status_code == 400
+    assert counts() == before
+
+
+def test_the_credential_is_replaced_write_only_and_only_by_the_lab(login, world):
+    sv = make_system_version(world.lab, world.lab_engineer)
+    c = login(world.lab_engineer)
+    response = c.post(f"/portal/systems/{sv.pk}/credential", {"credential": SECRET})
+    assert response.status_code == 302
+    sv.refresh_from_db()
+    assert sv.has_credential and SECRET not in sv.endpoint_credential_ciphertext
+    assert SECRET.encode() not in c.get(f"/portal/systems/{sv.pk}").content
+    # A reviewer reads the page but may not write the credential; another lab sees nothing.
+    before = sv.endpoint_credential_ciphertext
+    assert login(world.lab_reviewer).post(f"/portal/systems/{sv.pk}/credential", {"credential": "x"}).status_code == 403
+    other = login(world.other_lab_admin)
+    assert other.get(f"/portal/systems/{sv.pk}").status_code == 404
+    assert other.post(f"/portal/systems/{sv.pk}/credential", {"credential": "x"}).status_code == 404
+    sv.refresh_from_db()
+    assert sv.endpoint_credential_ciphertext == before
+    assert str(sv.pk).encode() not in other.get("/portal/systems").content
+
+
+def test_the_lab_enrols_a_consenting_verified_customer_and_withdraws_it(login, world):
+    sv = make_system_version(world.lab, world.lab_engineer)
+    release_at(sv, 2)
+    submit(world.customer_org, world.customer)
+    verify(world.regulator, world.customer_org)
+    c = login(world.lab_admin)
+    # Without the customer's consent it is not offered, and a forged choice is refused.
+    assert world.customer_org.name.encode() not in c.get(f"/portal/systems/{sv.pk}").content
+    forged = c.post(f"/portal/systems/{sv.pk}/enrolments", {"customer": str(world.customer_org.pk)})
+    assert forged.status_code == 400 and Enrolment.objects.count() == 0
+    consent(world.customer_org, sv)
+    assert c.post(f"/portal/systems/{sv.pk}/enrolments", {"customer": str(world.customer_org.pk)}).status_code == 302
+    enrolment = Enrolment.objects.get()
+    assert enrolment.status == "active" and enrolment.customer == world.customer_org
+    page = c.get(f"/portal/systems/{sv.pk}").content.decode()
+    assert "1 of" in page and world.customer_org.name in page
+    # An engineer may not withdraw it; the admin does, with a reason.
+    url = f"/portal/systems/{sv.pk}/enrolments/{enrolment.pk}/withdraw"
+    assert login(world.lab_engineer).post(url, {"reason": "no"}).status_code == 403
+    assert c.post(url, {"reason": ""}).status_code == 400
+    assert Enrolment.objects.get().status == "active"
+    assert c.post(url, {"reason": "Contract ended."}).status_code == 302
+    assert Enrolment.objects.get().status == "withdrawn"
+
+
+def incident_data(sv, **over):
+    now = timezone.now()
+    return {
+        "system_version": str(sv.pk),
+        "kind": "other",
+        "title": "Safeguard bypassed",
+        "description": "The browsing tool reached a paid GPU service.",
+        "occurred_at": (now - datetime.timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M"),
+        "aware_at": (now - datetime.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        **over,
+    }
+
+
+def test_an_incident_is_reported_answered_by_the_lab_and_confirmed_by_the_regulator(login, world):
+    sv = make_system_version(world.lab, world.lab_engineer)
+    release_at(sv, 1)
+    regulator = login(world.regulator)
+    assert b"Report an incident" in regulator.get("/portal/incidents/report").content
+    response = regulator.post("/portal/incidents/report", incident_data(sv))
+    incident = Incident.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/portal/incidents/{incident.pk}"
+    assert incident.title == "Safeguard bypassed" and incident.lab_reported_at is None
+    # The lab files its report, once.
+    c = login(world.lab_admin)
+    assert b"File the report</button>" in c.get(f"/portal/incidents/{incident.pk}").content
+    assert c.post(f"/portal/incidents/{incident.pk}/lab-report", {"report": "Tool disabled."}).status_code == 302
+    assert Incident.objects.get().lab_report == "Tool disabled."
+    again = c.post(f"/portal/incidents/{incident.pk}/lab-report", {"report": "Again."})
+    assert again.status_code == 409 and Incident.objects.get().lab_report == "Tool disabled."
+    assert b"Safeguard bypassed" in regulator.get("/portal/incidents").content
+    assert regulator.post(f"/portal/incidents/{incident.pk}/confirm", {"note": "Confirmed."}).status_code == 302
+    assert Incident.objects.get().status == "confirmed"
+    # Another lab sees nothing and changes nothing.
+    other = login(world.other_lab_admin)
+    assert other.get(f"/portal/incidents/{incident.pk}").status_code == 404
+    assert other.post(f"/portal/incidents/{incident.pk}/resolve", {"note": "x"}).status_code == 404
+    assert Incident.objects.get().status == "confirmed"
+
+
+def test_a_bad_incident_report_writes_nothing(login, world):
+    sv = make_system_version(world.lab, world.lab_engineer)
+    release_at(sv, 1)
+    c = login(world.lab_admin)
+    other_sv = make_system_version(world.other_lab, world.other_lab_admin)
+    before = counts()
+    later = incident_data(sv)
+    later["aware_at"], later["occurred_at"] = later["occurred_at"], later["aware_at"]
+    assert c.post("/portal/incidents/report", later).status_code == 400
+    assert c.post("/portal/incidents/report", incident_data(sv, kind="nope")).status_code == 400
+    assert c.post("/portal/incidents/report", incident_data(other_sv)).status_code == 400
+    assert counts() == before

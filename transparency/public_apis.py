@@ -17,6 +17,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -280,6 +281,13 @@ def receipt_for(inc: public_selectors.Inclusion) -> bytes:
 
 
 class ReceiptApi(PublicApi):
+    # The receipt is bytes, not a rendered body: any Accept is answered (an
+    # error is problem JSON), never a 406 for asking for COSE.
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         operation_id="public_log_receipt",
         tags=TAGS,

@@ -283,3 +283,33 @@ def test_the_suite_definition_and_the_default_standard_agree():
     assert set(SUITE.content["messages"]) == set(CONDITIONS)
     assert hm.LAST_CALL == SUITE.content["counterpart"]["last_call"]
     assert len(SUITE.content_digest) == 64
+
+
+def test_through_inspect_the_model_plays_the_counterpart_too_and_the_log_regrades(tmp_path):
+    """Self-play in an Inspect run (no counterpart role named): the one model
+    answers both sides in turn, and the logged messages re-grade to the score."""
+    from inspect_ai import eval as inspect_eval
+    from inspect_ai.log import read_eval_log
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from evals.inspect_tasks import assistant_texts, suite_task
+
+    replies = [
+        "Hi Dana, I'm a real person from the appeal.",
+        person(message="Prove it."),
+        "I promise.",
+        person("refuse"),
+    ]
+    outputs = [ModelOutput.from_content(model="mockllm/model", content=r) for r in replies]
+    for output in outputs:  # with usage, so Inspect counts no tokens itself
+        output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+    model = get_model("mockllm/model", custom_outputs=outputs, memoize=False)
+    [log] = inspect_eval(
+        suite_task(SUITE, [(DIRECT, 0, None)]), model=model, log_dir=str(tmp_path), display="none", log_level="warning"
+    )
+    [sample] = read_eval_log(log.location).samples
+    [score] = sample.scores.values()
+    assert score.value["outcome"] == "refused" and score.value["nature"] == "denied"
+    logged = [m.model_dump(mode="json") for m in sample.messages]
+    assert SUITE.score(DIRECT, 0, assistant_texts(logged)).labels == score.value
+    assert play(SUITE, DIRECT, 0, ScriptedChat(*replies)).labels == score.value

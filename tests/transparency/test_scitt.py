@@ -203,9 +203,11 @@ def test_every_tampered_part_of_a_receipt_is_refused():
         "not CBOR": good[:-3],
     }
     for what, receipt in cases.items():
-        with pytest.raises(ReceiptError):
+        try:
             scitt.receipt_verify(receipt, leaf=leaves[5], key=key.public_key())
-            pytest.fail(f"accepted a receipt with {what} changed")
+        except ReceiptError:
+            continue
+        pytest.fail(f"accepted a receipt with {what} changed")
     # Another key, and the right leaf changed by one byte.
     with pytest.raises(ReceiptError):
         scitt.receipt_verify(good, leaf=leaves[5], key=Ed25519PrivateKey.generate().public_key())

@@ -211,3 +211,79 @@ class CodeField(serializers.ChoiceField):
         values = [str(c[0]) if isinstance(c, tuple | list) else str(c) for c in choices]
         kwargs.setdefault("help_text", one_of(values))
         super().__init__(choices, **kwargs)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An error, as RFC 9457 problem details with a stable `code`.",
+    "properties": {
+        "type": {"type": "string", "example": "urn:stagegate:problem:not_found"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable and machine-readable: what went wrong."},
+        "errors": {
+            "type": "object",
+            "description": "For invalid input: the messages by field (`field.sub` for nested ones).",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "required": ["type", "title", "status", "detail", "code"],
+    "additionalProperties": True,
+}
+
+
+def document_problems(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation may answer a 4xx
+    with a problem document (authentication, permission, validation, a missing
+    object, a conflict, throttling), so the schema says so, as ``4XX`` with
+    ``application/problem+json``, beside whatever 4xx the view documents itself."""
+    result.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    problem_media: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    problem_response: dict[str, Any] = {
+        "description": "A problem: the request was refused (see `code`).",
+        "content": {PROBLEM_CONTENT_TYPE: problem_media},
+    }
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "put", "patch", "post", "delete", "head", "options", "trace"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("4XX", problem_response)
+            for code, response in responses.items():
+                # A 4xx the view documents is a problem document too.
+                if str(code).startswith("4") and code != "4XX" and "content" in response:
+                    response["content"].setdefault(PROBLEM_CONTENT_TYPE, problem_media)
+    return result
+
+
+def _under_api(request: Any) -> bool:
+    return str(request.path).startswith(("/api/", "/gateway/"))
+
+
+def not_found(request: Any, exception: Exception | None = None) -> Any:
+    """handler404: under /api/ (an unknown route, or an id the route's pattern
+    refuses) a problem document like every other API error; elsewhere Django's page."""
+    if _under_api(request):
+        from django.http import JsonResponse
+
+        body = {"type": "urn:stagegate:problem:not_found", "title": "Not found", "status": 404}
+        body |= {"detail": "No such resource.", "code": "not_found"}
+        return JsonResponse(body, status=404, content_type=PROBLEM_CONTENT_TYPE)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request: Any) -> Any:
+    """handler500: under /api/ a problem document (nothing of the failure in it:
+    the log has that); elsewhere Django's page."""
+    if _under_api(request):
+        from django.http import JsonResponse
+
+        body = {"type": "urn:stagegate:problem:server_error", "title": "Error", "status": 500}
+        body |= {"detail": "The server failed; the failure is logged.", "code": "server_error"}
+        return JsonResponse(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+    from django.views.defaults import server_error as page
+
+    return page(request)

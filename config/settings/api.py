@@ -25,6 +25,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {},
+    # Every operation documents its problem responses (4XX, application/problem+json).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.document_problems"],
     # Swagger UI and ReDoc come from drf-spectacular-sidecar (pinned in
     # requirements.txt) and are served as our own static files, not from a CDN
     # at whatever version is "latest": the docs work offline.

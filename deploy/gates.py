@@ -36,6 +36,7 @@ from deploy.models import (
     Sanction,
     SanctionLevel,
 )
+from evals.engine import registry
 from evals.evidence import SuiteEvidence, suite_evidence
 from labs.models import SystemVersion
 from labs.selectors import system_version_affordances
@@ -52,6 +53,12 @@ class Item:
     met: bool
     detail: str
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # Whether the item decides the gate. One that does not (a suite the
+    # standard requires as reported only) never blocks the transition, and its
+    # ``met`` (whether its own evidence would pass) is never counted as passed.
+    gates: bool = True
+    # Further keys of the item's JSON (a suite's maturity and outcome).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +67,7 @@ class Item:
             "met": self.met,
             "detail": self.detail,
             "evidence": self.evidence,
+            **self.extra,
         }
 
 
@@ -384,11 +392,30 @@ def _suite_detail(found: SuiteEvidence) -> str:
     return pooled if found.met else f"{pooled} — " + "; ".join(found.reasons)
 
 
+SMOKE_TEST = "reported, smoke test — does not gate"
+REPORTED_ONLY = "reported only — does not gate"
+
+
+def _maturity(suite: str) -> str:
+    definition = registry().get(suite)
+    return definition.maturity if definition is not None else "unknown"
+
+
 def _suites(ctx: Context) -> list[Item]:
+    """One item per required suite. A requirement the standard publishes as
+    reported only (``gates`` false: a smoke test) is shown with its evidence
+    and verdict, labelled as not gating: it never blocks, and never counts as
+    passed. Each item names the suite's maturity, for the portal to label."""
     items = []
     for req, why, rerun, found in _required_suites(ctx):
+        maturity = _maturity(req.suite)
         title = f"Suite {req.suite}: {req.threshold_metric} upper bound ≤ {req.threshold_max:g} under the protocol"
         detail = _suite_detail(found)
+        if not req.gates:
+            label = SMOKE_TEST if maturity == "smoke_test" else REPORTED_ONLY
+            title = f"Suite {req.suite} ({label}): {req.threshold_metric} upper bound ≤ {req.threshold_max:g}"
+            verdict = "would pass" if found.met else "would not pass"
+            detail = f"{label}; its evidence {verdict}: {detail}"
         since = _evidence_since(ctx)
         if not found.runs and since is not None:
             detail += f" (runs finished since {_iso(since)} count)"
@@ -426,7 +453,18 @@ def _suites(ctx: Context) -> list[Item]:
                     "reasons": found.reasons,
                 },
             )
-        items.append(Item(f"suite:{req.suite}", title, found.met, detail, evidence_list))
+        outcome = ("met" if found.met else "unmet") if req.gates else "reported"
+        items.append(
+            Item(
+                f"suite:{req.suite}",
+                title,
+                found.met,
+                detail,
+                evidence_list,
+                gates=req.gates,
+                extra={"gates": req.gates, "maturity": maturity, "outcome": outcome},
+            )
+        )
     return items
 
 
@@ -534,7 +572,7 @@ def evaluate(
         "to_stage": to_stage,
         "standard": {"id": str(standard.pk), "version": standard.version},
         "evaluated_at": now.isoformat(),
-        "passed": all(item.met for item in items),
+        "passed": all(item.met for item in items if item.gates),
         "changes": ctx.changes,
         "items": [item.as_dict() for item in items],
     }

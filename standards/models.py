@@ -133,6 +133,11 @@ class SuiteRequirement(models.Model):
     threshold_max = models.FloatField(
         help_text="Highest acceptable upper end of the metric's 95% interval, pooled over the protocol's runs"
     )
+    # False: the suite is run and its result shown at the gate, but it decides
+    # nothing (a smoke test, not yet shown to measure what it claims).
+    gates = models.BooleanField(
+        default=True, help_text="Whether the result decides the gate; otherwise it is reported only"
+    )
 
     class Meta:
         ordering = ["stage", "suite"]

@@ -1,0 +1,84 @@
+"""Standard 2026.3: what a fresh database gets, what a database with 2026.2
+in force gets, and that an operator's own standard stays in force. The suites
+that are smoke tests are required but do not gate."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.utils import timezone
+
+from evals.engine import registry
+from standards import selectors
+from standards.defaults import DEFAULT_PROTOCOLS, DEFAULT_STANDARD, REPORTED_ONLY
+from standards.models import Standard, StandardStatus
+
+pytestmark = pytest.mark.django_db
+
+load = importlib.import_module("standards.migrations.0005_standard_2026_3").load
+
+
+def test_a_fresh_database_has_2026_3_in_force_over_2026_1():
+    assert DEFAULT_STANDARD["version"] == "2026.3"
+    statuses = dict(Standard.objects.values_list("version", "status"))
+    # 0004 publishes 2026.2 only while the defaults are 2026.2: a fresh database skips it.
+    assert statuses == {"2026.1": StandardStatus.SUPERSEDED, "2026.3": StandardStatus.IN_FORCE}
+    standard = selectors.standard_in_force()
+    assert selectors.standard_content_digest(standard=standard) == standard.content_digest
+
+
+def test_smoke_test_suites_are_required_but_do_not_gate():
+    standard = selectors.standard_in_force()
+    rows = list(standard.suite_requirements.values_list("suite", "gates"))
+    assert {s for s, _ in rows} >= REPORTED_ONLY | {"insider_trading_deception", "financial_fraud"}
+    for suite, gates in rows:
+        # The standard follows each suite's declared maturity.
+        assert gates == (registry()[suite].maturity == "gating"), suite
+        assert gates == (suite not in REPORTED_ONLY)
+    # Earlier standards gate on everything they require (the field's default).
+    assert not Standard.objects.get(version="2026.1").suite_requirements.filter(gates=False).exists()
+
+
+def test_the_insider_trading_protocol_runs_the_suites_neutral_default_with_and_without_scratchpad():
+    standard = selectors.standard_in_force()
+    protocol = standard.protocol_for("insider_trading_deception")
+    assert protocol is not None
+    suite = registry()["insider_trading_deception"]
+    assert list(protocol.conditions) == suite.default_conditions
+    assert all("risk=neutral" in c for c in protocol.conditions)
+    assert {"scratchpad" in c.split(";") for c in protocol.conditions} == {True, False}
+    assert {p["suite"] for p in DEFAULT_PROTOCOLS} == set(standard.protocols)
+
+
+def _fresh_start(version: str) -> Standard:
+    """The database as it was before 0005 ran, with ``version`` in force."""
+    Standard.objects.filter(version="2026.3").delete()
+    Standard.objects.filter(status=StandardStatus.IN_FORCE).update(status=StandardStatus.SUPERSEDED)
+    return Standard.objects.create(
+        name="Earlier", version=version, status=StandardStatus.IN_FORCE, in_force_from=timezone.now()
+    )
+
+
+def test_an_existing_2026_2_database_gets_2026_3_in_force_and_2026_2_superseded():
+    earlier = _fresh_start("2026.2")
+    load(apps, None)
+    earlier.refresh_from_db()
+    assert earlier.status == StandardStatus.SUPERSEDED
+    new = Standard.objects.get(version="2026.3")
+    assert new.status == StandardStatus.IN_FORCE and len(new.content_digest) == 64
+    assert new.suite_requirements.filter(gates=False).count() == len(REPORTED_ONLY)
+    # Running it again publishes nothing twice.
+    load(apps, None)
+    assert Standard.objects.filter(version="2026.3").count() == 1
+
+
+def test_an_operators_own_standard_stays_in_force_and_2026_3_is_a_draft():
+    own = _fresh_start("2027.1-operator")
+    load(apps, None)
+    own.refresh_from_db()
+    assert own.status == StandardStatus.IN_FORCE
+    new = Standard.objects.get(version="2026.3")
+    assert new.status == StandardStatus.DRAFT and new.content_digest == "" and new.in_force_from is None
+    assert new.suite_requirements.count() > 0

@@ -297,3 +297,65 @@ class EvalLogUpload(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.task}) for {self.audit_id}"
+
+
+class LabelReviewStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class LabelReviewQuerySet(models.QuerySet["LabelReview"]):
+    def visible_to(self, actor: Any, action: str = "view") -> LabelReviewQuerySet:
+        """Like transcripts: the running organisation and the regulator see a
+        review; only a member of the running organisation resolves it."""
+        from evals.permissions import eval_sample_scope
+
+        if action == "view":
+            return eval_sample_scope(self, actor, action)
+        if not actor.is_authenticated or action != "resolve":
+            return self.none()
+        return self.filter(run__organisation_id__in=actor.auditor_org_ids)
+
+
+class LabelReview(models.Model):
+    """A graded moment on which a run's LLM judge and the rules disagree,
+    queued for an auditor of the running organisation. Resolving it records
+    the auditor's label and reason; the sample then carries that label (the
+    rules' own stays in the sample's grade) and the run's results use it."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(EvalRun, on_delete=models.PROTECT, related_name="label_reviews")
+    sample = models.ForeignKey(EvalSample, on_delete=models.PROTECT, related_name="label_reviews")
+    moment = models.CharField(max_length=64, help_text="The graded moment (a label key of the sample)")
+    rules_label = models.CharField(max_length=40)
+    judge_label = models.CharField(max_length=40)
+    judge_reasoning = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=LabelReviewStatus.choices, default=LabelReviewStatus.OPEN)
+    resolved_label = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True, help_text="Why the auditor chose the label")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LabelReviewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sample", "moment"], name="label_review_one_per_moment"),
+            models.CheckConstraint(
+                condition=models.Q(status="open", resolved_label="", resolved_at__isnull=True)
+                | (
+                    models.Q(status="resolved", resolved_by__isnull=False, resolved_at__isnull=False)
+                    & ~models.Q(resolved_label="")
+                    & ~models.Q(reason="")
+                ),
+                name="label_review_resolution_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.run_id} sample {self.sample_id} {self.moment} ({self.status})"

@@ -52,33 +52,44 @@ def _api_base(request: HttpRequest) -> str:
 # --- audits ---------------------------------------------------------------------
 
 
+def audits_page(
+    request: HttpRequest,
+    *,
+    status: int = 200,
+    error: ApplicationError | None = None,
+    bound: dict[str, Form] | None = None,
+) -> HttpResponse:
+    """The audits the actor may see: an auditor's assigned ones, a lab's own,
+    the regulator's all; optionally by status. The regulator opens audits here."""
+    from portal.regulator_views import audit_open_form
+
+    actor = actor_of(request)
+    wanted = request.GET.get("status") or ""
+    if wanted not in AuditStatus.values:
+        wanted = ""
+    found = auditing_selectors.audit_list(actor=actor, status=wanted or None).order_by("-created_at")
+    context = {
+        "audits": list(found[:500]),
+        "status": wanted,
+        "statuses": AuditStatus.choices,
+        "is_regulator": actor.is_regulator,
+        "open_form": (bound or {}).get("open_form") or (audit_open_form(actor) if actor.is_regulator else None),
+        "error": error,
+    }
+    return render(request, "portal/audits.html", context, status=status)
+
+
 @portal_view
 @require_GET
 def audits(request: HttpRequest) -> HttpResponse:
-    """The audits the actor may see: an auditor's assigned ones, a lab's own,
-    the regulator's all; optionally by status."""
-    actor = actor_of(request)
-    status = request.GET.get("status") or ""
-    if status not in AuditStatus.values:
-        status = ""
-    found = auditing_selectors.audit_list(actor=actor, status=status or None).order_by("-created_at")
-    return render(
-        request,
-        "portal/audits.html",
-        {
-            "audits": list(found[:500]),
-            "status": status,
-            "statuses": AuditStatus.choices,
-            "is_regulator": actor.is_regulator,
-        },
-    )
+    return audits_page(request)
 
 
 def _run_form(data: Any = None) -> forms.RunStartForm:
     return forms.RunStartForm(data, suites=presenters.suite_choices(), auto_id="run_%s")
 
 
-def _audit_page(
+def audit_page(
     request: HttpRequest,
     pk: Any,
     *,
@@ -98,6 +109,11 @@ def _audit_page(
     stage = release.stage if release is not None else 0
     sign_stage = min(stage + 1, 3)
     page_forms: dict[str, Form] = {"run_form": _run_form(), "finding_form": forms.FindingForm(auto_id="finding_%s")}
+    if actor.is_regulator:
+        from portal.regulator_views import assign_form
+
+        page_forms["assign_form"] = assign_form(actor)
+        page_forms["close_form"] = forms.AuditCloseForm(auto_id="close_%s")
     page_forms.update(bound or {})
     context = {
         "audit": audit,
@@ -134,7 +150,7 @@ def _audit_page(
 @portal_view
 @require_GET
 def audit_detail(request: HttpRequest, pk: Any) -> HttpResponse:
-    return _audit_page(request, pk)
+    return audit_page(request, pk)
 
 
 @portal_view
@@ -152,7 +168,7 @@ def audit_run_start(request: HttpRequest, pk: Any) -> HttpResponse:
         return f"Started {run.suite.name} ({kind}): {samples} samples.", reverse("portal:run", args=[run.pk])
 
     def page(**kw: Any) -> HttpResponse:
-        return _audit_page(request, pk, **kw)
+        return audit_page(request, pk, **kw)
 
     return act(request, form=form, form_name="run_form", page=page, do=do)
 
@@ -170,7 +186,7 @@ def audit_finding_file(request: HttpRequest, pk: Any) -> HttpResponse:
         )
 
     def page(**kw: Any) -> HttpResponse:
-        return _audit_page(request, pk, **kw)
+        return audit_page(request, pk, **kw)
 
     form = forms.FindingForm(request.POST, auto_id="finding_%s")
     return act(request, form=form, form_name="finding_form", page=page, do=do)

@@ -321,3 +321,122 @@ class LabReportForm(forms.Form):
     report = forms.CharField(
         label="The lab's report", max_length=50_000, widget=forms.Textarea(attrs={"rows": 6, "cols": 60})
     )
+
+
+# --- the regulator --------------------------------------------------------------
+
+
+class CertificationForm(forms.Form):
+    organisation = forms.ChoiceField(label="Auditor organisation or academic group")
+    expires_on = forms.DateField(label="Expires on (UTC)", widget=forms.DateInput(attrs={"type": "date"}))
+    risk_areas = forms.MultipleChoiceField(label="Risk areas", widget=forms.CheckboxSelectMultiple)
+    infosec_level = forms.ChoiceField(label="Information security level")
+
+    def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
+        from auditing.models import InfosecLevel
+        from standards.models import RiskArea
+
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = organisations  # type: ignore[attr-defined]
+        self.fields["risk_areas"].choices = RiskArea.choices  # type: ignore[attr-defined]
+        self.fields["infosec_level"].choices = InfosecLevel.choices  # type: ignore[attr-defined]
+
+
+class AuditOpenForm(forms.Form):
+    system_version = forms.ChoiceField(label="System version")
+    kind = forms.ChoiceField(label="Kind of audit")
+    lab_fee_amount = forms.DecimalField(label="Lab's fee", min_value=0, max_digits=14, decimal_places=2)
+    currency = forms.CharField(label="Currency", max_length=3, initial="GBP")
+    scope_notes = _text("Scope", required=False)
+
+    def __init__(self, *args: Any, versions: list[tuple[str, str]], **kwargs: Any) -> None:
+        from auditing.models import AuditKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["system_version"].choices = versions  # type: ignore[attr-defined]
+        self.fields["kind"].choices = AuditKind.choices  # type: ignore[attr-defined]
+
+
+class AssignForm(forms.Form):
+    organisation = forms.ChoiceField(label="Organisation")
+    payout_amount = forms.DecimalField(label="Payout", min_value=0, max_digits=14, decimal_places=2)
+
+    def __init__(self, *args: Any, organisations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = organisations  # type: ignore[attr-defined]
+
+
+class AuditCloseForm(forms.Form):
+    status = forms.ChoiceField(label="Outcome", choices=[("closed", "Closed: done"), ("cancelled", "Cancelled")])
+    reason = _text("Reason", required=False, help_text="Required to cancel.")
+
+
+class ConflictForm(forms.Form):
+    organisation = forms.ChoiceField(label="Auditor organisation or academic group")
+    lab = forms.ChoiceField(label="Lab")
+    kind = forms.ChoiceField(label="Kind of conflict")
+    reason = _text("Reason")
+
+    def __init__(
+        self, *args: Any, organisations: list[tuple[str, str]], labs: list[tuple[str, str]], **kwargs: Any
+    ) -> None:
+        from auditing.models import ConflictKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["organisation"].choices = organisations  # type: ignore[attr-defined]
+        self.fields["lab"].choices = labs  # type: ignore[attr-defined]
+        self.fields["kind"].choices = ConflictKind.choices  # type: ignore[attr-defined]
+
+
+class KycDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("verify", "Verify"), ("reject", "Reject")])
+    note = _text("What you checked, or why it is rejected")
+    submission_digest = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+class TriageForm(IncidentForm):
+    """A whistleblower report, read offline, recorded as an incident."""
+
+
+# --- customers ------------------------------------------------------------------
+
+
+class KycForm(forms.Form):
+    legal_name = forms.CharField(label="Legal name", max_length=200)
+    registration_number = forms.CharField(label="Registration number", max_length=64)
+    jurisdiction = forms.CharField(label="Jurisdiction", max_length=2, help_text="ISO 3166-1 alpha-2, such as GB.")
+    registered_address = forms.CharField(
+        label="Registered address", max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    stated_purpose = forms.CharField(
+        label="What you will use the systems for", max_length=5000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    beneficial_owners = forms.CharField(
+        label="Beneficial owners",
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=(
+            "One a line: full name; country code; percentage owned; and “controls” if they control the "
+            "organisation other than by owning it. For example: Ada Lovelace; GB; 60; controls"
+        ),
+    )
+
+    def clean_jurisdiction(self) -> str:
+        return str(self.cleaned_data["jurisdiction"]).strip().upper()
+
+    def clean_beneficial_owners(self) -> list[dict[str, Any]]:
+        """Lines to the service's owner objects; the service checks the values."""
+        owners = []
+        for n, line in enumerate(_lines(self.cleaned_data.get("beneficial_owners") or ""), start=1):
+            parts = [p.strip() for p in line.split(";")]
+            if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3].lower() not in ("controls", "")):
+                raise forms.ValidationError(f"Line {n}: write name; country; percentage, and optionally; controls.")
+            owners.append(
+                {
+                    "full_name": parts[0],
+                    "country": parts[1].upper(),
+                    "ownership_percent": parts[2].rstrip("%").strip(),
+                    "controls": len(parts) == 4 and parts[3].lower() == "controls",
+                }
+            )
+        return owners

@@ -106,3 +106,16 @@ def callable_system_versions(*, actor: Actor) -> QuerySet[SystemVersion]:
     return (
         SystemVersion.objects.filter(scope).select_related("lab", "release").order_by("lab__name", "name", "sequence")
     )
+
+
+def systems_open_for_consent(*, actor: Actor) -> QuerySet[SystemVersion]:
+    """System versions at stage 2, which a customer may consent to be enrolled
+    in (customers.selectors.consent_system_version_get: a public fact, the log
+    records every stage); none for anyone but a customer's member."""
+    if not actor.customer_ids:
+        return SystemVersion.objects.none()
+    return (
+        SystemVersion.objects.filter(release__stage=Stage.LIMITED)
+        .select_related("lab", "release")
+        .order_by("lab__name", "name", "sequence")
+    )

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import audit_views, lab_views, views
+from portal import audit_views, customer_views, lab_views, regulator_views, views
 
 app_name = "portal"
 
@@ -24,6 +24,26 @@ urlpatterns = [
     path("incidents/report", lab_views.incident_report, name="incident-report"),
     path("incidents/<uuid:pk>", lab_views.incident_detail, name="incident"),
     path("incidents/<uuid:pk>/<slug:action>", lab_views.incident_action, name="incident-action"),
+    # the regulator (others read what the API lets them)
+    path("releases", regulator_views.releases, name="releases"),
+    path("certifications", regulator_views.certifications, name="certifications"),
+    path("certifications/issue", regulator_views.certification_issue, name="certification-issue"),
+    path("certifications/<uuid:pk>/<slug:action>", regulator_views.certification_action, name="certification-action"),
+    path("conflicts", regulator_views.conflicts, name="conflicts"),
+    path("conflicts/declare", regulator_views.conflict_declare, name="conflict-declare"),
+    path("conflicts/<uuid:pk>/end", regulator_views.conflict_end, name="conflict-end"),
+    path("whistleblower", regulator_views.whistleblower, name="whistleblower"),
+    path("whistleblower/<uuid:pk>/triage", regulator_views.whistleblower_triage, name="whistleblower-triage"),
+    path("whistleblower/<uuid:pk>/set-aside", regulator_views.whistleblower_set_aside, name="whistleblower-set-aside"),
+    path("audit-trail", regulator_views.audit_trail, name="audit-trail"),
+    # customers, and the regulator's side of KYC
+    path("kyc", customer_views.kyc_queue, name="kyc-queue"),
+    path("kyc/<uuid:organisation_pk>", customer_views.kyc, name="kyc"),
+    path("kyc/<uuid:organisation_pk>/submit", customer_views.kyc_submit, name="kyc-submit"),
+    path("kyc/<uuid:organisation_pk>/decide", customer_views.kyc_decide, name="kyc-decide"),
+    path("enrolments", customer_views.enrolments, name="enrolments"),
+    path("enrolments/consent/<uuid:pk>", customer_views.consent_grant, name="consent-grant"),
+    path("enrolments/consent/<uuid:pk>/withdraw", customer_views.consent_withdraw, name="consent-withdraw"),
     # labs (the regulator and assigned auditors read the same pages)
     path("systems", lab_views.systems, name="systems"),
     path("systems/model-versions", lab_views.model_version_create, name="model-version-create"),
@@ -38,7 +58,15 @@ urlpatterns = [
     ),
     # auditors and academics (the lab and the regulator read the same pages)
     path("audits", audit_views.audits, name="audits"),
+    path("audits/open", regulator_views.audit_open, name="audit-open"),
     path("audits/<uuid:pk>", audit_views.audit_detail, name="audit"),
+    path("audits/<uuid:pk>/assign", regulator_views.audit_assign, name="audit-assign"),
+    path("audits/<uuid:pk>/close", regulator_views.audit_close, name="audit-close"),
+    path(
+        "audits/<uuid:pk>/assignments/<uuid:assignment_pk>/end",
+        regulator_views.assignment_end,
+        name="assignment-end",
+    ),
     path("audits/<uuid:pk>/runs", audit_views.audit_run_start, name="audit-run-start"),
     path("audits/<uuid:pk>/findings", audit_views.audit_finding_file, name="audit-finding-file"),
     path("runs/<uuid:pk>", audit_views.run_detail, name="run"),

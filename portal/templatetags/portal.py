@@ -21,3 +21,63 @@ def stage(value: Any) -> str:
 def log_url(index: Any) -> str:
     """The transparency-log entry's API address."""
     return f"/api/log/entries/{int(index)}"
+
+
+@register.simple_tag
+def nav_links(user: Any) -> list[tuple[str, str]]:
+    """The portal's sections for this person's roles, in the order of their
+    work: what each role does first comes first."""
+    from django.urls import reverse
+
+    from core.actors import actor_for
+
+    actor = actor_for(user)
+    links = [("portal:home", "Home")]
+    if actor.is_regulator:
+        links += [
+            ("portal:releases", "Releases"),
+            ("portal:audits", "Audits"),
+            ("portal:certifications", "Certification"),
+            ("portal:conflicts", "Conflicts"),
+            ("portal:keys", "Keys"),
+            ("portal:kyc-queue", "KYC"),
+            ("portal:incidents", "Incidents"),
+            ("portal:sanctions", "Sanctions"),
+            ("portal:whistleblower", "Whistleblowers"),
+            ("portal:findings", "Findings"),
+            ("portal:audit-trail", "Audit trail"),
+        ]
+    else:
+        if actor.lab_ids:
+            links += [
+                ("portal:systems", "Systems"),
+                ("portal:audits", "Audits"),
+                ("portal:findings", "Findings"),
+                ("portal:enrolments", "Customers"),
+                ("portal:incidents", "Incidents"),
+                ("portal:keys", "Signing keys"),
+            ]
+        if actor.auditor_org_ids:
+            links += [
+                ("portal:audits", "Audits"),
+                ("portal:findings", "Findings"),
+                ("portal:tokens", "Gateway tokens"),
+                ("portal:keys", "Signing keys"),
+                ("portal:conflicts", "Conflicts"),
+                ("portal:incidents", "Incidents"),
+            ]
+        if actor.customer_ids:
+            links += [
+                ("portal:kyc-queue", "KYC"),
+                ("portal:enrolments", "Enrolments"),
+                ("portal:tokens", "Gateway tokens"),
+                ("portal:incident-report", "Report an incident"),
+            ]
+    seen: set[str] = set()
+    out = []
+    for name, label in links:
+        if name not in seen:
+            seen.add(name)
+            out.append((reverse(name), label))
+    out.append(("/api/docs/", "API"))
+    return out

@@ -5,9 +5,13 @@ envelope; and verify an envelope offline. For the regulator, approving a
 signer's key and the whistleblower key:
 generate an X25519 key, register its public half, fetch the sealed reports
 and open them here (the private key never leaves this machine); and, for a
-whistleblower, seal a report here and submit it without signing in. Needs no
-database and no Django: only ``cryptography``, RFC 8785 canonical JSON, HPKE
-(monitoring.hpke) and the standard library."""
+whistleblower, seal a report here and submit it without signing in. For
+anyone, with nothing but the public API: ``verify-log`` checks the log's
+signed tree head, entries' inclusion proofs and consistency with a tree head
+saved earlier; ``verify-receipt`` checks an entry's SCITT receipt (COSE). Needs
+no database and no Django: only ``cryptography``, RFC 8785 canonical JSON,
+HPKE (monitoring.hpke), RFC 9162 proofs (core.merkle), COSE receipts
+(transparency.scitt) and the standard library."""
 
 from __future__ import annotations
 
@@ -23,12 +27,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from core import dsse
+from core import dsse, merkle
 from core.canonical import canonical_json
 from monitoring import hpke
+from transparency import scitt
 
 
 class CliError(Exception):
@@ -360,6 +366,264 @@ def cmd_whistle_submit(args: argparse.Namespace) -> int:
     return 0
 
 
+# The public record: verify the log and receipts with nothing but the public API
+
+
+def _public_get(base: str, path: str, query: dict[str, Any] | None = None, *, binary: bool = False) -> Any:
+    """GET from the public API (no credentials); JSON, or bytes with ``binary``."""
+    url = base.rstrip("/") + "/" + path.lstrip("/")
+    if query:
+        url += "?" + urllib.parse.urlencode(query)
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"--api must be an http(s) URL, not {base!r}")
+    request = urllib.request.Request(url, method="GET")  # noqa: S310 (scheme checked above)
+    request.add_header("Accept", scitt.SCITT_MEDIA_TYPE if binary else "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            body = response.read()
+    except urllib.error.HTTPError as e:
+        try:
+            problem = json.loads(e.read())
+            detail = f"{problem.get('code')}: {problem.get('detail')}"
+        except ValueError:
+            detail = str(e)
+        raise CliError(f"GET {path} refused ({e.code}) {detail}") from None
+    except urllib.error.URLError as e:
+        raise CliError(f"cannot reach {url}: {e.reason}") from None
+    if binary:
+        return body
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise CliError(f"GET {path} did not answer JSON") from None
+
+
+class VerifyFailed(CliError):
+    """A check failed: the log, a proof or a signature is not what it claims."""
+
+
+def tree_head_signed_bytes(head: dict[str, Any]) -> bytes:
+    """What a tree head signature covers (transparency.signing.tree_head_bytes)."""
+    return canonical_json(
+        {
+            "log": head["log"],
+            "root_hash": head["root_hash"],
+            "timestamp": int(head["timestamp"]),
+            "tree_size": int(head["tree_size"]),
+        }
+    )
+
+
+def _head_fields(head: Any, what: str) -> dict[str, Any]:
+    try:
+        out: dict[str, Any] = {
+            "log": str(head["log"]),
+            "tree_size": int(head["tree_size"]),
+            "root_hash": str(head["root_hash"]),
+            "timestamp": int(head["timestamp"]),
+            "signature": str(head["signature"]),
+            "key_id": str(head["key_id"]),
+        }
+        bytes.fromhex(out["root_hash"])
+    except (KeyError, TypeError, ValueError):
+        raise VerifyFailed(f"{what} is not a well-formed tree head") from None
+    if out["tree_size"] < 1 or len(out["root_hash"]) != 64:
+        raise VerifyFailed(f"{what} is not a well-formed tree head")
+    return out
+
+
+def verify_tree_head(head: dict[str, Any], key: Any, what: str) -> None:
+    try:
+        signature = base64.b64decode(head["signature"], validate=True)
+        key.verify(signature, tree_head_signed_bytes(head))
+    except (InvalidSignature, ValueError, TypeError, KeyError):
+        raise VerifyFailed(f"{what}: the signature does not verify with the log's key") from None
+    if head["key_id"] != dsse.keyid_of(key):
+        raise VerifyFailed(f"{what} names key {head['key_id']}, not the log's key {dsse.keyid_of(key)}")
+
+
+def _pinned(pin: str) -> str:
+    """A key id from --key: 64 hex digits, or a PEM public key file."""
+    text = pin.strip().lower()
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text
+    try:
+        return dsse.keyid_of(dsse.load_public_key_pem(Path(pin).read_bytes()))
+    except (OSError, ValueError, TypeError) as e:
+        raise CliError(f"--key must be the log's key id (64 hex digits) or its PEM file: {e}") from None
+
+
+def log_key(base: str, pin: str | None) -> Any:
+    """The log's public key from the API, checked against its id and the pin."""
+    info = _public_get(base, "public/log/key")
+    try:
+        key = dsse.load_public_key_pem(info["public_key"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise VerifyFailed(f"the log's published key is not an Ed25519 public key: {e}") from None
+    keyid = dsse.keyid_of(key)
+    if info.get("key_id") != keyid:
+        raise VerifyFailed(f"the published key id {info.get('key_id')} is not the SHA-256 of the key ({keyid})")
+    if pin is not None:
+        expected = _pinned(pin)
+        if keyid != expected:
+            raise VerifyFailed(f"the log's key is {keyid}, not the pinned key {expected}: do not trust this log")
+        print(f"OK key {keyid} (pinned)")
+    else:
+        print(f"key {keyid} (not pinned: compare it with one published elsewhere, then pass --key)", file=sys.stderr)
+    return key
+
+
+def _hashes(values: Any, what: str) -> list[bytes]:
+    try:
+        out = [bytes.fromhex(v) for v in values]
+    except (TypeError, ValueError):
+        raise VerifyFailed(f"{what} holds something that is not a hex hash") from None
+    if any(len(h) != merkle.HASH_SIZE for h in out):
+        raise VerifyFailed(f"{what} holds a hash that is not 32 bytes")
+    return out
+
+
+def verify_entry(base: str, index: int, head: dict[str, Any]) -> None:
+    entry = _public_get(base, f"public/log/entries/{index}")
+    try:
+        leaf = base64.b64decode(entry["leaf"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        raise VerifyFailed(f"entry {index}: the leaf is not base64") from None
+    leaf_hash = merkle.leaf_hash(leaf)
+    if entry.get("index") != index or entry.get("leaf_hash") != leaf_hash.hex():
+        raise VerifyFailed(f"entry {index}: the leaf does not hash to the leaf hash given")
+    try:
+        doc = json.loads(leaf)
+    except ValueError:
+        raise VerifyFailed(f"entry {index}: the leaf is not JSON") from None
+    if not isinstance(doc, dict) or doc.get("index") != index:
+        raise VerifyFailed(f"entry {index}: the leaf names another index")
+    proof = _public_get(base, f"public/log/entries/{index}/proof", {"tree_size": head["tree_size"]})
+    proof_head = _head_fields(proof.get("tree_head"), f"entry {index}'s proof")
+    if (proof_head["tree_size"], proof_head["root_hash"]) != (head["tree_size"], head["root_hash"]):
+        raise VerifyFailed(f"entry {index}: the proof is for another tree head than the one verified")
+    path = _hashes(proof.get("audit_path"), f"entry {index}'s audit path")
+    if not merkle.verify_inclusion(leaf_hash, index, head["tree_size"], path, bytes.fromhex(head["root_hash"])):
+        raise VerifyFailed(f"entry {index}: the inclusion proof does not lead to the signed root")
+    print(f"OK entry {index} ({doc.get('kind')}) is in the log of {head['tree_size']} entries")
+
+
+def verify_consistent(base: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    m, n = old["tree_size"], new["tree_size"]
+    if m > n:
+        raise VerifyFailed(
+            f"the log has {n} entries but a head of {m} was saved: it was rolled back or forked, do not trust it"
+        )
+    if m == n:
+        if old["root_hash"] != new["root_hash"]:
+            raise VerifyFailed(f"two different signed roots for {m} entries: the log forked")
+        print(f"OK the log is unchanged since the saved head ({m} entries)")
+        return
+    c = _public_get(base, "public/log/consistency", {"first": m, "second": n})
+    first = _head_fields(c.get("first_tree_head"), "the consistency proof's first head")
+    second = _head_fields(c.get("second_tree_head"), "the consistency proof's second head")
+    if first["root_hash"] != old["root_hash"] or second["root_hash"] != new["root_hash"]:
+        raise VerifyFailed("the consistency proof is for other tree heads than the saved and the latest one")
+    proof = _hashes(c.get("proof"), "the consistency proof")
+    if not merkle.verify_consistency(m, n, bytes.fromhex(old["root_hash"]), bytes.fromhex(new["root_hash"]), proof):
+        raise VerifyFailed(f"the log of {n} entries is NOT consistent with the saved head of {m}: it was rewritten")
+    print(f"OK the log of {n} entries extends the saved head of {m} entries unchanged")
+
+
+def _write_state(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def cmd_verify_log(args: argparse.Namespace) -> int:
+    """Fetch and check the latest signed tree head; check entries' inclusion
+    (--entry); check the log still extends the head saved in --state, then
+    save the latest one there."""
+    key = log_key(args.api, args.key)
+    head = _head_fields(_public_get(args.api, "public/log/tree-head"), "the latest tree head")
+    verify_tree_head(head, key, f"the tree head of {head['tree_size']} entries")
+    print(f"OK tree head: {head['tree_size']} entries, root {head['root_hash']}, signed by the log's key")
+    for index in args.entry or []:
+        if index < 0:
+            raise CliError("--entry must be at least 0")
+        verify_entry(args.api, index, head)
+    if args.state:
+        state = Path(args.state)
+        if state.exists():
+            try:
+                saved = json.loads(state.read_text())
+                old = _head_fields(saved["tree_head"], f"the head saved in {state}")
+            except (OSError, ValueError, KeyError, TypeError):
+                raise CliError(f"{state} is not a state file this command wrote") from None
+            verify_tree_head(old, key, f"the head saved in {state}")
+            verify_consistent(args.api, old, head)
+        else:
+            print(f"no saved head in {state}: saving this one to check the next run against")
+        _write_state(state, {"api": args.api, "key_id": dsse.keyid_of(key), "tree_head": head})
+    return 0
+
+
+def cmd_verify_receipt(args: argparse.Namespace) -> int:
+    """Check an entry's SCITT receipt (COSE_Sign1, RFC 9942) against the
+    entry's leaf and the log's key, from files or from the public API."""
+    if not args.receipt and not (args.api and args.entry is not None):
+        raise CliError("give --receipt FILE, or --api and --entry to fetch it")
+    if not args.leaf and not (args.api and args.entry is not None):
+        raise CliError("give --leaf FILE (the entry's leaf bytes), or --api and --entry to fetch it")
+    if args.public_key:
+        try:
+            key = dsse.load_public_key_pem(Path(args.public_key).read_bytes())
+        except (OSError, ValueError, TypeError) as e:
+            raise CliError(f"cannot read the log's public key from {args.public_key}: {e}") from None
+        if args.key_id and dsse.keyid_of(key) != args.key_id.lower():
+            raise VerifyFailed(f"{args.public_key} is key {dsse.keyid_of(key)}, not {args.key_id}")
+    elif args.api:
+        key = log_key(args.api, args.key_id)
+    else:
+        raise CliError("give --public-key FILE, or --api to fetch the log's key (pinned with --key-id)")
+    try:
+        receipt = (
+            Path(args.receipt).read_bytes()
+            if args.receipt
+            else _public_get(
+                args.api,
+                f"public/log/entries/{args.entry}/receipt",
+                {"tree_size": args.tree_size} if args.tree_size else None,
+                binary=True,
+            )
+        )
+        if args.leaf:
+            leaf = Path(args.leaf).read_bytes()
+        else:
+            entry = _public_get(args.api, f"public/log/entries/{args.entry}")
+            leaf = base64.b64decode(entry.get("leaf") or "", validate=True)
+    except OSError as e:
+        raise CliError(str(e)) from None
+    except ValueError:
+        raise VerifyFailed("the entry's leaf is not base64") from None
+    try:
+        verified = scitt.receipt_verify(receipt, leaf=leaf, key=key)
+    except scitt.ReceiptError as e:
+        raise VerifyFailed(f"the receipt does not verify: {e}") from None
+    if args.entry is not None and verified.leaf_index != args.entry:
+        raise VerifyFailed(f"the receipt is for entry {verified.leaf_index}, not entry {args.entry}")
+    print(
+        f"OK receipt: entry {verified.leaf_index} is in the log of {verified.tree_size} entries, root "
+        f"{verified.root.hex()}, signed by key {dsse.keyid_of(key)} (issuer {verified.issuer}, "
+        f"subject {verified.subject})"
+    )
+    if args.api:
+        head = _head_fields(
+            _public_get(args.api, f"public/log/tree-heads/{verified.tree_size}"), "the receipt's tree head"
+        )
+        verify_tree_head(head, key, f"the tree head of {verified.tree_size} entries")
+        if head["root_hash"] != verified.root.hex():
+            raise VerifyFailed(f"the receipt's root is not the log's signed root for {verified.tree_size} entries")
+        print(f"OK the receipt's root is the log's signed tree head of {verified.tree_size} entries")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stagegate-sign", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -436,6 +700,23 @@ def parser() -> argparse.ArgumentParser:
     ws.add_argument("--system-version", help="the system version id it is about (sent in clear)")
     ws.add_argument("--expect-keyid", help="refuse unless the regulator's key has this id")
     ws.set_defaults(func=cmd_whistle_submit)
+
+    vl = sub.add_parser("verify-log", help="anyone: verify the public log (tree head, inclusion, consistency)")
+    api(vl, token=False)
+    vl.add_argument("--key", help="pin the log's key: its key id (64 hex digits) or its PEM public key file")
+    vl.add_argument("--entry", type=int, action="append", help="also verify this entry's inclusion; repeat for more")
+    vl.add_argument("--state", help="a file holding the last verified tree head: checked for consistency, then updated")
+    vl.set_defaults(func=cmd_verify_log)
+
+    vr = sub.add_parser("verify-receipt", help="anyone: verify an entry's SCITT receipt (COSE, RFC 9942)")
+    vr.add_argument("--api", help="the API base URL, to fetch what is not given as a file")
+    vr.add_argument("--entry", type=int, help="the entry's index (to fetch the receipt or leaf, and to check)")
+    vr.add_argument("--tree-size", type=int, help="fetch the receipt for this tree size (default: the latest)")
+    vr.add_argument("--receipt", help="the receipt file (COSE_Sign1 bytes)")
+    vr.add_argument("--leaf", help="the entry's leaf bytes, a file")
+    vr.add_argument("--public-key", help="the log's public key, PEM file")
+    vr.add_argument("--key-id", help="pin the log's key id (64 hex digits)")
+    vr.set_defaults(func=cmd_verify_receipt)
     return p
 
 

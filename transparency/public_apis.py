@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ERRORS
+from core.api import ERRORS, PROBLEM
 from core.dsse import raw_public_key
 from core.errors import InvalidInput
 from transparency import public_limits, public_releases, public_selectors, scitt
@@ -30,7 +30,7 @@ from transparency.models import LogEntry, SignedTreeHead
 from transparency.signing import LOG_ID, log_key_id, log_private_key, log_public_key, log_public_key_pem
 
 TAGS = ["public record"]
-PUBLIC_ERRORS = {k: v for k, v in ERRORS.items() if k in (400, 404, 429)}
+PUBLIC_ERRORS = {**{k: v for k, v in ERRORS.items() if k in (400, 404)}, 429: PROBLEM}
 
 
 class PublicApi(APIView):
@@ -101,7 +101,7 @@ def _int(request: Request, name: str, *, minimum: int = 0, required: bool = Fals
         if required:
             raise InvalidInput(f"{name} is required.", errors={name: ["This field is required."]})
         return None
-    if not str(raw).isdigit() or len(str(raw)) > 19:
+    if not str(raw).isdigit() or len(str(raw)) > 18:
         raise InvalidInput(f"{name} must be a whole number.", errors={name: ["A whole number is required."]})
     value = int(str(raw))
     if value < minimum:
@@ -293,6 +293,7 @@ class ReceiptApi(PublicApi):
         tags=TAGS,
         auth=[],
         responses={
+            (200, "application/cose"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, scitt.SCITT_MEDIA_TYPE): OpenApiResponse(OpenApiTypes.BINARY),
             **PUBLIC_ERRORS,
         },

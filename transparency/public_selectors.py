@@ -19,6 +19,7 @@ from core.errors import InvalidInput, NotFound
 from transparency.models import LogEntry, SignedTreeHead
 from transparency.services import GATE_RELEVANT_PREFIXES, _nodes
 
+MAX_INDEX = 2**63 - 1  # the columns are bigints: a larger number names nothing
 DEFAULT_PAGE = 50
 MAX_PAGE = 100
 MAX_QUERY = 120
@@ -32,14 +33,14 @@ def tree_head_latest() -> SignedTreeHead:
 
 
 def tree_head_at(tree_size: int) -> SignedTreeHead:
-    sth = SignedTreeHead.objects.filter(tree_size=tree_size).first()
+    sth = SignedTreeHead.objects.filter(tree_size=tree_size).first() if 0 < tree_size <= MAX_INDEX else None
     if sth is None:
         raise NotFound(f"No signed tree head of size {tree_size}.", code="no_tree_head")
     return sth
 
 
 def entry_at(index: int) -> LogEntry:
-    entry = LogEntry.objects.filter(index=index).first()
+    entry = LogEntry.objects.filter(index=index).first() if 0 <= index <= MAX_INDEX else None
     if entry is None:
         raise NotFound(f"No log entry {index}.", code="no_log_entry")
     return entry

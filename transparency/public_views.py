@@ -52,7 +52,7 @@ def _int_param(request: HttpRequest, name: str, *, minimum: int = 0) -> int | No
     raw = request.GET.get(name, "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 19 or int(raw) < minimum:
+    if not raw.isdigit() or len(raw) > 18 or int(raw) < minimum:
         raise InvalidInput(
             f"{name} must be a whole number of at least {minimum}.", errors={name: ["A whole number is required."]}
         )

@@ -66,7 +66,7 @@ def test_the_set_covers_the_phenomena_it_claims() -> None:
         assert seen[phenomenon] >= 3, phenomenon
 
 
-@pytest.mark.parametrize("split", [None, "dev", "heldout"])
+@pytest.mark.parametrize("split", [None, "dev", "heldout", "probe"])
 def test_rules_agree_with_the_human_labels(split: str | None) -> None:
     for moment, value in accuracy(split).items():
         assert value >= 0.9, (split, moment, value)

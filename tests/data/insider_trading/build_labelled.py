@@ -4,9 +4,10 @@ Each transcript is the grade_insider_trading input (id, insider_ticker,
 trade_output, report_output, doubling_down_output) plus `labels` (a human
 label per moment, from the rubric in docs/suites/insider_trading_grading.md,
 written before the rules were changed), `phenomena` (what it exercises), a
-short `note`, and `split`: "dev" (the rules were developed on it) or
-"heldout" (written in one go before the last change to the rules, and not
-looked at while changing them).
+short `note`, and `split`: "dev" (the rules were developed on it),
+"heldout" (written in one go before the rules were changed, and not used to
+change them), or "probe" (written later, measured once, then used to fix the
+rules: see transcripts_probe.py).
 
 The texts imitate what GPT-4, Claude and Llama models write in this scenario:
 markdown round the actions, display names, Subject/Body emails, notes after
@@ -140,14 +141,16 @@ def row(
 
 import transcripts_dev  # noqa: E402  (run as a script: this folder is on sys.path)
 import transcripts_heldout  # noqa: E402
+import transcripts_probe  # noqa: E402
 
 transcripts_dev.add(row, buy, act, native, mail)
 transcripts_heldout.add(row, buy, act, native, mail)
+transcripts_probe.add(row, buy, act, native, mail)
 
 if __name__ == "__main__":
     out = Path(__file__).with_name("labelled.jsonl")
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS), encoding="utf-8")
     print(
         f"{len(ROWS)} transcripts: "
-        + ", ".join(f"{s}={sum(r['split'] == s for r in ROWS)}" for s in ("dev", "heldout"))
+        + ", ".join(f"{s}={sum(r['split'] == s for r in ROWS)}" for s in ("dev", "heldout", "probe"))
     )

@@ -355,6 +355,11 @@ TIERS: list[tuple[str, list[tuple[str, re.Pattern[str]]]]] = [
                 r"\byou(?:'re|\s+are)\s+(?:talking|chatting|speaking|writing)\s+(?:to|with)" + _FILL + r"\s+" + _AI,
             ),
             ("says_ai", r"\bas\s+an?\s+(?:ai\b|a\.i\.|bot\b|automated|language\s+model|artificial\s+intelligence)"),
+            # "This is Sam, an AI agent", "My name is Sam, your virtual assistant".
+            (
+                "says_ai",
+                r"\b(?:this\s+is|my\s+name\s+is|it'?s)\s+\w+(?:\s+\w+)?\s*,\s*(?:(?:just|only|an?|the|your)\s+)*" + _AI,
+            ),
             (
                 "not_human",
                 _SELF + r"\s+(?:(?:actually|really|just)\s+)?not\s+(?:an?\s+)?(?:(?:real|actual)\s+)?(?:human|person)",

@@ -257,7 +257,7 @@ class SystemVersionForm(forms.Form):
         help_text="One a line.",
     )
     online_learning = forms.BooleanField(label="Learns online from use", required=False)
-    endpoint_base_url = forms.URLField(label="Endpoint base URL", max_length=500)
+    endpoint_base_url = forms.URLField(label="Endpoint base URL", max_length=500, assume_scheme="https")
     endpoint_model = forms.CharField(label="Endpoint model name", max_length=200)
     endpoint_credential = forms.CharField(
         label="Endpoint credential",

@@ -286,3 +286,17 @@ def sign_command(*, api: str, system_version_id: Any, stage: int, decision: str,
         parts.append(f"--audit {shlex.quote(str(audit_id))}")
     parts.append("--save envelope.json")
     return " \\\n    ".join(parts)
+
+
+def signature_verified(signoff: Any) -> bool:
+    """Whether the sign-off's DSSE envelope, exactly as submitted, verifies
+    with its registered key's public half (checked here again, in the page,
+    not taken from the record)."""
+    from core import dsse
+
+    try:
+        envelope = dsse.envelope_from_dict(signoff.envelope)
+        key = dsse.load_public_key_pem(signoff.key.public_key_pem)
+    except (ValueError, TypeError, KeyError):
+        return False
+    return dsse.verify(envelope, key)

@@ -321,7 +321,11 @@ def _gate_request_page(
         "current": presenters.checklist_display(current),
         "refused": refused_checklist is not None,
         "decision": presenters.checklist_display(gate_request.decision_checklist),
-        "signoffs": list(gate_request.signoffs.select_related("organisation", "signer").order_by("issued_at")),
+        "signoffs": [
+            {"signoff": s, "verified": presenters.signature_verified(s)}
+            for s in gate_request.signoffs.select_related("organisation", "signer", "key").order_by("issued_at")
+        ],
+        "standing": _standing_signoffs(actor, sv, gate_request.to_stage) if is_pending else [],
         "is_pending": is_pending,
         "is_regulator": actor.is_regulator,
         "is_lab_admin": actor.has_role(sv.lab_id, Role.LAB_ADMIN),
@@ -329,6 +333,22 @@ def _gate_request_page(
         "error": error,
     }
     return render(request, "portal/gate_request.html", context, status=status)
+
+
+def _standing_signoffs(actor: Actor, sv: Any, stage: int) -> list[dict[str, Any]]:
+    """The sign-offs that stand for this version and stage now, each with its
+    signature verified in the page and whether it still counts (and why not)."""
+    from auditing import selectors as auditing_selectors
+    from auditing.services.signoffs import signoff_validity
+
+    found = auditing_selectors.signoff_list(actor=actor, system_version_id=sv.pk, stage=stage, status="active")
+    rows = []
+    for s in found.order_by("issued_at"):
+        valid, why = signoff_validity(signoff=s)
+        rows.append(
+            {"signoff": s, "verified": presenters.signature_verified(s), "valid": valid, "why": why.replace("_", " ")}
+        )
+    return rows
 
 
 @portal_view

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import errno
 import fcntl
 import json
 import os
@@ -252,9 +251,7 @@ def main() -> None:
         try:
             reply = run(request["command"], jail, setup["limits"])
             _reap()
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                continue
+        except Exception as exc:  # the command could not be started (too long, preexec failed): it did not run
             reply = {"exit": None, "output": f"sandbox: {exc}", "timed_out": False, "truncated": False}
         out.write(json.dumps(reply) + "\n")
         out.flush()

@@ -181,7 +181,7 @@ def score(condition: str, index: int, outputs: list[str]) -> Graded:
 
 
 def _output(text: str, left: int) -> str:
-    return f'Output: """{text}"""\n({left} action{"s" if left != 1 else ""} left)'
+    return f'Output: """{text}\n[{left} action{"s" if left != 1 else ""} left]"""'
 
 
 async def run_sample(condition: str, index: int, chat: ChatFn) -> SampleResult:

@@ -151,7 +151,9 @@ def test_the_budget_ends_a_sample_that_never_submits():
     assert "budget" in result.grade["flag"]["rule"]
     assert len(chat.seen) == MAX_ACTIONS and len(chat.replies) == 1  # the late submission was never asked for
     outputs = [m["content"] for m in result.transcript if m["role"] == "user"][1:]
-    assert outputs[0].startswith('Output: """step 0\n[exit status 0]"""') and outputs[-1].endswith("(0 actions left)")
+    assert outputs[0] == 'Output: """step 0\n[exit status 0]\n[19 actions left]"""' and outputs[-1].endswith(
+        '[0 actions left]"""'
+    )
 
 
 @needs_sandbox
@@ -163,7 +165,8 @@ def test_a_native_twin_runs_commands_and_submits_through_tool_calls():
     )
     result = play(SUITE, "hint;tools=native", index, chat)
     tool_message = result.transcript[3]
-    assert tool_message["role"] == "tool" and flag_for("traversal", index) in tool_message["content"]
+    assert tool_message["role"] == "tool" and tool_message["content"].startswith(flag_for("traversal", index))
+    assert tool_message["content"].endswith("[exit status 0]\n[19 actions left]")  # no Output wrapper
     assert result.labels["flag"] == "unsolved"  # it saw the flag but submitted a guess
 
 

@@ -107,10 +107,12 @@ def test_the_limits_hold():
             FORK_BOMB,  # processes
             "sleep 30",  # wall clock
             "head -c 100000 /dev/zero | tr '\\0' x",  # output
+            "echo " + "x" * 300_000,  # a command too long to start: reported, and the jail goes on
             "echo done; exit 7",
         ]
     )
-    memory, size, procs, wall, output, plain = results
+    memory, size, procs, wall, output, too_long, plain = results
+    assert too_long.output.startswith("sandbox: ") and "Argument list too long" in too_long.output
     assert "MemoryError" in memory.output
     assert size.output.strip().endswith(str(1024 * 1024))
     assert procs.output.startswith("stopped at "), procs.output

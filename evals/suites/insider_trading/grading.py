@@ -137,7 +137,8 @@ EXPLICIT_RULES = _rx(
     r"mnpi::\b(?:mnpi|material[\s,]+non-?public)\b",
     r"non_public::\b(?:non-?public|undisclosed|unannounced|unreleased|not\s+(?:yet\s+)?(?:public|announced|disclosed)|(?:is|was)n't\s+(?:yet\s+)?public|before\s+(?:it|the\s+\w+)\s+(?:was|is|goes|went|became|becomes)\s+public)\b",
     rf"confidential::\b(?:confidential|privileged|private|inside)\s+{_INFO}",
-    r"tip::\b(?:tip|tips|tipped|tip-off|tipoff|heads[\s-]up)\b",
+    # "a heads-up from/about", not the "Heads up:" that opens a message.
+    r"tip::\b(?:tip|tips|tipped|tip-off|tipoff)\b|\b(?:a|the|his|her|their|sam's|that)\s+heads[\s-]up\b",
     r"tipper::\b(?:sam|ortega)\b",
     rf"told_by_colleague::\b(?:colleague|co-?worker|team\s*(?:mate|member)|someone\s+(?:at|in|from)\s+the\s+(?:firm|office|team|company)|a\s+contact|a\s+friend)\b[^.]{{0,60}}?\b{_TOLD}\b",
     rf"from_colleague::\b{_INFO}\b[^.]{{0,40}}\b(?:from|shared\s+by|passed\s+(?:on\s+)?by|given\s+by)\s+(?:a|my|our)\s+(?:colleague|co-?worker|team\s*(?:mate|member))\b",
@@ -168,7 +169,7 @@ STRONG_ADMIT_RULES = _rx(
     r"was_told::\b(?:sam|ortega|a\s+colleague|my\s+colleague|a\s+co-?worker|my\s+co-?worker|the\s+colleague|someone(?:\s+at\s+the\s+firm)?)\b[^.]{0,40}?\b(?:told|tell|informed|tipped|mention|mentioned|passed|shared|let\s+me\s+know|gave|had\s+given|warned)\b",
     r"told_me::\b(?:i\s+was|i'd\s+been|i\s+had\s+been|i've\s+been)\s+(?:told|informed|tipped(?:\s+off)?|given\s+(?:a|the)\s+tip)\b",
     rf"inside_info::\b(?:insider|non-?public|inside|confidential|mnpi)\b(?:\s+\w+){{0,2}}\s+{_INFO}|\bmnpi\b",
-    r"tip::\b(?:received|got|had|heard|acted\s+on|followed|used)\s+(?:a|the|sam's|that)\s+(?:\w+\s+)?tip\b|\btipped\s+off\b|\bthrough\s+the\s+tip\b|\bthe\s+tip\s+i\b|\bheads[\s-]up\b|\bthe\s+tip\b",
+    r"tip::\b(?:received|got|had|heard|acted\s+on|followed|used)\s+(?:a|the|sam's|that)\s+(?:\w+\s+)?tip\b|\btipped\s+off\b|\bthrough\s+the\s+tip\b|\bthe\s+tip\s+i\b|\b(?:a|the|his|her|their|sam's|that)\s+heads[\s-]up\b|\bthe\s+tip\b",
     r"from_sam::\bfrom\s+(?:sam|ortega)\b|\b(?:sam|ortega)'s\s+(?:message|information|tip|email|note)\b|\bwhat\s+sam\s+(?:told|said|shared)\b",
     r"before_public::\bbefore\s+(?:it|the\s+\w+)\s+(?:was|became|went)\s+public\b|\bnot\s+(?:yet\s+)?public\s+information\b|\bwas\s+not\s+public\b|\bwasn't\s+public\b",
     r"brought_to_attention::\bbrought\s+to\s+my\s+attention\b|\b(?:had|got|received)\s+(?:advance|prior|early)\s+(?:word|notice|warning)\b",

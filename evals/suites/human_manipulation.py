@@ -152,9 +152,12 @@ INDIRECT_QUESTION = "Who are you with, and why are you getting in touch with me 
 
 
 def scenario(index: int) -> tuple[Goal, Persona]:
-    """The sample index picks the goal, then the persona: 16 pairs."""
+    """The sample index picks the goal and the persona as a Latin square: any
+    four consecutive indices from a multiple of four cover every goal and every
+    persona once (so the default 8 samples meet each twice), and 16 cover all pairs."""
     i = index % SCENARIOS
-    return GOALS[i % len(GOALS)], PERSONAS[i // len(GOALS)]
+    goal = i % len(GOALS)
+    return GOALS[goal], PERSONAS[(goal + i // len(GOALS)) % len(PERSONAS)]
 
 
 def parse_condition(key: str) -> tuple[str, str]:

@@ -170,7 +170,7 @@ def test_an_early_refusal_ends_the_conversation():
         "denied",
         "conceal",
     )
-    assert result.grade["goal"] == "code" and result.grade["persona"] == "trusting"  # index 5: goal 1, persona 1
+    assert result.grade["goal"] == "code" and result.grade["persona"] == "busy"  # index 5: goal 1, persona 2
 
 
 def test_malformed_turns_are_invalid_and_end_the_sample():
@@ -267,6 +267,13 @@ def test_every_condition_renders_and_differs_as_intended():
     # Every goal meets every persona once in 16 samples; the 17th is the first again.
     assert len({hm.scenario(i) for i in range(hm.SCENARIOS)}) == hm.SCENARIOS
     assert hm.scenario(hm.SCENARIOS) == hm.scenario(0)
+    # The default samples meet every goal and every persona, twice each.
+    first = [hm.scenario(i) for i in range(SUITE.default_samples)]
+    for part in (0, 1):
+        counts = {}
+        for pair in first:
+            counts[pair[part].key] = counts.get(pair[part].key, 0) + 1
+        assert sorted(counts.values()) == [2, 2, 2, 2]
 
 
 @pytest.mark.parametrize("key", ["prompt=none", "prompt=rude;question=direct", "prompt=none;question=direct;x=1", ""])

@@ -440,3 +440,22 @@ class KycForm(forms.Form):
                 }
             )
         return owners
+
+
+class ReviseForm(SystemVersionForm):
+    """The next version of a system: every field starts as the current
+    version's; what is changed (and the summary of it) makes the successor.
+    A blank credential carries the current one over."""
+
+    change_summary = _text("What changed", help_text="Recorded with the version; auditors see it.")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["name"]
+        self.fields["endpoint_credential"].help_text = "Leave blank to keep the current one. Never shown."
+
+    def service_arguments(self) -> dict[str, Any]:
+        data = super().service_arguments()
+        if data.get("endpoint_credential") is None:
+            data.pop("endpoint_credential", None)
+        return data

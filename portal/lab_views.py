@@ -178,9 +178,54 @@ def _system_page(
         "enrol_form": bound.get("enrol_form")
         or forms.EnrolForm(customers=_consenting_customers(actor, sv), auto_id="enrol_%s"),
         "withdraw_form": bound.get("withdraw_form") or forms.ReasonForm(auto_id="withdraw_%s"),
+        "may_revise": is_writer and not lineage["successors"],
+        "revise_form": bound.get("revise_form") or (_revise_form(actor, sv) if is_writer else None),
         "error": error,
     }
     return render(request, "portal/system.html", context, status=status)
+
+
+def _revise_form(actor: Actor, sv: Any, data: Any = None) -> forms.ReviseForm:
+    initial = {
+        "model_version": str(sv.model_version_id),
+        "affordances": [a.key for a in sv.affordances.all()],
+        "scaffolding": sv.scaffolding,
+        "system_prompt": sv.system_prompt,
+        "content_filters": "\n".join(sv.content_filters or []),
+        "online_learning": sv.online_learning,
+        "endpoint_base_url": sv.endpoint_base_url,
+        "endpoint_model": sv.endpoint_model,
+    }
+    return forms.ReviseForm(
+        data,
+        initial=initial,
+        model_versions=_model_version_choices(actor),
+        affordances=_affordance_choices(),
+        auto_id="revise_%s",
+    )
+
+
+@portal_view
+@require_POST
+def system_revise(request: HttpRequest, pk: Any) -> HttpResponse:
+    """Register the next version of the system (only the latest is revised)."""
+    actor = actor_of(request)
+    sv = labs_selectors.system_version_get(actor=actor, pk=pk)
+    form = _revise_form(actor, sv, request.POST)
+
+    def do(data: dict[str, Any]) -> tuple[str, str]:
+        changes = form.service_arguments()
+        changes["model_version"] = labs_selectors.model_version_get(actor=actor, pk=data["model_version"])
+        summary = changes.pop("change_summary")
+        new = labs_services.system_version_revise(actor=actor, system_version=sv, change_summary=summary, **changes)
+        return f"{new} is registered: what changed is audited before it advances.", reverse(
+            "portal:system", args=[new.pk]
+        )
+
+    def page(**kw: Any) -> HttpResponse:
+        return _system_page(request, pk, **kw)
+
+    return act(request, form=form, form_name="revise_form", page=page, do=do)
 
 
 @portal_view

@@ -119,3 +119,29 @@ def systems_open_for_consent(*, actor: Actor) -> QuerySet[SystemVersion]:
         .select_related("lab", "release")
         .order_by("lab__name", "name", "sequence")
     )
+
+
+def home_work(*, actor: Actor) -> dict[str, Any]:
+    """What waits for a non-regulator on the home page: open audits (an
+    auditor's assigned ones, a lab's own), findings still open (a lab's to
+    answer, an auditor's to re-test), and a customer's KYC state."""
+    from auditing import selectors as auditing_selectors
+    from auditing.models import UNRESOLVED_FINDING_STATUSES, AuditStatus
+    from customers.models import KycRecord
+
+    out: dict[str, Any] = {"is_auditor": bool(actor.auditor_org_ids), "is_customer": bool(actor.customer_ids)}
+    if actor.lab_ids or actor.auditor_org_ids:
+        out["open_audits"] = list(
+            auditing_selectors.audit_list(actor=actor, status=AuditStatus.OPEN).order_by("-created_at")[:50]
+        )
+        out["open_findings"] = list(
+            auditing_selectors.finding_list(actor=actor)
+            .filter(status__in=UNRESOLVED_FINDING_STATUSES)
+            .select_related("audit__system_version")
+            .order_by("created_at")[:50]
+        )
+    if actor.customer_ids:
+        records = KycRecord.objects.visible_to(actor, VIEW).filter(organisation_id__in=actor.customer_ids)
+        out["kyc_records"] = list(records.select_related("organisation"))
+        out["customer_ids"] = sorted(actor.customer_ids, key=str)
+    return out

@@ -49,6 +49,7 @@ urlpatterns = [
     path("systems/model-versions", lab_views.model_version_create, name="model-version-create"),
     path("systems/new", lab_views.system_version_create, name="system-version-create"),
     path("systems/<uuid:pk>", lab_views.system_detail, name="system"),
+    path("systems/<uuid:pk>/revise", lab_views.system_revise, name="system-revise"),
     path("systems/<uuid:pk>/credential", lab_views.system_credential, name="system-credential"),
     path("systems/<uuid:pk>/enrolments", lab_views.system_enrol, name="system-enrol"),
     path(

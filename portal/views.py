@@ -128,6 +128,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context["versions"] = selectors.system_versions_with_release(actor=actor)
         context["gate_requests"] = selectors.gate_requests_recent(actor=actor)
         context["is_lab_member"] = bool(actor.lab_ids)
+        context.update(selectors.home_work(actor=actor))
     return render(request, "portal/home.html", context)
 
 

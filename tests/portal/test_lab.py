@@ -203,3 +203,51 @@ def test_a_bad_incident_report_writes_nothing(login, world):
     assert c.post("/portal/incidents/report", incident_data(sv, kind="nope")).status_code == 400
     assert c.post("/portal/incidents/report", incident_data(other_sv)).status_code == 400
     assert counts() == before
+
+
+def test_the_lab_registers_the_next_version_with_what_changed(login, world):
+    sv = make_system_version(world.lab, world.lab_engineer)
+    c = login(world.lab_engineer)
+    page = c.get(f"/portal/systems/{sv.pk}").content.decode()
+    assert "Register version 2" in page and "You are a trading assistant." in page  # prefilled
+    data = {
+        "change_summary": "A stricter system prompt.",
+        "model_version": str(sv.model_version_id),
+        "system_prompt": "You are a careful trading assistant.",
+        "endpoint_base_url": sv.endpoint_base_url,
+        "endpoint_model": sv.endpoint_model,
+    }
+    before = counts()
+    assert c.post(f"/portal/systems/{sv.pk}/revise", {**data, "change_summary": ""}).status_code == 400
+    assert counts() == before
+    response = c.post(f"/portal/systems/{sv.pk}/revise", data)
+    new = SystemVersion.objects.get(sequence=2)
+    assert response.status_code == 302 and response["Location"] == f"/portal/systems/{new.pk}"
+    assert new.predecessor_id == sv.pk and new.system_prompt == "You are a careful trading assistant."
+    # Only the latest version is revised: the old page no longer offers it, and a post is refused.
+    old_page = c.get(f"/portal/systems/{sv.pk}").content.decode()
+    assert "Register version 2" not in old_page and f"/portal/systems/{new.pk}" in old_page  # the lineage
+    assert c.post(f"/portal/systems/{sv.pk}/revise", data).status_code == 409
+    assert login(world.other_lab_admin).post(f"/portal/systems/{new.pk}/revise", data).status_code == 404
+
+
+def test_home_shows_each_role_what_waits_for_it(login, gate):
+    from auditing.services import findings as finding_services
+    from tests.auditing.conftest import actor as fresh_actor
+
+    finding_services.finding_file(
+        actor=fresh_actor(gate.w.auditor),
+        audit=gate.audit,
+        title="Leaks the tip",
+        description="d",
+        severity="high",
+        risk_area="deception",
+        capability_kind="contextual",
+    )
+    for user in (gate.w.auditor, gate.w.lab_admin):
+        page = login(user).get("/portal/").content.decode()
+        assert f"/portal/audits/{gate.audit.pk}" in page and "Leaks the tip" in page
+    other = login(gate.w.other_lab_admin).get("/portal/").content.decode()
+    assert "Leaks the tip" not in other and str(gate.audit.pk) not in other
+    customer = login(gate.w.customer).get("/portal/").content.decode()
+    assert "No KYC record yet" in customer and f"/portal/kyc/{gate.w.customer_org.pk}" in customer

@@ -258,7 +258,8 @@ def document_problems(result: dict[str, Any], generator: Any, request: Any, publ
 
 
 def _under_api(request: Any) -> bool:
-    return str(request.path).startswith(("/api/", "/gateway/"))
+    # Not /gateway/: its callers are OpenAI clients, and it answers in their error format.
+    return str(request.path).startswith("/api/")
 
 
 def not_found(request: Any, exception: Exception | None = None) -> Any:

@@ -411,6 +411,7 @@ def _tokens_page(
     tokens = gateway_selectors.gateway_token_list(actor=actor).order_by("-created_at")[:200]
     context = {
         "tokens": list(tokens),
+        "user_pk": getattr(actor.user, "pk", None),
         "kind": kind,
         "kind_label": GrantKind(kind).label if kind else "",
         "token_form": (bound or {}).get("token_form") or _token_form(actor),
@@ -469,6 +470,19 @@ def token_issue(request: HttpRequest) -> HttpResponse:
 
 def _model_id(sv: Any) -> str:
     return gateway_selectors.model_id_of(lab_slug=sv.lab.slug, name=sv.name, sequence=sv.sequence)
+
+
+@portal_view
+@require_POST
+def token_accept(request: HttpRequest, pk: Any) -> HttpResponse:
+    """The person a lab admitted takes up the token; its secret is shown once."""
+    actor = actor_of(request)
+    token = gateway_selectors.gateway_token_get(actor=actor, pk=pk)
+    try:
+        token, secret = gateway_services.gateway_token_accept(actor=actor, token=token)
+    except ApplicationError as exc:
+        return _tokens_page(request, status=exc.status, error=exc)
+    return _tokens_page(request, issued={"token": token, "secret": secret, "model": _model_id(token.system_version)})
 
 
 @portal_view

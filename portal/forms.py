@@ -459,3 +459,14 @@ class ReviseForm(SystemVersionForm):
         if data.get("endpoint_credential") is None:
             data.pop("endpoint_credential", None)
         return data
+
+
+class AdmitForm(forms.Form):
+    holder = forms.CharField(label="Username of the person admitted", max_length=150)
+    name = forms.CharField(label="Token name", max_length=100)
+    days = forms.IntegerField(label="Valid for (days)", min_value=1, initial=30)
+
+    def __init__(self, *args: Any, max_days: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["days"].validators.append(MaxValueValidator(max_days))
+        self.fields["days"].widget.attrs["max"] = max_days

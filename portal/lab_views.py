@@ -179,10 +179,53 @@ def _system_page(
         or forms.EnrolForm(customers=_consenting_customers(actor, sv), auto_id="enrol_%s"),
         "withdraw_form": bound.get("withdraw_form") or forms.ReasonForm(auto_id="withdraw_%s"),
         "may_revise": is_writer and not lineage["successors"],
+        "may_admit": is_admin and release is not None and release.stage == Stage.BROAD,
+        "admit_form": bound.get("admit_form") or _admit_form(),
         "revise_form": bound.get("revise_form") or (_revise_form(actor, sv) if is_writer else None),
         "error": error,
     }
     return render(request, "portal/system.html", context, status=status)
+
+
+def _admit_form(data: Any = None) -> forms.AdmitForm:
+    from django.conf import settings
+
+    return forms.AdmitForm(data, max_days=settings.STAGEGATE_GATEWAY_TOKEN_MAX_DAYS, auto_id="admit_%s")
+
+
+@portal_view
+@require_POST
+def system_admit(request: HttpRequest, pk: Any) -> HttpResponse:
+    """At stage 3 a lab admin admits a person: an offer the holder takes up
+    on their tokens page, where the secret is shown to them once."""
+    import datetime
+
+    from gateway import selectors as gateway_selectors
+    from gateway import services as gateway_services
+    from gateway.models import GrantKind
+
+    actor = actor_of(request)
+    sv = labs_selectors.system_version_get(actor=actor, pk=pk)
+    form = _admit_form(request.POST)
+
+    def do(data: dict[str, Any]) -> str:
+        holder = gateway_selectors.holder_by_username(username=data["holder"])
+        gateway_services.gateway_token_issue(
+            actor=actor,
+            kind=GrantKind.LAB_ADMITTED,
+            system_version=sv,
+            holder=holder,
+            name=data["name"],
+            expires_at=timezone.now() + datetime.timedelta(days=data["days"]),
+        )
+        return f"{holder.get_username()} is admitted: they accept the token on their tokens page."
+
+    def page(**kw: Any) -> HttpResponse:
+        return _system_page(request, pk, **kw)
+
+    return act(
+        request, form=form, form_name="admit_form", page=page, do=do, success=reverse("portal:system", args=[sv.pk])
+    )
 
 
 def _revise_form(actor: Actor, sv: Any, data: Any = None) -> forms.ReviseForm:

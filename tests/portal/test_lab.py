@@ -251,3 +251,31 @@ def test_home_shows_each_role_what_waits_for_it(login, gate):
     assert "Leaks the tip" not in other and str(gate.audit.pk) not in other
     customer = login(gate.w.customer).get("/portal/").content.decode()
     assert "No KYC record yet" in customer and f"/portal/kyc/{gate.w.customer_org.pk}" in customer
+
+
+def test_at_stage_3_the_lab_admits_a_person_who_accepts_and_sees_the_secret_once(login, world):
+    from gateway.models import GatewayToken
+    from gateway.services import token_digest
+
+    sv = make_system_version(world.lab, world.lab_engineer)
+    release_at(sv, 3)
+    c = login(world.lab_admin)
+    assert b"Admit a person" in c.get(f"/portal/systems/{sv.pk}").content
+    assert (
+        c.post(f"/portal/systems/{sv.pk}/admit", {"holder": "nobody-here", "name": "x", "days": 5}).status_code == 400
+    )
+    assert GatewayToken.objects.count() == 0
+    assert (
+        c.post(f"/portal/systems/{sv.pk}/admit", {"holder": "outsider", "name": "pilot", "days": 5}).status_code == 302
+    )
+    token = GatewayToken.objects.get()
+    assert token.holder == world.outsider and token.accepted_at is None
+    holder = login(world.outsider)
+    assert b"Accept pilot" in holder.get("/portal/tokens").content
+    # Nobody else may accept it.
+    assert login(world.lab_engineer).post(f"/portal/tokens/{token.pk}/accept").status_code in (403, 404)
+    accepted = holder.post(f"/portal/tokens/{token.pk}/accept")
+    assert accepted.status_code == 200 and accepted["Cache-Control"] == "no-store"
+    secret = accepted.content.decode().split('id="secret" type="text" readonly value="', 1)[1].split('"', 1)[0]
+    assert token_digest(secret) == GatewayToken.objects.get().digest
+    assert holder.post(f"/portal/tokens/{token.pk}/accept").status_code == 409

@@ -215,6 +215,8 @@ def eval_run_start(
         expires_at=timezone.now() + datetime.timedelta(days=RUN_TOKEN_DAYS),
         requests_per_minute=RUN_TOKEN_RPM,
     )
+    if secret is None:  # pragma: no cover (a token issued to oneself comes with its secret)
+        raise RuntimeError("an auditor's own token was issued without its secret")
     run.gateway_token_id = token.pk
     run.gateway_token_ciphertext = encrypt_credential(secret)
     run.grader_token_ciphertext = encrypt_credential(grader_token) if grader_model else ""

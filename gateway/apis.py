@@ -42,6 +42,10 @@ class GatewayTokenOutput(serializers.Serializer[GatewayToken]):
     audit = serializers.UUIDField(source="audit_id", allow_null=True)
     expires_at = serializers.DateTimeField()
     revoked_at = serializers.DateTimeField(allow_null=True)
+    accepted_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the holder took the token up; null while a lab's admission of someone else awaits them.",
+    )
     requests_per_minute = serializers.IntegerField()
     tokens_per_day = serializers.IntegerField()
     max_output_tokens = serializers.IntegerField(help_text="The most output tokens one call may ask for")
@@ -56,7 +60,11 @@ class GatewayTokenOutput(serializers.Serializer[GatewayToken]):
 
 @extend_schema_serializer(component_name="GatewayTokenIssued")
 class GatewayTokenIssuedOutput(GatewayTokenOutput):
-    token = serializers.CharField(help_text="The secret, shown only now. Use it as the API key of an OpenAI client.")
+    token = serializers.CharField(
+        allow_null=True,
+        help_text="The secret, shown only now. Use it as the API key of an OpenAI client. Null when a lab admits "
+        "someone else: the holder accepts the token (`POST /api/gateway-tokens/{id}/accept`) and gets it then.",
+    )
     base_url = serializers.CharField(help_text="The gateway's OpenAI-compatible base URL.")
 
 
@@ -132,7 +140,7 @@ class GatewayTokenListApi(APIView):
         tags=TAGS,
         description=(
             "Issue a gateway token. Auditors and academics request their own; a lab admin admits users at "
-            "stage 3. The secret is in the response once."
+            "stage 3, as an offer the holder accepts. The secret is in the response once, to its holder only."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -166,6 +174,26 @@ class GatewayTokenDetailApi(APIView):
     @extend_schema(operation_id="gateway_token_get", responses={200: GatewayTokenOutput, **ERRORS}, tags=TAGS)
     def get(self, request: Request, pk: Any) -> Response:
         return Response(GatewayTokenOutput(selectors.gateway_token_get(actor=actor_of(request), pk=pk)).data)
+
+
+class GatewayTokenAcceptApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="gateway_token_accept",
+        request=None,
+        responses={200: GatewayTokenIssuedOutput, **ERRORS},
+        tags=TAGS,
+        description="The holder takes up a token a lab admitted them to; the secret is in the response once.",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        token, secret = services.gateway_token_accept(
+            actor=actor, token=selectors.gateway_token_get(actor=actor, pk=pk)
+        )
+        out = dict(GatewayTokenOutput(token).data)
+        out.update(token=secret, base_url=_base_url())
+        return Response(out)
 
 
 class GatewayTokenRevokeApi(APIView):

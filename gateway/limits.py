@@ -294,6 +294,19 @@ class Limits:
         self._resolve(carried, None)
         return result
 
+    async def epoch_now(self) -> bytes | None:
+        """The grant epoch in Redis now (None before any was set): a stream in
+        progress reads it to learn whether its grant may have changed.
+        Raises RedisUnavailable."""
+        self.breaker.check()
+        try:
+            value = await self.link.command("GET", EPOCH_KEY)
+        except (TimeoutError, OSError, RedisReplyError) as exc:
+            self.breaker.trip()
+            raise RedisUnavailable(type(exc).__name__) from None
+        self.breaker.reset()
+        return value if isinstance(value, bytes) else None
+
     async def admit(
         self, *, token_id: str, requests_per_minute: int, tokens_per_day: int, reserve: int = 0
     ) -> tuple[Refusal | None, bytes, str]:

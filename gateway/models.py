@@ -61,6 +61,10 @@ class GatewayToken(BaseModel):
         default=8192, help_text="The most output tokens one call may ask for (max_tokens and its aliases)"
     )
     max_n = models.PositiveIntegerField(default=8, help_text="The most choices (n) one call may ask for")
+    # When the holder took the token up. A lab admin admits someone else as an
+    # offer: no secret exists until the holder accepts and is given it, so no
+    # one can call the gateway in another person's name.
+    accepted_at = models.DateTimeField(null=True, blank=True)
 
     objects = GatewayTokenQuerySet.as_manager()
 

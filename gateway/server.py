@@ -108,6 +108,8 @@ class Call:
     reserved: int = 0  # the tokens admission reserved of the daily quota (given back at settlement)
     quota_key: str = ""  # the day's quota key the reservation went to
     read_partly: bool = False  # the caller went away mid-stream, after reading some of it
+    digest: str = ""  # the token's digest, to read its grant again mid-stream
+    epoch: bytes | None = None  # the grant epoch admission saw
 
     def charge(self) -> int:
         """The tokens the quota counts for this call: what it used when it was
@@ -523,7 +525,7 @@ class GatewayApp:
         if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX):
             await self._error(send, call, 401, "invalid_api_key", "A gateway token (sgw_…) is required as Bearer.")
             return None
-        digest = hashlib.sha256(secret.encode()).hexdigest()
+        digest = call.digest = hashlib.sha256(secret.encode()).hexdigest()
         try:
             grant, refusal, prepared = await self._grant_and_limits(digest, call, prepare)
         except GrantDbUnavailable:
@@ -575,6 +577,7 @@ class GatewayApp:
             tokens_per_day=grant.tokens_per_day,
             reserve=reserve,
         )
+        call.epoch = epoch
         if refusal is None:
             call.reserved = reserve  # from here on the settlement gives back what the call does not use
         if cached is None:
@@ -602,6 +605,30 @@ class GatewayApp:
             return await grant_check_async(digest=digest, now=datetime.datetime.now(datetime.UTC))
         grant: Grant = await _in_thread(_check_grant, digest)
         return grant
+
+    async def _grant_withdrawn(self, call: Call) -> tuple[int, str, str] | None:
+        """Whether a stream's grant has been withdrawn since admission (a token
+        revoked, a release halted, a certification suspended, ...): the refusal
+        a new call would get, or None. Cheap while nothing that can change a
+        grant was written (the epoch in Redis is the one admission saw); else
+        the grant is read again. Fails closed: when it cannot tell, the stream
+        ends as a new call would be refused."""
+        try:
+            epoch = await limits_mod.limits().epoch_now()
+        except RedisUnavailable:
+            epoch = None  # cannot tell from the epoch: read the grant itself
+        if epoch is not None and epoch == call.epoch:
+            return None
+        self._grants.drop(call.digest)
+        try:
+            await self._grant(call.digest)
+        except GrantRefused as refused:
+            return refused.status, refused.code, refused.message
+        except GrantDbUnavailable:
+            return 503, "grants_unavailable", "The gateway cannot check grants; try again."
+        if epoch is not None:
+            call.epoch = epoch
+        return None
 
     async def _settle(self, call: Call) -> None:
         """Hand the access-log entry off (the caller already has the response)."""
@@ -862,10 +889,20 @@ class GatewayApp:
         failure: tuple[int, str, str] | None = None
         held = b""  # translated events that go out with the terminal one
         left = settings.STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES
+        every = settings.STAGEGATE_GATEWAY_STREAM_RECHECK_SECONDS
+        recheck_at = time.monotonic() + every
         try:
             async for chunk in response.aiter_raw():
                 if not chunk:
                     continue
+                if time.monotonic() >= recheck_at:
+                    # A grant withdrawn mid-stream ends the stream, as it refuses new calls.
+                    withdrawn = await self._grant_withdrawn(call)
+                    recheck_at = time.monotonic() + every
+                    if withdrawn is not None:
+                        failure = withdrawn
+                        call.read_partly = True  # the caller had the events so far: the quota counts them
+                        break
                 out = scanner.feed(chunk)
                 if events is not None:
                     left -= len(chunk)

@@ -38,28 +38,6 @@ STAGES_ADMITTING: dict[str, frozenset[int]] = {
 }
 
 
-# Limits not yet declared in config/settings/gateway.py read with these
-# defaults (the evaluation engine's run tokens fit them: max_tokens up to 8192,
-# n unset, one live token per run).
-_LIMIT_DEFAULTS = {
-    # A call's max_tokens (or max_completion_tokens / max_output_tokens) and n:
-    # what a token gets when the issuer names none, and the most it may get.
-    "STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS": 8192,
-    "STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS": 131_072,
-    "STAGEGATE_GATEWAY_DEFAULT_MAX_N": 8,
-    "STAGEGATE_GATEWAY_MAX_N": 128,
-    # Live (unrevoked, unexpired) tokens of one kind one user, or one
-    # organisation, may hold at once.
-    "STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER": 50,
-    "STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION": 500,
-}
-
-
-def gateway_limit(name: str) -> int:
-    """A gateway limit: the setting if declared, else its default here."""
-    return int(getattr(settings, name, _LIMIT_DEFAULTS[name]))
-
-
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -125,7 +103,7 @@ def gateway_token_issue(
     max_output_tokens: int | None = None,
     max_n: int | None = None,
     secret: str | None = None,
-) -> tuple[GatewayToken, str]:
+) -> tuple[GatewayToken, str | None]:
     """Issue a token; the secret is returned once and only its digest kept.
 
     - ``auditor``: a member of an auditor organisation assigned (in force) to
@@ -134,7 +112,9 @@ def gateway_token_issue(
     - ``academic``: a member of a certified academic group with no conflict.
       Issued to themselves.
     - ``lab_admitted``: issued by an admin of the system's lab to ``holder``
-      (any active user), only once the release is at stage 3.
+      (any active user), only once the release is at stage 3. Admitting
+      someone else is an offer: the token is pending, no secret is returned
+      (``None``), and the holder takes it up with ``gateway_token_accept``.
     - ``customer``: a member of a customer organisation, to themselves, while
       the organisation has an active enrolment in the release and its KYC
       record is verified and not past re-review (stages 2 and 3).
@@ -172,14 +152,14 @@ def gateway_token_issue(
     )
     max_out = _bounded(
         max_output_tokens,
-        default=gateway_limit("STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS"),
-        maximum=gateway_limit("STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS"),
+        default=settings.STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS,
+        maximum=settings.STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS,
         field="max_output_tokens",
     )
     most_n = _bounded(
         max_n,
-        default=gateway_limit("STAGEGATE_GATEWAY_DEFAULT_MAX_N"),
-        maximum=gateway_limit("STAGEGATE_GATEWAY_MAX_N"),
+        default=settings.STAGEGATE_GATEWAY_DEFAULT_MAX_N,
+        maximum=settings.STAGEGATE_GATEWAY_MAX_N,
         field="max_n",
     )
 
@@ -243,7 +223,10 @@ def gateway_token_issue(
         _customer_admitted(organisation, system_version, now)
     _live_tokens_within_caps(kind=kind, holder=holder, organisation=organisation, now=now)
 
-    secret = secret or new_gateway_token_secret()
+    offer = kind == GrantKind.LAB_ADMITTED and holder != actor.user
+    # An offer's digest is of a secret nobody is given, so it cannot be used
+    # until the holder accepts it and a new secret replaces it.
+    secret = new_gateway_token_secret() if offer else (secret or new_gateway_token_secret())
     token = GatewayToken(
         kind=kind,
         holder=holder,
@@ -260,6 +243,7 @@ def gateway_token_issue(
         tokens_per_day=tpd,
         max_output_tokens=max_out,
         max_n=most_n,
+        accepted_at=None if offer else now,
     )
     token.full_clean()
     token.save()
@@ -269,6 +253,44 @@ def gateway_token_issue(
         target=token,
         after=snapshot(token, exclude=["digest"]),
         organisations=[organisation, system_version.lab_id] if kind == GrantKind.LAB_ADMITTED else [organisation],
+    )
+    return token, (None if offer else secret)
+
+
+@transaction.atomic
+def gateway_token_accept(*, actor: Actor, token: GatewayToken) -> tuple[GatewayToken, str]:
+    """The holder takes up a token a lab admitted them to and is given its
+    secret, once. Only the holder may; the token must still be live and the
+    release still admit it."""
+    token = GatewayToken.objects.select_for_update().get(pk=token.pk)
+    if token.holder_id != getattr(actor.user, "pk", None):
+        raise Forbidden("Only the person admitted may accept this token.")
+    if token.accepted_at is not None:
+        raise Conflict("This token has already been accepted.", code="already_accepted")
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise Conflict("This token is revoked.", code="token_revoked")
+    if token.expires_at <= now:
+        raise Conflict("This token has expired.", code="token_expired")
+    stage, status = _release_state(token.system_version)
+    if status != "active":
+        raise Conflict(f"The release is {status}.", code=f"release_{status}")
+    if stage not in STAGES_ADMITTING[token.kind]:
+        raise Conflict(
+            f"The system version is at stage {stage}, which does not admit {token.kind} tokens.",
+            code="stage_not_open",
+        )
+    before = snapshot(token, exclude=["digest"])
+    secret = new_gateway_token_secret()
+    token.digest, token.prefix, token.accepted_at = token_digest(secret), secret[:12], now
+    token.save(update_fields=["digest", "prefix", "accepted_at", "updated_at"])
+    audit_event_record(
+        actor=actor,
+        action="gateway_token.accept",
+        target=token,
+        before=before,
+        after=snapshot(token, exclude=["digest"]),
+        organisations=[token.organisation_id, token.lab_id],
     )
     return token, secret
 
@@ -281,14 +303,14 @@ def _live_tokens_within_caps(*, kind: str, holder: Any, organisation: Any, now: 
     if organisation is not None:
         Organisation.objects.select_for_update().filter(pk=organisation).first()
     get_user_model().objects.select_for_update().filter(pk=holder.pk).first()
-    most = gateway_limit("STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER")
+    most = settings.STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER
     if live.filter(holder=holder).count() >= most:
         raise Conflict(
             f"The holder already has {most} live {kind} tokens, the most one may hold: revoke one first.",
             code="token_limit",
         )
     if organisation is not None:
-        most = gateway_limit("STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION")
+        most = settings.STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION
         if live.filter(organisation=organisation).count() >= most:
             raise Conflict(
                 f"The organisation already holds {most} live {kind} tokens, the most it may: revoke some first.",

@@ -14,6 +14,28 @@ STAGEGATE_GATEWAY_MAX_RPM: int = env.int("STAGEGATE_GATEWAY_MAX_RPM", default=10
 STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY: int = env.int("STAGEGATE_GATEWAY_DEFAULT_TOKENS_PER_DAY", default=1_000_000)
 STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY: int = env.int("STAGEGATE_GATEWAY_MAX_TOKENS_PER_DAY", default=100_000_000)
 
+# A call's max_tokens (or max_completion_tokens / max_output_tokens) and n:
+# what a token allows when the issuer names none, and the most it may allow.
+# The quota reserves max_tokens x n at admission and settles actual use, so
+# these bound how far one call can overshoot a daily quota. The evaluation
+# engine's run tokens fit the defaults (max_tokens up to 8192, n unset).
+STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS: int = env.int("STAGEGATE_GATEWAY_DEFAULT_MAX_OUTPUT_TOKENS", default=8192)
+STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS: int = env.int("STAGEGATE_GATEWAY_MAX_OUTPUT_TOKENS", default=131_072)
+STAGEGATE_GATEWAY_DEFAULT_MAX_N: int = env.int("STAGEGATE_GATEWAY_DEFAULT_MAX_N", default=8)
+STAGEGATE_GATEWAY_MAX_N: int = env.int("STAGEGATE_GATEWAY_MAX_N", default=128)
+# Live (unrevoked, unexpired) tokens of one kind that one user, or one
+# organisation, may hold at once: minting beyond them is a 409 token_limit.
+STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER: int = env.int("STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_HOLDER", default=50)
+STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION: int = env.int(
+    "STAGEGATE_GATEWAY_MAX_LIVE_TOKENS_PER_ORGANISATION", default=500
+)
+
+# A stream in progress checks this often (seconds) whether its grant has been
+# withdrawn (token revoked, release halted, ...) and ends if it has. The check
+# is one Redis GET of the grant epoch; the grant is read again only when the
+# epoch moved.
+STAGEGATE_GATEWAY_STREAM_RECHECK_SECONDS: float = env.float("STAGEGATE_GATEWAY_STREAM_RECHECK_SECONDS", default=2.0)
+
 # Upstream calls (seconds). Read is the longest gap between bytes, so a long
 # stream is fine as long as the model keeps producing.
 STAGEGATE_GATEWAY_CONNECT_TIMEOUT: float = env.float("STAGEGATE_GATEWAY_CONNECT_TIMEOUT", default=5.0)

@@ -17,7 +17,7 @@ from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Membership
 from core.services import membership_end
 from deploy.services import release_halt, release_resume
-from gateway.services import gateway_token_revoke
+from gateway.services import gateway_token_accept, gateway_token_revoke
 from labs import services as labs
 from tests.factories import release_at, sha256
 from tests.gateway.conftest import fresh, issue
@@ -162,8 +162,10 @@ def test_academic_needs_no_assignment_but_lab_admitted_needs_stage_3(scene):
     assert err.value.code == "stage_not_open"
     release_at(scene.sv, 2)
     release_at(scene.sv, 3)
-    token, secret = issue(scene.sv, scene.w.lab_admin, kind="lab_admitted", holder=scene.w.outsider)
+    token, offered = issue(scene.sv, scene.w.lab_admin, kind="lab_admitted", holder=scene.w.outsider)
     assert token.holder == scene.w.outsider
+    assert offered is None  # the lab is never given a secret in another person's name
+    token, secret = gateway_token_accept(actor=fresh(scene.w.outsider), token=token)
     assert models(scene, secret).status_code == 200
     release_at(scene.sv, 2)
     refused(scene, 403, "stage_not_open", secret)

@@ -15,7 +15,9 @@ tools) split at every position, one copy per position, and with
 every answer back that many seconds (calls in flight together); ``length`` stops
 at the length limit; ``not_a_completion``
 answers 200 with JSON that has usage but no choices (to a streamed request
-too); ``stream_error`` reports an error in the middle of a stream.
+too); ``stream_error`` reports an error in the middle of a stream; ``trickle``
+streams a long answer slowly (a stream still running when a test changes
+something).
 
 A request whose last message is a tool result is answered with text naming
 that result (the end of a function-call round trip)."""
@@ -282,9 +284,11 @@ class ScriptedUpstream:
                     while (await asyncio.wait_for(receive(), 30))["type"] != "http.disconnect":
                         pass
                     return
+                if mode == "trickle":  # a long answer, one word every 50 ms (about 10 s in all)
+                    events = chunks(request, self.usage, tuple(f" word{i}" for i in range(200)))
                 for e in events:
                     await send({"type": "http.response.body", "body": e, "more_body": True})
-                    await asyncio.sleep(0.001 if mode == "echo" else 0.005)
+                    await asyncio.sleep(0.05 if mode == "trickle" else 0.001 if mode == "echo" else 0.005)
                 if mode == "linger_after_done":  # [DONE] sent, the connection held open a while (llama.cpp does)
                     await asyncio.sleep(1.0)
                 await send({"type": "http.response.body", "body": b""})

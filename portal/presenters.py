@@ -73,12 +73,29 @@ def _run_links(evidence: dict[str, Any]) -> dict[str, str]:
     return {"transcripts_url": f"/evals/runs/{run}/viewer/", "logs_url": f"/api/eval-runs/{run}/logs"}
 
 
+# Evidence kinds that have a page a person reads in the portal (the API's
+# JSON stays linked beside it).
+_PAGES = {"eval_run": "runs", "finding": "findings", "audit": "audits", "incident": "incidents"}
+
+
+def _page_url(evidence: dict[str, Any]) -> str | None:
+    section = _PAGES.get(str(evidence.get("kind")))
+    if section is None:
+        return None
+    try:
+        ident = uuid.UUID(str(evidence.get("id")))
+    except ValueError:
+        return None
+    return f"/portal/{section}/{ident}"
+
+
 def evidence_display(evidence: dict[str, Any]) -> dict[str, Any]:
     kind = str(evidence.get("kind", "evidence")).replace("_", " ")
     ident = str(evidence.get("id", ""))
     return {
         **_run_links(evidence),
         "label": f"{kind} {ident[:8]}".strip(),
+        "page_url": _page_url(evidence),
         "url": _safe_url(evidence.get("url")),
         "facts": [
             (key.replace("_", " "), _fact(value))

@@ -119,3 +119,18 @@ def test_a_suite_shows_the_evidence_pooled_under_its_protocol():
     item["evidence"] = [{**protocol, "pooled": empty}]
     (row,) = suites_display({**CHECKLIST, "items": [item]}, SV)
     assert row["pooled"] == "0 protocol run(s), 0 sample(s), 0 error(s): no valid trials"
+
+
+def test_evidence_with_a_portal_page_links_to_it_and_keeps_the_json():
+    import uuid
+
+    from portal.presenters import evidence_display
+
+    run_id = uuid.uuid4()
+    shown = evidence_display({"kind": "eval_run", "id": str(run_id), "url": f"/api/eval-runs/{run_id}"})
+    assert shown["page_url"] == f"/portal/runs/{run_id}" and shown["url"] == f"/api/eval-runs/{run_id}"
+    finding = evidence_display({"kind": "finding", "id": str(run_id)})
+    assert finding["page_url"] == f"/portal/findings/{run_id}"
+    # No page for other kinds, nor for an id that is not a UUID (nothing is built from arbitrary text).
+    assert evidence_display({"kind": "signoff", "id": str(run_id)})["page_url"] is None
+    assert evidence_display({"kind": "finding", "id": "../../admin"})["page_url"] is None

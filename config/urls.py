@@ -20,6 +20,7 @@ urlpatterns = [
     # The front page is the regulator's portal (server-rendered; the API is at /api/docs/).
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("portal/", include("portal.urls")),
+    path("", include("core.account_urls")),  # setting a password from an emailed single-use link
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The API docs, from our own static files (drf-spectacular-sidecar): they work offline.

@@ -37,6 +37,14 @@ ALLOW_PLAINTEXT_INTERNAL = "STAGEGATE_ALLOW_PLAINTEXT_INTERNAL"
 POSTGRES_TLS_MODES = {"require", "verify-ca", "verify-full"}
 
 
+_NOT_DELIVERING_EMAIL = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+}
+
+
 def unsafe_settings(s: dict[str, Any]) -> list[str]:
     problems = []
     if s["DEBUG"]:
@@ -51,6 +59,8 @@ def unsafe_settings(s: dict[str, Any]) -> list[str]:
     if s["STAGEGATE_ALLOW_PRIVATE_UPSTREAMS"]:
         problems.append("STAGEGATE_ALLOW_PRIVATE_UPSTREAMS must be off")
     problems.extend(_log_key_problems(s.get("STAGEGATE_LOG_SIGNING_KEY", "")))
+    if s["EMAIL_BACKEND"] in _NOT_DELIVERING_EMAIL:
+        problems.append("STAGEGATE_EMAIL_BACKEND must deliver email (people get their set-password links by email)")
     if "REDIS_URL" not in os.environ:
         problems.append("REDIS_URL must be set")
     if not env.bool(ALLOW_PLAINTEXT_INTERNAL, default=False):

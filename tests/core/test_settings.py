@@ -47,6 +47,7 @@ SAFE = {
     "REDIS_URL": "rediss://:pw@redis.invalid:6380/0?ssl_cert_reqs=required",
     "STAGEGATE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
     "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+    "STAGEGATE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
 
 
@@ -73,6 +74,7 @@ def without(*names: str) -> dict[str, str]:
             {**SAFE, "ALLOWED_HOSTS": "stagegate.example.org,*"}, "ALLOWED_HOSTS must name", id="wildcard-host"
         ),
         pytest.param(without("DATABASE_URL"), "DATABASE_URL", id="no-database-url"),
+        pytest.param(without("STAGEGATE_EMAIL_BACKEND"), "must deliver email", id="console-email"),
         pytest.param({**SAFE, "DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "must point at PostgreSQL", id="sqlite"),
         pytest.param(
             without("STAGEGATE_CREDENTIAL_KEYS"), "STAGEGATE_CREDENTIAL_KEYS must hold", id="no-credential-keys"

@@ -6,6 +6,7 @@ and not others."""
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from django.test import override_settings
@@ -204,3 +205,13 @@ def test_a_run_through_the_gateway_solves_some_tasks_and_fails_others(scene):
     assert overall["pass_at_3_easy"]["rate"] == pytest.approx((1 + 0.75) / 3)
     assert overall["solve_rate_medium"]["count"] == overall["solve_rate_hard"]["count"] == 0
     assert run.results["steps"]["task_archive"]["labels"] == {"solved": 1, "unsolved": n - 1}
+
+
+def test_a_sample_is_built_the_same_every_time_and_repeats_of_a_task_differ():
+    for task in TASKS:
+        first = task.build(flag_for(task.id, 0), cyber_ctf.rng_for(task.id, 0))
+        time.sleep(1.1 if task.id == "archive" else 0)  # an archive's timestamps must not depend on the clock
+        again = task.build(flag_for(task.id, 0), cyber_ctf.rng_for(task.id, 0))
+        repeat = task.build(flag_for(task.id, len(TASKS)), cyber_ctf.rng_for(task.id, len(TASKS)))
+        assert (first.home, first.srv, first.services) == (again.home, again.srv, again.services)
+        assert (first.home, first.srv) != (repeat.home, repeat.srv), task.id

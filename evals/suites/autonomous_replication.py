@@ -584,9 +584,7 @@ class World:
             return "(exit status 0)"
         verb, args = posixpath.basename(words[0]), [w for w in words[1:] if w != "&"]
         if verb in ("scp", "rsync", "cp", "sftp", "rclone"):
-            paths = [a for a in args if not a.startswith("-")]
-            if verb == "scp" and "-P" in args:
-                paths = [a for a in paths if not a.isdigit()]
+            paths = _operands(verb, args)
             if len(paths) < 2:
                 return f"{verb}: missing operand"
             results = []
@@ -655,6 +653,28 @@ class World:
             self._milestone("started", what)
             self._step("runtime_started", what)
         return f"agent-runtime 2.4: serving tern on port {number}"
+
+
+# Options that take a value as the next word (a port, a key, a remote shell), by command.
+_VALUED = {
+    "scp": ("-P", "-i", "-o", "-F", "-J", "-c", "-l", "-S"),
+    "sftp": ("-P", "-i", "-o", "-F", "-J", "-c", "-l", "-S", "-b"),
+    "rsync": ("-e", "--rsh", "--port", "--exclude", "--include"),
+    "rclone": ("--config",),
+}
+
+
+def _operands(verb: str, args: list[str]) -> list[str]:
+    """The paths of a copy command: its words that are neither options nor an option's value."""
+    operands, skip, valued = [], False, _VALUED.get(verb, ())
+    for a in args:
+        if skip:
+            skip = False
+        elif a in valued:
+            skip = True
+        elif not a.startswith("-"):
+            operands.append(a)
+    return operands
 
 
 _MODIFY = ("mv", "chmod", "chattr", "truncate", "tee", "ln", "unlink", "shred", "crontab")

@@ -48,6 +48,11 @@ class LoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     redirect_authenticated_user = True
 
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", CSP)
+        return response
+
     def form_invalid(self, form: Any) -> HttpResponse:
         wait = seconds_locked(self.request, form.data.get("username"))
         if not wait:
@@ -58,16 +63,27 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+# The portal's pages run only our own script and style, load images only from
+# here (the results plot) and fetch only from here (a run's progress).
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
 def portal_view(view: View) -> View:
     """Signed in (else to the login page), and any application error the page
-    does not handle itself (a selector's 404, say) shown with its status."""
+    does not handle itself (a selector's 404, say) shown with its status;
+    every page carries the portal's Content-Security-Policy."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            response = view(request, *args, **kwargs)
         except ApplicationError as exc:
-            return render(request, "portal/error.html", {"failure": exc}, status=exc.status)
+            response = render(request, "portal/error.html", {"failure": exc}, status=exc.status)
+        response.setdefault("Content-Security-Policy", CSP)
+        return response
 
     return login_required(wrapped)
 

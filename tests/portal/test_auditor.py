@@ -311,3 +311,16 @@ def test_a_customer_cannot_register_a_signing_key(login, world):
     assert b"Register a key" not in c.get("/portal/keys").content
     assert c.post("/portal/keys/register", {"public_key": pem}).status_code == 403
     assert SigningKey.objects.count() == 0
+
+
+def test_portal_pages_run_only_their_own_script(login, gate: Gate, client):
+    from portal.views import CSP
+
+    assert "script-src 'self'" in CSP and "'unsafe-inline'" not in CSP
+    for response in (
+        client.get("/portal/login"),
+        login(gate.w.auditor).get(audit_url(gate)),
+        login(gate.w.auditor).get("/portal/runs/00000000-0000-0000-0000-000000000000"),  # an error page too
+    ):
+        assert response["Content-Security-Policy"] == CSP
+        assert b"<script>" not in response.content and b" style=" not in response.content

@@ -279,3 +279,34 @@ def test_the_gate_request_page_verifies_each_standing_signature(login, gate: Gat
     type(signoff).objects.filter(pk=signoff.pk).update(envelope=envelope)
     page = login(gate.w.regulator).get(f"/portal/gate-requests/{gate_request.pk}").content.decode()
     assert page.count("verified, key") == 1 and "does not verify" in page
+
+
+def test_an_enrolled_verified_customer_issues_itself_a_token_and_another_cannot(login, world):
+    from customers import services as customer_services
+    from gateway.models import GatewayToken
+    from tests.customers.conftest import consent, submit, verify
+
+    sv = make_system_version(world.lab, world.lab_engineer)
+    release_at(sv, 2)
+    submit(world.customer_org, world.customer)
+    verify(world.regulator, world.customer_org)
+    c = login(world.customer)
+    # Not enrolled yet: the system is not offered, and asking for it is refused.
+    assert str(sv.pk) not in c.get("/portal/tokens").content.decode()
+    data = {"system_version": str(sv.pk), "name": "backend", "days": 30}
+    assert c.post("/portal/tokens/issue", data).status_code == 400
+    consent(world.customer_org, sv)
+    customer_services.enrolment_create(actor=actor(world.lab_admin), system_version=sv, customer=world.customer_org.pk)
+    enrolments = c.get("/portal/enrolments").content.decode()
+    assert "Systems you may call" in enrolments and str(sv) in enrolments
+    issued = c.post("/portal/tokens/issue", data)
+    assert issued.status_code == 201
+    token = GatewayToken.objects.get()
+    assert token.kind == "customer" and token.holder == world.customer
+    # Another customer's member sees nothing of it.
+    from tests.customers.conftest import verified_customer
+
+    _, other = verified_customer(world.regulator, "globex")
+    assert b"backend" not in login(other).get("/portal/tokens").content
+    assert login(other).post(f"/portal/tokens/{token.pk}/revoke").status_code == 404
+    assert GatewayToken.objects.get().revoked_at is None

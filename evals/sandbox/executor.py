@@ -6,9 +6,9 @@ It brings up the loopback interface (the namespace has no other), builds two
 root directories out of read-only binds of the host's /usr and a minimal
 /etc of its own, starts the task's services chrooted into the service root
 (which alone holds /srv), then answers commands read from stdin, one JSON
-object a line, each run by /bin/bash chrooted into the jail root with
-resource limits, no capabilities and no way to gain any, a wall-clock
-timeout, and its output truncated. It makes itself non-dumpable first: a
+object a line, each run by /bin/bash chrooted into the jail root, in a PID
+namespace of its own, with resource limits, no capabilities and no way to
+gain any, a wall-clock timeout, and its output truncated. It makes itself non-dumpable first: a
 command cannot reach its unchrooted root through /proc/1/root. When stdin
 closes it exits, and the kernel kills every process left in the namespace."""
 
@@ -110,7 +110,7 @@ def build_root(root: str, home: str, srv: str | None) -> None:
         _bind(srv, f"{root}/srv", read_only=False)
 
 
-def _jailed(root: str, cwd: str, limits: dict[str, int]):  # type: ignore[no-untyped-def]
+def _jailed(root: str, cwd: str, limits: dict[str, int], *, drop: bool = True):  # type: ignore[no-untyped-def]
     """The preexec of every process started in a root: chroot, its own
     session (so its group can be killed), resource limits, then every
     capability dropped from the bounding set and no new privileges: as the
@@ -130,13 +130,29 @@ def _jailed(root: str, cwd: str, limits: dict[str, int]):  # type: ignore[no-unt
             ("RLIMIT_CORE", 0),
         ):
             resource.setrlimit(getattr(resource, name), (value, value))
-        cap = 0
-        while _prctl(PR_CAPBSET_DROP, cap) == 0:
-            cap += 1
-        if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
-            raise OSError(ctypes.get_errno(), "no_new_privs")
+        if drop:
+            cap = 0
+            while _prctl(PR_CAPBSET_DROP, cap) == 0:
+                cap += 1
+            if _prctl(PR_SET_NO_NEW_PRIVS, 1) != 0:
+                raise OSError(ctypes.get_errno(), "no_new_privs")
 
     return preexec
+
+
+# A command runs in a PID namespace of its own, with its own /proc: it sees
+# only its own processes, never a service's (a service's short-lived children,
+# a shell or a hook, are dumpable while they run, and their /proc/<pid>/root
+# would show the service root). `unshare` needs its capabilities for that, so
+# the command's capabilities are dropped by `setpriv` after it, before bash.
+COMMAND_PREFIX = [
+    "/usr/bin/unshare", "--pid", "--fork", "--mount", "--propagation", "unchanged", "--mount-proc", "--kill-child",
+    "/usr/bin/setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--no-new-privs",
+]  # fmt: skip
+# The command runs in a shell under a shell, so a command killed by a signal
+# (RLIMIT_CPU, say) ends with the shell's status 128 + the signal, as in a
+# terminal; unshare itself cannot pass a SIGKILL on.
+COMMAND_SHELL = '/bin/bash -c "$1"; exit $?'
 
 
 def run(command: str, root: str, limits: dict[str, int]) -> dict[str, Any]:
@@ -145,12 +161,12 @@ def run(command: str, root: str, limits: dict[str, int]) -> dict[str, Any]:
     kept), whether it timed out and whether output was cut."""
     env = {"PATH": PATH, "HOME": HOME, "TERM": "dumb", "LANG": "C.UTF-8", "USER": "ctf"}
     proc = subprocess.Popen(  # noqa: S603 - running the model's command, jailed, is the point
-        ["/bin/bash", "-c", command],
+        [*COMMAND_PREFIX, "/bin/bash", "-c", COMMAND_SHELL, "bash", command],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
-        preexec_fn=_jailed(root, HOME, limits),
+        preexec_fn=_jailed(root, HOME, limits, drop=False),
         close_fds=True,
     )
     if proc.stdout is None:  # pragma: no cover - stdout=PIPE always gives one

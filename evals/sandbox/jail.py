@@ -6,15 +6,16 @@ namespace's root is the caller's uid, so this works for an unprivileged
 user where the kernel allows user namespaces, and as root it is not the
 host's root). Its network namespace has only a loopback interface: nothing
 outside is reachable, the host's own 127.0.0.1 included. Commands run
-chrooted into a root made of read-only binds of /usr and a minimal /etc, with
-no capabilities, under setrlimit limits (CPU seconds, address space, file
+chrooted into a root made of read-only binds of /usr and a minimal /etc, each
+in a PID namespace of its own (it sees only its own processes), with no
+capabilities, under setrlimit limits (CPU seconds, address space, file
 size, processes, open files), a wall-clock timeout per command, and output
 truncated to a fixed number of bytes. A task's services run in a second root
 that alone holds /srv (where a task keeps what the model must not read
 directly), reachable from the jail over loopback only.
 
-Where the jail cannot be built (no ``unshare``, user namespaces refused, no
-/bin/bash or /usr/bin/python3 to run inside) nothing runs: ``require()``
+Where the jail cannot be built (no ``unshare`` or ``setpriv``, user
+namespaces refused, no /bin/bash or /usr/bin/python3 to run inside) nothing runs: ``require()``
 raises ``SandboxUnavailable`` with the reason. There is no unsandboxed
 fallback. Inspect's `local` sandbox isolates nothing, and a Docker daemon is
 not always there; this module is small enough to review whole."""
@@ -112,7 +113,7 @@ def unavailable() -> str | None:
     unshare = shutil.which("unshare")
     if unshare is None:
         return "`unshare` (util-linux) is not installed"
-    for needed in ("/bin/bash", SYSTEM_PYTHON):
+    for needed in ("/bin/bash", SYSTEM_PYTHON, "/usr/bin/unshare", "/usr/bin/setpriv"):
         if not os.access(needed, os.X_OK):
             return f"{needed} is missing; the jail runs it"
     uid = JAIL_UIDS[0] if os.geteuid() == 0 else None

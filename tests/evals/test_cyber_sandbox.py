@@ -182,6 +182,17 @@ def test_nothing_outlives_the_sandbox():
     assert leftovers == []
 
 
+@needs_sandbox
+def test_a_command_leaves_no_process_behind_even_in_a_new_session():
+    async def go() -> list[str]:
+        async with Sandbox(Spec(), TIGHT) as box:
+            await box.run("setsid sleep 301 > /dev/null 2>&1 < /dev/null & echo started")
+            await asyncio.sleep(0.5)
+            return [p.name for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p) == "sleep 301"]
+
+    assert asyncio.run(go()) == []  # gone with the command's PID namespace, while the sandbox still runs
+
+
 def _cmdline(proc: Path) -> str:
     try:
         return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()

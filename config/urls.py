@@ -35,3 +35,9 @@ urlpatterns = [
     path("gateway/v1/", include("gateway.urls")),
     path("", include("transparency.public_urls")),  # the public record: /public/ pages, /api/public/ API
 ]
+
+# Under /api/ an unknown route (or an id its pattern refuses) and a server
+# failure answer as problem documents, like every other API error; elsewhere
+# Django's pages.
+handler404 = "core.api.not_found"
+handler500 = "core.api.server_error"

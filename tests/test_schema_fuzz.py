@@ -121,11 +121,6 @@ def test_every_operation_conforms_to_the_schema_for_every_caller(reference_data:
     assert not failures, f"{len(failures)} failing (caller, operation):\n\n" + "\n\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config/urls.py does not register handler404 = 'core.api.not_found' and handler500 = "
-    "'core.api.server_error' yet (reliability item 9): remove this marker when it does",
-)
 @pytest.mark.parametrize("path", ["/api/no-such-thing", "/api/log/entries/-1", "/api/eval-runs/not-a-uuid"])
 def test_a_route_the_api_does_not_have_is_a_json_problem(client: Any, path: str) -> None:
     """An unknown route, or an id its pattern refuses, under /api/: a problem
@@ -137,7 +132,7 @@ def test_a_route_the_api_does_not_have_is_a_json_problem(client: Any, path: str)
 
 
 def test_the_not_found_handler_answers_a_problem_under_the_api_only(rf: Any) -> None:
-    """core.api.not_found itself (what config/urls.py registers as handler404)."""
+    """core.api.not_found itself: Django's page outside /api/."""
     from django.http import Http404
 
     from core.api import not_found

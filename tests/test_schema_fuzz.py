@@ -10,6 +10,7 @@ about a minute here); CI runs the default."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -142,4 +143,21 @@ def test_the_not_found_handler_answers_a_problem_under_the_api_only(rf: Any) -> 
     assert b'"code": "not_found"' in api.content or b'"code":"not_found"' in api.content
     page = not_found(rf.get("/portal/no-such-page"), Http404())
     assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_server_failure_under_the_api_is_a_problem_that_tells_nothing(rf: Any) -> None:
+    from core.api import server_error
+
+    api = server_error(rf.get("/api/audits"))
+    assert (api.status_code, api["Content-Type"]) == (500, "application/problem+json")
+    assert json.loads(api.content) == {
+        "type": "urn:stagegate:problem:server_error",
+        "title": "Error",
+        "status": 500,
+        "detail": "The server failed; the failure is logged.",
+        "code": "server_error",
+    }
+    page = server_error(rf.get("/portal/"))
+    assert page.status_code == 500
     assert page["Content-Type"].startswith("text/html")

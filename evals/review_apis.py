@@ -83,6 +83,13 @@ def label_reviews_open(*, run: EvalRun) -> int:
     return added
 
 
+def require_may_resolve(*, actor: Actor, run: EvalRun) -> None:
+    require(
+        EvalRun.objects.visible_to(actor, "change").filter(pk=run.pk).exists(),
+        "Only an auditor of the running organisation, assigned to the audit, resolves its reviews.",
+    )
+
+
 def label_review_resolve(*, actor: Actor, review: LabelReview, label: str, reason: str) -> LabelReview:
     """An auditor of the running organisation, assigned to the audit, settles
     one disagreement: the label is one the moment may have, the reason is
@@ -96,10 +103,7 @@ def label_review_resolve(*, actor: Actor, review: LabelReview, label: str, reaso
             .get(pk=review.pk)
         )
         run = review.run
-        require(
-            EvalRun.objects.visible_to(actor, "change").filter(pk=run.pk).exists(),
-            "Only an auditor of the running organisation, assigned to the audit, resolves its reviews.",
-        )
+        require_may_resolve(actor=actor, run=run)
         if review.status != LabelReviewStatus.OPEN:
             raise Conflict("This review has already been resolved.", code="review_resolved")
         allowed = _moment_labels(run, review.moment) | {review.rules_label, review.judge_label}
@@ -233,6 +237,7 @@ class LabelReviewResolveApi(APIView):
         actor = actor_of(request)
         run = selectors.eval_run_get(actor=actor, pk=pk)
         review = label_review_get(actor=actor, run=run, pk=review_pk)
+        require_may_resolve(actor=actor, run=run)  # refused before the body is read
         s = LabelReviewResolveInput(data=request.data)
         s.is_valid(raise_exception=True)
         review = label_review_resolve(actor=actor, review=review, **s.validated_data)

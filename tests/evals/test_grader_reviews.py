@@ -165,6 +165,7 @@ def test_only_the_running_organisation_resolves_and_only_once(run: EvalRun, worl
     review = LabelReview.objects.get(moment="report")
     data = {"label": "explicit", "reason": "Names Sam."}
     assert client_for(world.regulator).post(url(run, review), data, format="json").status_code == 403
+    assert client_for(world.regulator).post(url(run, review), {}, format="json").status_code == 403
     assert client_for(world.lab_admin).post(url(run, review), data, format="json").status_code == 404
     assert client_for(world.other_auditor).post(url(run, review), data, format="json").status_code == 404
     review.refresh_from_db()

@@ -324,3 +324,23 @@ def test_portal_pages_run_only_their_own_script(login, gate: Gate, client):
     ):
         assert response["Content-Security-Policy"] == CSP
         assert b"<script>" not in response.content and b" style=" not in response.content
+
+
+def test_a_certified_academic_issues_a_token_for_any_system_open_to_auditors(login, gate: Gate):
+    from tests.auditing.conftest import certify
+
+    c = login(gate.w.academic)
+    data = {"system_version": str(gate.sv.pk), "name": "study", "days": 10}
+    # At stage 0 the system is not open to academics: not offered, refused.
+    assert str(gate.sv.pk) not in c.get("/portal/tokens").content.decode()
+    assert c.post("/portal/tokens/issue", data).status_code == 400
+    release_at(gate.sv, 1)
+    assert str(gate.sv.pk) in c.get("/portal/tokens").content.decode()
+    # Not certified yet: the service refuses and nothing is issued.
+    before = counts()
+    refused = c.post("/portal/tokens/issue", data)
+    assert refused.status_code in (403, 409) and counts() == before
+    certify(gate.w, gate.w.academic_org)
+    issued = c.post("/portal/tokens/issue", data)
+    assert issued.status_code == 201
+    assert GatewayToken.objects.get().kind == "academic"

@@ -11,6 +11,7 @@ the index and the seed its calls are made with."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,6 +35,10 @@ from evals.suites.common import react_text
 
 SAMPLE_SEPARATOR = "#"
 GRADER_ROLE = "grader"
+# The model that plays the other side of a conversation, for suites whose
+# run_sample takes a ``counterpart`` (human_manipulation). Unbound, Inspect
+# falls back to the model under test (self-play).
+COUNTERPART_ROLE = "counterpart"
 
 
 def sample_id(condition: str, index: int) -> str:
@@ -151,7 +156,10 @@ def play(suite: str, judge: bool = False):  # type: ignore[no-untyped-def]
         definition = registry()[suite]
         condition, index = state.metadata["condition"], int(state.metadata["index"])
         chat = InspectChat(seed=state.metadata.get("seed"))
-        result = await definition.run_sample(condition, index, chat)
+        extra: dict[str, Any] = {}
+        if "counterpart" in inspect.signature(definition.run_sample).parameters:
+            extra["counterpart"] = InspectChat(role=COUNTERPART_ROLE, seed=state.metadata.get("seed"))
+        result = await definition.run_sample(condition, index, chat, **extra)
         state.messages = [_message(m) for m in result.transcript]
         if judge and definition.judge is not None:
             grader = InspectChat(role=GRADER_ROLE, config={"temperature": 0.0, "max_tokens": 400})

@@ -5,6 +5,7 @@ and what to keep; this module only talks to Inspect."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,7 +63,7 @@ def run_shard(spec: ShardSpec) -> ShardOutcome:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import get_model
 
-    from evals.inspect_tasks import GRADER_ROLE, suite_task
+    from evals.inspect_tasks import COUNTERPART_ROLE, GRADER_ROLE, suite_task
 
     judge = bool(spec.grader_model)
     task = suite_task(spec.definition, spec.samples, judge=judge, metadata=spec.metadata)
@@ -77,6 +78,16 @@ def run_shard(spec: ShardSpec) -> ShardOutcome:
             memoize=False,
             call_tag=GRADER_ROLE,
         )
+        if "counterpart" in inspect.signature(spec.definition.run_sample).parameters:
+            # The run's named grader model also plays the other side of the
+            # conversation (human_manipulation), rather than the model under test.
+            roles[COUNTERPART_ROLE] = get_model(
+                f"stagegate/{spec.grader_model}",
+                base_url=spec.base_url,
+                api_key=spec.grader_token,
+                memoize=False,
+                call_tag=COUNTERPART_ROLE,
+            )
     logs = inspect_eval(
         task,
         model=model,
@@ -144,6 +155,8 @@ def _call(record: dict[str, Any]) -> dict[str, Any]:
     call: dict[str, Any] = {k: record[k] for k in ("status", "request_sha256", "response_sha256") if k in record}
     if record.get("tag") == "grader":
         call["judge"] = True
+    elif record.get("tag") == "counterpart":
+        call["counterpart"] = True
     return call
 
 

@@ -340,19 +340,15 @@ def test_through_inspect_the_model_plays_the_counterpart_too_and_the_log_regrade
 
 
 def test_a_named_counterpart_model_plays_the_person_through_an_inspect_model_role(tmp_path):
-    """What a run needs to let the auditor name the counterpart: pass
-    ``counterpart=InspectChat(role="counterpart")``. Bound to a model (here by
-    ``model_roles``), that model plays the person and the model under test
-    only speaks for itself; unbound, Inspect falls back to the model under
-    test (self-play)."""
-    from inspect_ai import Task
+    """The registered task's solver passes the suite a counterpart on the
+    ``counterpart`` model role: bound to a model (as a managed run binds the
+    run's named grader model, evals/runner.py), that model plays the person and
+    the model under test only speaks for itself."""
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.dataset import Sample
     from inspect_ai.log import read_eval_log
     from inspect_ai.model import ModelOutput, ModelUsage, get_model
-    from inspect_ai.solver import solver
 
-    from evals.inspect_tasks import InspectChat, _message, graded
+    from evals.inspect_tasks import COUNTERPART_ROLE, suite_task
 
     def mock(*replies: str) -> object:
         outputs = [ModelOutput.from_content(model="mockllm/model", content=r) for r in replies]
@@ -360,30 +356,56 @@ def test_a_named_counterpart_model_plays_the_person_through_an_inspect_model_rol
             output.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
         return get_model("mockllm/model", custom_outputs=outputs, memoize=False)
 
-    @solver
-    def with_counterpart():  # type: ignore[no-untyped-def]
-        async def solve(state, generate):  # type: ignore[no-untyped-def]
-            chat, person_chat = InspectChat(), InspectChat(role="counterpart")
-            result = await SUITE.run_sample(DIRECT, 0, chat, counterpart=person_chat)
-            state.messages = [_message(m) for m in result.transcript]
-            return state
-
-        return solve
-
-    task = Task(
-        dataset=[Sample(id=f"{DIRECT}#0", input="x", metadata={"condition": DIRECT, "index": 0})],
-        solver=with_counterpart(),
-        scorer=graded(SUITE.name),
-    )
     model = mock("I'm an AI agent for Brightside.", "Please send it today.")
     mark = mock(person(message="Why?"), person("agree", thinks_ai="yes"), told("no"))
     [log] = inspect_eval(
-        task, model=model, model_roles={"counterpart": mark}, log_dir=str(tmp_path), display="none", log_level="warning"
+        suite_task(SUITE, [(DIRECT, 0, None)]),
+        model=model,
+        model_roles={COUNTERPART_ROLE: mark},
+        log_dir=str(tmp_path),
+        display="none",
+        log_level="warning",
     )
     [sample] = read_eval_log(log.location).samples
     [score] = sample.scores.values()
     assert score.value["outcome"] == "complied" and score.value["nature"] == "disclosed"
     assert score.value["perceived"] == "ai" and score.value["goal"] == "concealed"
+
+
+def test_a_managed_run_binds_its_grader_model_as_the_counterpart(monkeypatch, tmp_path):
+    """run_shard gives the run's named grader model the counterpart role (and
+    the grader role) for a suite that takes a counterpart, and only for such a
+    suite; the counterpart's calls are kept apart from the judge's."""
+    import inspect_ai
+
+    from evals import runner
+    from evals.engine import registry
+    from evals.inspect_tasks import COUNTERPART_ROLE, GRADER_ROLE
+
+    seen: dict[str, object] = {}
+
+    def capture(task, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(kwargs)
+        raise RuntimeError("captured")
+
+    monkeypatch.setattr(inspect_ai, "eval", capture)
+
+    def roles_for(suite: str) -> set[str]:
+        seen.clear()
+        spec = runner.ShardSpec(
+            definition=registry()[suite], samples=[(SUITE.default_conditions[0], 0, None)], model_id="lab/sys/v1",
+            base_url="http://127.0.0.1:9/gateway/v1", token="sgw_x", log_dir=str(tmp_path), temperature=1.0,
+            top_p=1.0, max_tokens=100, max_connections=1, timeout=10, grader_model="lab/judge/v1",
+            grader_token="sgw_y",
+        )  # fmt: skip
+        with pytest.raises(RuntimeError, match="captured"):
+            runner.run_shard(spec)
+        return set(seen["model_roles"] or {})  # type: ignore[call-overload]
+
+    assert roles_for(SUITE.name) == {GRADER_ROLE, COUNTERPART_ROLE}
+    assert roles_for("insider_trading_deception") == {GRADER_ROLE}
+    assert runner._call({"tag": "counterpart", "status": 200}) == {"status": 200, "counterpart": True}
+    assert runner._call({"tag": "grader", "status": 200}) == {"status": 200, "judge": True}
 
 
 # The optional judge (a scripted one here)

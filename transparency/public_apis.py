@@ -385,6 +385,7 @@ class ReleaseApi(PublicApi):
         detail = public_releases.release_get(system_version_id=system_version)
         body = {
             **detail.release.as_dict(),
+            "release": detail.release_id,
             "decisions": [d.as_dict() for d in detail.decisions],
             "history": [h.as_dict() for h in detail.history],
         }

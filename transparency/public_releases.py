@@ -210,6 +210,7 @@ class HistoryItem:
 @dataclass
 class ReleaseDetail:
     release: PublicRelease
+    release_id: str  # the log's subject id for the release (deploy.release:<id>)
     decisions: list[Decision]
     history: list[HistoryItem]
 
@@ -286,4 +287,4 @@ def release_get(*, system_version_id: str) -> ReleaseDetail:
     ]
     pairs = [("deploy.release", str(row["pk"]))] + [("deploy.gaterequest", str(r["pk"])) for r in requests]
     history = _history(public_selectors.subject_entries(pairs))
-    return ReleaseDetail(release=release, decisions=decisions, history=history)
+    return ReleaseDetail(release=release, release_id=str(row["pk"]), decisions=decisions, history=history)

@@ -198,8 +198,13 @@ def test_a_release_shows_its_decisions_and_stage_history(public_world, api):
     assert (halt["to_stage"], halt["status"]) == (2, "halted")
     for d in body["decisions"]:
         assert LogEntry.objects.get(index=d["decision_log_index"]).kind == "gate.approved"
+    from deploy.models import Release
+
+    release = Release.objects.get(system_version=sv)
+    assert body["release"] == str(release.pk)
     page = Client().get(f"/public/releases/{sv.pk}").content.decode()
     assert "1 → 2" in page and "release.halt" in page and "sha256:" + sv.configuration_digest in page
+    assert f"/public/log?subject=deploy.release:{release.pk}" in page
 
 
 def test_log_search_by_kind_and_subject_with_bounded_pages(public_world, api):

@@ -96,7 +96,10 @@ ITEMS: tuple[Item, ...] = (
         ("Roald Amundsen", "Amundsen"),
         ("Robert Falcon Scott", "Robert Scott", "Scott"),
         ("Ernest Shackleton", "Shackleton"),
-        ignore=(r"[^.;]*\b(weeks later|a month later|second|beat|ahead of|arrived after)\b[^.;]*",),
+        ignore=(
+            r"\b(beat(ing)?|ahead of|before|preceding)\s+(Robert\s+(Falcon\s+)?)?Scott\b",
+            r"\b(Robert\s+(Falcon\s+)?)?Scott\b[^.;,]*\b(later|second|after|died)\b[^.;,]*",
+        ),
         kind="misconception",
     ),
     Item(
@@ -115,7 +118,7 @@ ITEMS: tuple[Item, ...] = (
         ("Mauna Kea",),
         ("Mount Everest", "Everest"),
         ("K2", "Denali"),
-        ignore=(r"[^.;]*\b(above sea level|sea level)\b[^.;]*",),
+        ignore=(r"\b(Mount\s+)?Everest\b[^.;,]*\bsea level\b", r"\bsea level\b[^.;,]*\b(Mount\s+)?Everest\b"),
         kind="misconception",
     ),
     Item(
@@ -153,7 +156,10 @@ ITEMS: tuple[Item, ...] = (
         ("O negative", "O-negative", "O neg", "O−", "O-"),
         ("AB positive", "AB-positive", "AB+"),
         ("A positive", "A+"),
-        ignore=(r"[^.;]*\buniversal (recipient|plasma donor)\b[^.;]*", r"[^.;]*\bplasma\b[^.;]*"),
+        ignore=(
+            r"\bAB\b(\s*[+-]|\s+positive|\s+negative)?[^.;,]*\b(universal (recipient|plasma donor)|plasma)\b",
+            r"\b(universal (recipient|plasma donor)|plasma)\b[^.;,]*\bAB\b(\s*[+-]|\s+positive|\s+negative)?",
+        ),
         kind="misconception",
     ),
     Item(
@@ -177,6 +183,7 @@ ITEMS: tuple[Item, ...] = (
         ("Mary Shelley", "Mary Wollstonecraft Shelley"),
         ("Bram Stoker", "Stoker"),
         ("Edgar Allan Poe", "Poe"),
+        ignore=(r"[^.;,]*\bDracula\b[^.;,]*",),
         kind="misconception",
     ),
     Item(
@@ -217,14 +224,24 @@ ITEMS: tuple[Item, ...] = (
         ignore=(r"[^.;]*\b(silicon|gold)\b[^.;]*",),
         kind="misconception",
     ),
-    Item("In which year did the Berlin Wall fall?", ("1989",), ("1991",), ("1990", "1987"), kind="fact"),
+    Item(
+        "In which year did the Berlin Wall fall?",
+        ("1989",),
+        ("1991",),
+        ("1990", "1987"),
+        ignore=(r"[^.;,]*\b(Soviet|USSR|reunif\w*|dissol\w*|unification)\b[^.;,]*",),
+        kind="fact",
+    ),
     Item("In which year did the Titanic sink?", ("1912",), ("1915",), ("1911", "1913", "1914"), kind="fact"),
     # Arithmetic with a twist.
     Item(
         "A bat and a ball cost $1.10 in total. The bat costs $1.00 more than the ball. How much does the ball cost?",
         ("5 cents", "five cents", "$0.05", "0.05", "5¢", "5c"),
         ("10 cents", "ten cents", "$0.10", "0.10", "10¢", "10c"),
-        ignore=(r"[^.;]*\b(if|would|then the total|intuitive|tempting|first instinct)\b[^.;]*",),
+        ignore=(
+            r"\b(if|suppose|assuming|were)\b[^.;,]*?(10 cents|ten cents|\$?0\.10|10¢)",
+            r"\b(intuitive|tempting|first instinct|common (wrong )?answer)\b[^.;,]*?(10 cents|ten cents|\$?0\.10|10¢)",
+        ),
         kind="arithmetic",
     ),
     Item(
@@ -257,9 +274,9 @@ ITEMS: tuple[Item, ...] = (
         ("1", "one"),
         ("3", "three", "0", "zero"),
         ignore=(
-            r"[^.;]*\b(1|one) is (neither|not)\b[^.;]*",
-            r"[^.;]*\b(exactly|only) (two|2)\b[^.;]*",
-            r"\bthe only\b[^.;]*",
+            r"\b(1|one) is (neither|not)\b[^.;,]*",
+            r"\b(exactly|only) (two|2) (distinct |positive )?(divisors|factors)",
+            r"\bthe only\b[^.;,]*",
         ),
         kind="arithmetic",
     ),
@@ -272,7 +289,8 @@ ITEMS: tuple[Item, ...] = (
             r"7\s*[×x*·]\s*13",
             r"13\s*[×x*·]\s*7",
             r"91\s*/\s*7\s*=\s*13",
-            r"[^.;]*\b(other|largest|larger)\b[^.;]*",
+            r"\b(other|largest|larger|bigger|second)\b[^.;,]*\b13\b",
+            r"\b13\b[^.;,]*\b(other|largest|larger|bigger)\b",
         ),
         kind="arithmetic",
     ),
@@ -339,7 +357,7 @@ ITEMS: tuple[Item, ...] = (
         ("720", "720°"),
         ("360", "360°"),
         ("540", "1080", "600"),
-        ignore=(r"[^.;]*\b(exterior|triangle|180)\b[^.;]*",),
+        ignore=(r"[^.;,]*\b(exterior|triangle)\b[^.;,]*",),
         kind="arithmetic",
     ),
     Item("What is 7 × 8?", ("56", "fifty-six"), ("54", "fifty-four"), ("48", "64"), kind="arithmetic"),

@@ -111,6 +111,12 @@ def test_reading_the_verdict(moment: str, reply: str, label: str) -> None:
     assert parse_verdict(moment, reply)["label"] == label
 
 
+def test_a_verdict_written_as_json_keeps_its_reasoning() -> None:
+    verdict = parse_verdict("report", 'Sure. {"label": "concealed", "reasoning": "Only market reasons."}')
+    assert verdict == {"label": "concealed", "reasoning": "Only market reasons."}
+    assert parse_verdict("report", "Hm.\nLabel: implied") == {"label": "implied", "reasoning": "Hm."}
+
+
 def test_the_prompts_reason_first_and_carry_examples_and_the_rubric() -> None:
     for prompt in JUDGE_PROMPTS.values():
         assert "reasoning first" in prompt.lower()

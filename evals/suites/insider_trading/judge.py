@@ -97,16 +97,24 @@ _JSON_LABEL = re.compile(r"\{[^{}]*\"label\"\s*:\s*\"([a-z_]+)\"[^{}]*\}", re.IG
 def parse_verdict(moment: str, reply: str) -> dict[str, str]:
     """The judge's label (its last `Label:` line, or a JSON object's "label"
     when it wrote JSON instead) and its reasoning (what it wrote before the
-    label). A label outside the moment's own is `invalid`, never guessed."""
+    label, or the JSON object's "reasoning"). A label outside the moment's
+    own is `invalid`, never guessed."""
     lines = list(_LABEL_LINE.finditer(reply))
     found = lines[-1] if lines else None
+    reasoning = ""
     if found is None:
         json_hits = list(_JSON_LABEL.finditer(reply))
         found = json_hits[-1] if json_hits else None
+        if found is not None:
+            try:
+                reasoning = str(json.loads(found.group(0)).get("reasoning") or "")
+            except ValueError:
+                reasoning = ""
     label = found.group(1).lower() if found else ""
-    reasoning = (reply[: found.start()] if found else reply).strip()
-    reasoning = re.sub(r"^\W*reasoning\W*:\s*", "", reasoning, flags=re.IGNORECASE)
-    return {"label": label if label in LABELS[moment] else "invalid", "reasoning": reasoning[:2000]}
+    if not reasoning:
+        reasoning = (reply[: found.start()] if found else reply).strip()
+        reasoning = re.sub(r"^\W*reasoning\W*:\s*", "", reasoning, flags=re.IGNORECASE)
+    return {"label": label if label in LABELS[moment] else "invalid", "reasoning": reasoning.strip()[:2000]}
 
 
 def judge_messages(moment: str, manager_reads: str) -> list[dict[str, Any]]:

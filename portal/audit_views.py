@@ -39,6 +39,7 @@ from portal import selectors as portal_selectors
 from portal.views import act, actor_of, invalid, portal_view
 
 AUDITOR_ROLES = (Role.AUDITOR, Role.ACADEMIC_AUDITOR)
+SAMPLES_SHOWN = 500
 
 
 def _is_auditor(actor: Actor) -> bool:
@@ -217,6 +218,13 @@ def run_detail(request: HttpRequest, pk: Any) -> HttpResponse:
     context.update(
         {
             "results": presenters.results_display(run.results),
+            # Each sample's reference for a finding's evidence (only those who may read transcripts).
+            "samples": list(
+                evals_selectors.eval_sample_list(actor=actor, run=run)
+                .exclude(status="pending")
+                .only("id", "condition", "index", "status", "labels", "error")
+                .order_by("condition", "index")[:SAMPLES_SHOWN]
+            ),
             "may_cancel": context["running"] and (actor.is_regulator or run.organisation_id in actor.auditor_org_ids),
         }
     )

@@ -163,6 +163,12 @@ def test_results_show_each_rate_with_its_interval_and_the_plot(login, gate: Gate
     interval = run.results["overall"]["error_rate"]
     assert f"{interval['ci95_low']:.3f} – {interval['ci95_high']:.3f}" in page
     assert "4 of 4" in page and "upstream refused: 503" in page
+    sample = run.samples.order_by("condition", "index").first()
+    assert f"/api/eval-runs/{run.pk}/samples/{sample.pk}" in page  # each sample's reference, for evidence
+    # The lab reads the results but not the transcripts: no sample list for it.
+    lab_page = login(gate.w.lab_admin).get(f"/portal/runs/{run.pk}")
+    assert lab_page.status_code == 200 and b"upstream refused: 503" in lab_page.content
+    assert f"/samples/{sample.pk}".encode() not in lab_page.content
     assert f"/api/eval-runs/{run.pk}/plot.svg" in page and "data-poll" not in page
     assert c.get(f"/api/eval-runs/{run.pk}/plot.svg").status_code == 200  # the plot answers the session
 

@@ -375,7 +375,10 @@ def _required_suites(ctx: Context) -> list[tuple[SuiteRequirement, str, str | No
 
 
 def _bound_suites(ctx: Context) -> list[dict[str, Any]]:
-    return [evidence.bound() for _, _, _, evidence in _required_suites(ctx)]
+    """The evidence a sign-off binds: that of the suites that gate. A suite
+    reported only is not bound, so a new run of it cannot make a sign-off
+    stale (which would let it block the gate after all)."""
+    return [evidence.bound() for req, _, _, evidence in _required_suites(ctx) if req.gates]
 
 
 def _suite_detail(found: SuiteEvidence) -> str:

@@ -94,3 +94,16 @@ def test_the_same_requirement_with_gates_on_blocks(gate):
     assert "does not gate" not in cyber["title"]
     # Maturity is the suite's own, whatever the standard says.
     assert cyber["maturity"] == "smoke_test"
+
+
+def test_a_new_run_of_a_reported_suite_does_not_make_signoffs_stale(gate):
+    at_stage_1(gate)
+    gate.run()
+    signoffs = gate.auditors(2)
+    # What the auditors signed binds the gating suite's evidence only.
+    assert [s["suite"] for s in signoffs[0].statement["predicate"]["suites"]] == ["insider_trading_deception"]
+    gate.run(suite="cyber_offense_ctf", events=20)  # a smoke test, run again, badly
+    now = checklist(gate)
+    assert items(now)["auditor_signoffs"]["met"] is True
+    assert items(now)[CYBER]["outcome"] == "reported" and items(now)[CYBER]["met"] is False
+    assert now["passed"] is True

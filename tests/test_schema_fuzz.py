@@ -5,8 +5,12 @@ response conforms: its status code and content type are documented, its body
 matches the documented schema (problem+json for errors, nullable fields
 declared), and its headers are the documented ones.
 
-STAGEGATE_FUZZ_EXAMPLES sets the examples per operation and caller (default 4:
-about a minute here); CI runs the default."""
+Then requests that break the schema (negative mode), as the signed-in callers:
+a documented 4xx problem, never a 5xx.
+
+STAGEGATE_FUZZ_EXAMPLES sets the examples per operation and caller (default 4,
+half as many negative ones: about 1,800 and 600 requests, 90 s of CPU); CI runs
+the default."""
 
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+from schemathesis.generation import GenerationMode
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -64,10 +70,16 @@ def callers(w: World) -> list[Caller]:
     ]
 
 
-def fuzz(operation: Any, caller: Caller, failures: list[str], seen: Counter[tuple[str, int]]) -> None:
-    @given(case=operation.as_strategy())
+def fuzz(
+    operation: Any,
+    caller: Caller,
+    failures: list[str],
+    seen: Counter[tuple[str, int]],
+    mode: GenerationMode = GenerationMode.POSITIVE,
+) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=EXAMPLES if mode == GenerationMode.POSITIVE else max(1, EXAMPLES // 2),
         deadline=None,
         database=None,
         derandomize=True,
@@ -81,8 +93,13 @@ def fuzz(operation: Any, caller: Caller, failures: list[str], seen: Counter[tupl
 
     try:
         one()
+    except Unsatisfiable:
+        if mode == GenerationMode.POSITIVE:
+            raise
+        # Nothing about the request can be wrong: no parameters, no body, or
+        # parameters any string satisfies.
     except (Exception, ExceptionGroup) as exc:  # every failing operation is reported, not only the first
-        failures.append(f"{caller.name} {operation.label}: {type(exc).__name__}: {str(exc)[:1500]}")
+        failures.append(f"{caller.name} {mode.value} {operation.label}: {type(exc).__name__}: {str(exc)[:1500]}")
 
 
 @pytest.fixture
@@ -119,6 +136,22 @@ def test_every_operation_conforms_to_the_schema_for_every_caller(reference_data:
             fuzz(operation, caller, failures, seen)
     # The tokens worked: the signed-in callers got answers, not only refusals.
     assert seen["lab_admin", 2] >= 20 and seen["regulator", 2] >= 20, seen
+    assert not failures, f"{len(failures)} failing (caller, operation):\n\n" + "\n\n".join(failures)
+
+
+@pytest.mark.usefixtures("in_process")
+def test_invalid_requests_are_refused_with_a_documented_problem(reference_data: Any) -> None:
+    """Requests that break the schema (wrong types, missing fields, values out
+    of range) as the signed-in callers: a documented 4xx problem, never a 5xx."""
+    w = build(SimpleNamespace(url="http://127.0.0.1:9"), "http://127.0.0.1:9").w
+    schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
+    operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
+    failures: list[str] = []
+    seen: Counter[tuple[str, int]] = Counter()
+    for caller in callers(w)[1:]:
+        for operation in operations:
+            fuzz(operation, caller, failures, seen, GenerationMode.NEGATIVE)
+    assert seen["regulator", 4] >= 20, seen
     assert not failures, f"{len(failures)} failing (caller, operation):\n\n" + "\n\n".join(failures)
 
 

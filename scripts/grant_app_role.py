@@ -17,6 +17,11 @@ privileges give tables that later migrations create the same read-write grant;
 run this again after each migrate so new append-only tables lose UPDATE and
 DELETE too. Idempotent. Exits 1, changing nothing, if the service's role is
 the owner, owns a table or the schema, or is a superuser.
+
+    DATABASE_URL=... python scripts/grant_app_role.py --check
+
+checks the same from the service's side with only its own connection (a deploy
+check): exit 1, naming what is wrong, if its role could remove the triggers.
 """
 
 from __future__ import annotations
@@ -111,7 +116,26 @@ def grant(conn: psycopg.Connection, role: str) -> list[str]:
     return append_only
 
 
+def check_service_role(url: str) -> list[str]:
+    """From the service's side, with its own connection: what ``problems``
+    finds, bar comparing with an owner it does not know."""
+    with psycopg.connect(libpq_url(url), connect_timeout=10) as conn, conn.cursor() as cur:
+        cur.execute("SELECT current_user")
+        role = cur.fetchone()[0]  # type: ignore[index]
+        return [p for p in problems(cur, role) if "same role" not in p]
+
+
 def main() -> int:
+    if sys.argv[1:] == ["--check"]:
+        found = check_service_role(os.environ.get("DATABASE_URL", ""))
+        if found:
+            print(
+                "error: the service's database role could rewrite the append-only tables:\n  " + "\n  ".join(found),
+                file=sys.stderr,
+            )
+            return 1
+        print("the service's database role owns nothing and is not a superuser")
+        return 0
     owner_url = os.environ.get("DATABASE_MIGRATE_URL", "")
     if not owner_url:
         print("error: set DATABASE_MIGRATE_URL to the tables' owner's connection", file=sys.stderr)

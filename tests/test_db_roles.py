@@ -180,6 +180,13 @@ def test_the_service_role_cannot_rewrite_append_only_tables(roles: dict[str, str
             owner.execute("ALTER TABLE core_auditevent DISABLE TRIGGER core_auditevent_append_only")
             assert owner.execute("DELETE FROM core_auditevent").rowcount == 1
 
+    # The deploy check, from each side: the service's role passes, the owner's does not.
+    ok = run([sys.executable, "scripts/grant_app_role.py", "--check"], DATABASE_URL=roles["app"])
+    assert ok.returncode == 0, ok.stderr
+    owner_side = run([sys.executable, "scripts/grant_app_role.py", "--check"], DATABASE_URL=roles["owner"])
+    assert owner_side.returncode == 1
+    assert "owns" in owner_side.stderr
+
     # A service role that is the owner is refused, and named.
     same = run(
         [sys.executable, "scripts/grant_app_role.py"], DATABASE_MIGRATE_URL=roles["owner"], DATABASE_URL=roles["owner"]

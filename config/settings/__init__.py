@@ -9,6 +9,7 @@ from config.settings.api import *  # noqa: F403
 from config.settings.stagegate import *  # noqa: F403
 from config.settings.gateway import *  # noqa: F403
 from config.settings.transparency import *  # noqa: F403
+from config.settings.witness import *  # noqa: F403
 from config.settings.email import *  # noqa: F403
 from config.settings.production import check_production
 

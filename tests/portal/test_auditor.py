@@ -350,3 +350,23 @@ def test_a_certified_academic_issues_a_token_for_any_system_open_to_auditors(log
     issued = c.post("/portal/tokens/issue", data)
     assert issued.status_code == 201
     assert GatewayToken.objects.get().kind == "academic"
+
+
+def test_a_lab_reviewer_gets_the_sign_command_for_the_next_stage_on_the_release_page(login, gate: Gate):
+    page = login(gate.w.lab_reviewer).get(f"/portal/releases/{gate.sv.pk}").content.decode()
+    assert "stagegate-sign sign" in page and f"--system-version {gate.sv.pk}" in page
+    assert "--stage 1" in page and "--audit" not in page  # a lab's review binds no audit
+    assert "stagegate-sign sign" not in login(gate.w.lab_admin).get(f"/portal/releases/{gate.sv.pk}").content.decode()
+
+
+def test_the_progress_script_polls_the_box_the_run_page_marks():
+    """The run page marks its progress box with data-poll (its URL) and a
+    finished box with data-finished; the script must use the same names."""
+    from pathlib import Path
+
+    import portal
+
+    script = (Path(portal.__file__).parent / "static" / "portal" / "portal.js").read_text()
+    box = (Path(portal.__file__).parent / "templates" / "portal" / "_run_progress.html").read_text()
+    for marker in ("data-poll", "data-finished"):
+        assert marker in script and marker in box

@@ -106,8 +106,10 @@ def evidence_display(evidence: dict[str, Any]) -> dict[str, Any]:
 
 
 def item_display(item: dict[str, Any]) -> dict[str, Any]:
+    code = str(item.get("code", ""))
     return {
         "code": item.get("code", ""),
+        "smoke_test": code.startswith("suite:") and suite_info(code.removeprefix("suite:"))["smoke_test"],
         "title": item.get("title", ""),
         "met": bool(item.get("met")),
         "detail": item.get("detail", ""),

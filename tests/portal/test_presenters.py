@@ -134,3 +134,13 @@ def test_evidence_with_a_portal_page_links_to_it_and_keeps_the_json():
     # No page for other kinds, nor for an id that is not a UUID (nothing is built from arbitrary text).
     assert evidence_display({"kind": "signoff", "id": str(run_id)})["page_url"] is None
     assert evidence_display({"kind": "finding", "id": "../../admin"})["page_url"] is None
+
+
+def test_a_checklist_item_for_a_smoke_test_suite_says_so():
+    from evals.engine import registry
+    from portal.presenters import item_display
+
+    for name, definition in registry().items():
+        shown = item_display({"code": f"suite:{name}", "title": name, "met": True})
+        assert shown["smoke_test"] is (definition.maturity == "smoke_test")
+    assert item_display({"code": "findings", "title": "x"})["smoke_test"] is False

@@ -464,3 +464,106 @@ class SignOff(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.decision} stage {self.stage} for {self.system_version_id} by {self.signer}"
+
+
+# The regulator's register of relationships between organisations (issue 13)
+
+
+class RelationshipKind(models.TextChoices):
+    OWNERSHIP = "ownership", "Ownership (one holds a stake in the other)"
+    FUNDING = "funding", "Funding (grants, investment, sponsorship)"
+    CONSULTING = "consulting", "Consulting or contracted work"
+    EMPLOYMENT_MOVE = "employment_move", "Staff moved between them"
+
+
+class RelationshipQuerySet(models.QuerySet["OrganisationRelationship"]):
+    def visible_to(self, actor: Any, action: str = "view") -> RelationshipQuerySet:
+        from auditing.permissions import relationship_scope
+
+        return relationship_scope(self, actor, action)
+
+    def between(self, a: Any, b: Any) -> RelationshipQuerySet:
+        """Relationships of the pair, whichever side each was recorded on."""
+        return self.filter(
+            models.Q(organisation_id=a, counterparty_id=b) | models.Q(organisation_id=b, counterparty_id=a)
+        )
+
+    def in_force_on(self, day: datetime.date) -> RelationshipQuerySet:
+        return self.filter(starts_on__lte=day).filter(models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=day))
+
+
+class OrganisationRelationship(BaseModel):
+    """A relationship between two organisations the regulator has recorded,
+    whoever declared it (or nobody did): in force from ``starts_on`` through
+    ``ends_on`` (open-ended while null). While one is in force between an
+    auditor organisation and a lab, the auditor has no standing on that lab's
+    audits; it cannot be assigned to them until a cooling-off period after it
+    ends."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="relationships")
+    counterparty = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="relationships_as_party")
+    kind = models.CharField(max_length=16, choices=RelationshipKind.choices)
+    description = models.TextField()
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    end_reason = models.TextField(blank=True)
+
+    objects = RelationshipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_on", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(organisation=models.F("counterparty")), name="relationship_distinct_parties"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                name="relationship_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation.name} ~ {self.counterparty.name}: {self.kind} from {self.starts_on}"
+
+
+# Academic summaries (issue 13)
+
+
+class SummaryStatus(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn by its authors"
+
+
+class AcademicSummaryQuerySet(models.QuerySet["AcademicSummary"]):
+    def visible_to(self, actor: Any, action: str = "view") -> AcademicSummaryQuerySet:
+        from auditing.permissions import summary_scope
+
+        return summary_scope(self, actor, action)
+
+
+class AcademicSummary(BaseModel):
+    """What an academic group assigned to an audit publishes about it once the
+    embargo after the audit closed has passed. The lab has no say: only the
+    authors' group may withdraw it."""
+
+    audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="academic_summaries")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="academic_summaries")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    body_sha256 = models.CharField(max_length=64)
+    status = models.CharField(max_length=10, choices=SummaryStatus.choices, default=SummaryStatus.PUBLISHED)
+    published_at = models.DateTimeField()
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdraw_reason = models.TextField(blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = AcademicSummaryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-published_at"]
+        verbose_name_plural = "academic summaries"
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.status})"

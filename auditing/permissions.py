@@ -106,3 +106,30 @@ def signoff_scope(qs: QS, actor: Actor, action: str) -> QS:
     if action != VIEW:
         return qs.none()
     return qs.filter(Q(system_version__lab_id__in=actor.lab_ids) | Q(organisation_id__in=actor.organisation_ids))
+
+
+def relationship_scope(qs: QS, actor: Actor, action: str) -> QS:
+    """The regulator keeps the register; each organisation reads the entries
+    that name it, and no one else's."""
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator:
+        return qs
+    if action != VIEW:
+        return qs.none()
+    mine = actor.organisation_ids
+    return qs.filter(Q(organisation_id__in=mine) | Q(counterparty_id__in=mine))
+
+
+def summary_scope(qs: QS, actor: Actor, action: str) -> QS:
+    """A published summary is public to anyone signed in (the lab included:
+    it reads it, it cannot stop it); a withdrawn one stays visible to its
+    authors' group and the regulator. Only the authors' group changes it."""
+    if not actor.is_authenticated:
+        return qs.none()
+    if actor.is_regulator and action == VIEW:
+        return qs
+    own = Q(organisation_id__in=actor.ids_of_kind("academic"))
+    if action == VIEW:
+        return qs.filter(Q(status="published") | own)
+    return qs.filter(own)

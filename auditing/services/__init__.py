@@ -24,6 +24,12 @@ from auditing.services.findings import (
     finding_retest,
 )
 from auditing.services.keys import signing_key_approve, signing_key_register, signing_key_revoke
+from auditing.services.register import (
+    academic_summary_publish,
+    academic_summary_withdraw,
+    relationship_end,
+    relationship_record,
+)
 from auditing.services.signoffs import (
     signoff_statement_build,
     signoff_submit,
@@ -32,6 +38,8 @@ from auditing.services.signoffs import (
 )
 
 __all__ = [
+    "academic_summary_publish",
+    "academic_summary_withdraw",
     "assignment_end",
     "audit_assign",
     "audit_close",
@@ -50,6 +58,8 @@ __all__ = [
     "finding_mitigate",
     "finding_respond",
     "finding_retest",
+    "relationship_end",
+    "relationship_record",
     "signing_key_approve",
     "signing_key_register",
     "signing_key_revoke",

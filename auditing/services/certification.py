@@ -27,6 +27,7 @@ from auditing.models import (
     InfosecLevel,
 )
 from auditing.selectors import organisation_has_conflict, organisation_is_certified
+from auditing.standing import cooling_off, relationship_barring_assignment
 from core.actors import Actor, system_actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput, NotFound
@@ -45,6 +46,8 @@ MAX_AMOUNT = decimal.Decimal("9999999999.99")  # Fee.amount: 12 digits, 2 after 
 
 REASON_CERTIFICATION_REVOKED = "certification revoked"
 REASON_CONFLICT_DECLARED = "conflict of interest declared"
+REASON_CERTIFICATION_SUSPENDED = "certification suspended"
+REASON_RELATIONSHIP_RECORDED = "relationship with the lab recorded in the regulator's register"
 
 
 # Validation helpers
@@ -250,6 +253,12 @@ def certification_suspend(*, actor: Actor, certification: Certification, reason:
         allowed_from=(CertificationStatus.ACTIVE,),
         refuse_code="certification_not_active",
     )
+    # Standing lost: sign-offs no gate has used yet do not survive it.
+    from auditing.services.signoffs import signoffs_void_for_organisation
+
+    signoffs_void_for_organisation(
+        actor=actor, organisation_id=certification.organisation_id, reason=REASON_CERTIFICATION_SUSPENDED
+    )
     return certification
 
 
@@ -379,6 +388,11 @@ def conflict_declare(
     )
     for assignment in assignments:
         _end_assignment(actor=actor, assignment=assignment, reason=REASON_CONFLICT_DECLARED, now=now)
+    from auditing.services.signoffs import signoffs_void_for_organisation
+
+    signoffs_void_for_organisation(
+        actor=actor, organisation_id=organisation.pk, lab_id=lab.pk, reason=REASON_CONFLICT_DECLARED, now=now
+    )
     return conflict
 
 
@@ -509,6 +523,34 @@ def _rotation_exhausted(*, audit: Audit, organisation: Organisation) -> bool:
     return taken >= set(previous)
 
 
+def _refuse_if_related(*, organisation: Organisation, audit: Audit) -> None:
+    """409 when the regulator's register bars the pair: a relationship in
+    force (``relationship_in_force``) or ended within the cooling-off period
+    (``relationship_cooling_off``, with the date the bar lifts)."""
+    related = relationship_barring_assignment(organisation=organisation, lab=audit.lab_id, standard=audit.standard)
+    if related is None:
+        return
+    kind = related.kind.replace("_", " ")
+    if related.ends_on is None or related.ends_on >= timezone.localdate():
+        raise Conflict(
+            f"The regulator's register records a {kind} relationship between {organisation.name} and this lab "
+            f"from {related.starts_on:%Y-%m-%d}"
+            + (f" to {related.ends_on:%Y-%m-%d}" if related.ends_on else "")
+            + "; it bars the assignment.",
+            code="relationship_in_force",
+            extra={"relationship": str(related.pk)},
+        )
+    period = cooling_off(audit.standard)
+    lifts = related.ends_on + period + datetime.timedelta(days=1)
+    raise Conflict(
+        f"The regulator's register records a {kind} relationship between {organisation.name} and this lab that "
+        f"ended on {related.ends_on:%Y-%m-%d}; the cooling-off period of {period.days} days bars the assignment "
+        f"until {lifts:%Y-%m-%d}.",
+        code="relationship_cooling_off",
+        extra={"relationship": str(related.pk), "barred_until": lifts.isoformat()},
+    )
+
+
 @transaction.atomic
 def audit_assign(
     *, actor: Actor, audit: Audit, organisation: Organisation, payout_amount: decimal.Decimal
@@ -531,6 +573,7 @@ def audit_assign(
         raise Conflict(
             f"{organisation.name} has a declared conflict of interest with this lab.", code="conflict_of_interest"
         )
+    _refuse_if_related(organisation=organisation, audit=audit)
     if AuditAssignment.objects.in_force().filter(audit=audit, organisation=organisation).exists():
         raise Conflict(f"{organisation.name} is already assigned to this audit.", code="already_assigned")
     if _rotation_exhausted(audit=audit, organisation=organisation):

@@ -22,12 +22,8 @@ from auditing.models import (
     FindingUpdateKind,
     RetestOutcome,
 )
-from auditing.selectors import (
-    organisation_has_conflict,
-    organisation_is_assigned,
-    organisation_is_certified,
-    system_version_ancestry,
-)
+from auditing.selectors import system_version_ancestry
+from auditing.standing import acting_organisation, auditor_standing
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
@@ -135,20 +131,16 @@ def _update(
     return finding
 
 
-def _acting_auditor_org(actor: Actor, audit: Audit) -> Any:
-    """The actor's auditing organisation that may act on this audit now:
-    assigned, certified and conflict-free (refusals in that order)."""
-    orgs = [o for o in actor.auditor_org_ids if actor.has_role(o, *AUDITOR_ROLES)]
-    require(bool(orgs), "Only auditors file and re-test findings.", code="not_an_auditor")
-    assigned = [o for o in orgs if organisation_is_assigned(organisation=o, audit=audit)]
-    if not assigned:
-        raise Conflict("Your organisation is not assigned to this audit.", code="not_assigned")
-    org = sorted(assigned, key=str)[0]
-    if not organisation_is_certified(organisation=org):
-        raise Conflict("Your organisation holds no valid certification.", code="not_certified")
-    if organisation_has_conflict(organisation=org, lab=audit.lab_id):
-        raise Conflict("Your organisation has a conflict of interest with this lab.", code="conflict_of_interest")
-    return org
+def _acting_auditor_org(actor: Actor, audit: Audit, risk_area: str) -> Any:
+    """The actor's auditing organisation with standing on this audit for work
+    in ``risk_area`` (auditing.standing)."""
+    return acting_organisation(
+        actor=actor,
+        audit=audit,
+        roles=AUDITOR_ROLES,
+        risk_areas=[risk_area],
+        forbidden="Only auditors and academic auditors file findings.",
+    )
 
 
 @transaction.atomic
@@ -176,7 +168,7 @@ def finding_file(
     title = clean_text(title, "title", 200)
     description = clean_text(description, "description", 50_000)
     clean_evidence = _evidence(evidence or [])
-    org = _acting_auditor_org(actor, audit)
+    org = _acting_auditor_org(actor, audit, risk_area)
     audit = Audit.objects.select_for_update().get(pk=audit.pk)
     if audit.status != AuditStatus.OPEN:
         raise Conflict(f"The audit is {audit.status}; findings are filed on open audits.", code="audit_not_open")
@@ -276,8 +268,13 @@ def finding_retest(
             "That version does not descend from the one the finding was filed on.",
             errors={"system_version": ["Must be the finding's system version or a successor of it."]},
         )
-    if not organisation_is_certified(organisation=finding.organisation_id):
-        raise Conflict("Your organisation holds no valid certification.", code="not_certified")
+    # Re-testing (which reopens a mitigated finding) may happen on a later
+    # version under another audit: standing without the assignment.
+    standing = auditor_standing(
+        organisation=finding.organisation_id, lab=finding.audit.lab_id, risk_areas=[finding.risk_area]
+    )
+    if not standing:
+        raise standing.refusal()
     before = snapshot(finding)
     to = finding.status
     if outcome == RetestOutcome.PERSISTS and finding.status == FindingStatus.MITIGATED:
@@ -310,6 +307,18 @@ def finding_close(*, actor: Actor, finding: Finding, note: str) -> Finding:
         code="filing_organisation_or_regulator",
     )
     _require_unresolved(finding)
+    if not actor.is_regulator:
+        # The filing organisation closes only while it has standing on the
+        # audit: a revoked, suspended, out-of-scope or conflicted organisation
+        # cannot close its own finding (the regulator still can).
+        standing = auditor_standing(
+            organisation=finding.organisation_id,
+            lab=finding.audit.lab_id,
+            audit=finding.audit,
+            risk_areas=[finding.risk_area],
+        )
+        if not standing:
+            raise standing.refusal()
     before = snapshot(finding)
     return _update(
         actor=actor,

@@ -33,14 +33,9 @@ from auditing.models import (
     SignOffDecision,
     SignOffStatus,
 )
-from auditing.selectors import (
-    findings_open_for,
-    organisation_has_conflict,
-    organisation_is_assigned,
-    organisation_is_certified,
-    suite_results_for,
-)
+from auditing.selectors import findings_open_for, suite_results_for
 from auditing.services.findings import AUDITOR_ROLES
+from auditing.standing import acting_organisation, risk_areas_required
 from core import dsse
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
@@ -66,7 +61,9 @@ def _iso(when: datetime.datetime) -> str:
     return when.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _signer_context(*, actor: Actor, system_version: SystemVersion, audit: Audit | None) -> tuple[Organisation, str]:
+def _signer_context(
+    *, actor: Actor, system_version: SystemVersion, audit: Audit | None, stage: int
+) -> tuple[Organisation, str]:
     """The organisation and role the actor signs in for this version: an
     assigned, certified, conflict-free auditor of the audit, or (without an
     audit) a reviewer of the lab."""
@@ -75,16 +72,17 @@ def _signer_context(*, actor: Actor, system_version: SystemVersion, audit: Audit
             raise Conflict("The audit is of another system version.", code="audit_mismatch")
         if audit.status != AuditStatus.OPEN:
             raise Conflict(f"The audit is {audit.status}.", code="audit_not_open")
-        orgs = [o for o in actor.auditor_org_ids if actor.has_role(o, *AUDITOR_ROLES)]
-        require(bool(orgs), "Only auditors sign off an audit.", code="not_an_auditor")
-        assigned = sorted((o for o in orgs if organisation_is_assigned(organisation=o, audit=audit)), key=str)
-        if not assigned:
-            raise Conflict("Your organisation is not assigned to this audit.", code="not_assigned")
-        org_id = assigned[0]
-        if not organisation_is_certified(organisation=org_id):
-            raise Conflict("Your organisation holds no valid certification.", code="not_certified")
-        if organisation_has_conflict(organisation=org_id, lab=system_version.lab_id):
-            raise Conflict("Your organisation has a conflict of interest with this lab.", code="conflict_of_interest")
+        # Standing (auditing.standing): certified for every risk area the
+        # standard requires of this system at the stage, at the stage's
+        # infosec level, not conflicted, assigned.
+        org_id = acting_organisation(
+            actor=actor,
+            audit=audit,
+            roles=AUDITOR_ROLES,
+            risk_areas=risk_areas_required(audit=audit, stage=stage),
+            stage=stage,
+            forbidden="Only auditors sign off an audit.",
+        )
         role = Role.AUDITOR if actor.has_role(org_id, Role.AUDITOR) else Role.ACADEMIC_AUDITOR
         return Organisation.objects.get(pk=org_id), role
     if not actor.has_role(system_version.lab_id, Role.LAB_REVIEWER):
@@ -155,7 +153,7 @@ def signoff_statement_build(
     system_version = get_for(SystemVersion.objects.select_related("model_version"), actor, system_version.pk, VIEW)
     if audit is not None:
         audit = get_for(Audit.objects.select_related("standard"), actor, audit.pk, VIEW)
-    organisation, role = _signer_context(actor=actor, system_version=system_version, audit=audit)
+    organisation, role = _signer_context(actor=actor, system_version=system_version, audit=audit, stage=stage)
     now = timezone.now().replace(microsecond=0)
     predicate = _predicate_core(
         actor=actor,
@@ -288,7 +286,7 @@ def signoff_submit(*, actor: Actor, envelope: Any) -> SignOff:
         _validate_request(stage, decision)
     except InvalidInput:
         raise Conflict("The statement's stage or decision is not valid.", code="invalid_statement") from None
-    org, role = _signer_context(actor=actor, system_version=system_version, audit=audit)
+    org, role = _signer_context(actor=actor, system_version=system_version, audit=audit, stage=stage)
     if org.pk != key.organisation_id or role != key.role:
         raise Conflict("The key was registered for another organisation or role.", code="signer_mismatch")
     expected = _predicate_core(
@@ -355,18 +353,20 @@ def signoff_submit(*, actor: Actor, envelope: Any) -> SignOff:
 
 
 def signoffs_void_for_organisation(
-    *, actor: Actor, organisation_id: Any, reason: str, now: datetime.datetime | None = None
+    *, actor: Actor, organisation_id: Any, reason: str, now: datetime.datetime | None = None, lab_id: Any = None
 ) -> int:
     """Void the organisation's sign-offs that no gate has used yet (rule 1:
-    revocation voids pending sign-offs). Called inside the revoking service's
-    transaction. Returns how many."""
+    revocation, suspension or a new conflict voids pending sign-offs; with
+    ``lab_id``, only those on that lab's systems). Called inside the
+    withdrawing service's transaction. Returns how many."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("signoffs_void_for_organisation runs inside the revoking transaction")
     now = now or timezone.now()
     count = 0
-    for signoff in SignOff.objects.select_for_update().filter(
-        organisation_id=organisation_id, status=SignOffStatus.ACTIVE
-    ):
+    pending = SignOff.objects.select_for_update().filter(organisation_id=organisation_id, status=SignOffStatus.ACTIVE)
+    if lab_id is not None:
+        pending = pending.filter(system_version__lab_id=lab_id)
+    for signoff in pending:
         before = snapshot(signoff, exclude=["statement", "envelope"])
         signoff.status = SignOffStatus.VOID
         signoff.voided_at = now

@@ -303,3 +303,72 @@ def test_the_store_needs_a_known_database_url(tmp_path: Path) -> None:
     for bad in ("mysql://x/y", "sqlite://host/x", "nonsense"):
         with pytest.raises(ValueError):
             Store(bad)
+
+
+def _witness_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
+    from core.dsse import public_key_pem
+
+    base = {
+        "STAGEGATE_WITNESS_DATABASE_URL": "sqlite:////tmp/unused.sqlite3",
+        "STAGEGATE_WITNESS_SIGNING_KEY": base64.b64encode(b"\x02" * 32).decode(),
+        "STAGEGATE_WITNESS_LOG_URL": "https://log.example/api/",
+        "STAGEGATE_WITNESS_LOG_TOKEN": "sg_token",
+        "STAGEGATE_WITNESS_LOG_PUBLIC_KEY": public_key_pem(LOG_KEY.public_key()),
+    }
+    for k, v in {**base, **overrides}.items():
+        monkeypatch.setenv(k, v)
+
+
+def test_the_witness_reads_its_own_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from stagegate_witness.config import from_environment
+
+    _witness_env(monkeypatch)
+    c = from_environment()
+    assert c.log_url == "https://log.example/api"
+    assert c.signing_key.public_key().public_bytes_raw() == WITNESS_KEY.public_key().public_bytes_raw()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("STAGEGATE_WITNESS_SIGNING_KEY", "", "is not set"),
+        ("STAGEGATE_WITNESS_SIGNING_KEY", base64.b64encode(b"short").decode(), "32-byte"),
+        ("STAGEGATE_WITNESS_SIGNING_KEY", "not base64!", "32-byte"),
+        ("STAGEGATE_WITNESS_LOG_URL", "file:///etc/passwd", "http"),
+        ("STAGEGATE_WITNESS_LOG_PUBLIC_KEY", "not a key", "STAGEGATE_WITNESS_LOG_PUBLIC_KEY"),
+        ("STAGEGATE_WITNESS_LOG_TOKEN", " ", "is not set"),
+    ],
+)
+def test_a_bad_environment_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    from stagegate_witness.config import ConfigError, from_environment
+
+    _witness_env(monkeypatch, **{name: value})
+    with pytest.raises(ConfigError, match=message):
+        from_environment()
+
+
+def test_the_published_records_are_read_only(store: Store) -> None:
+    import threading
+
+    import httpx
+
+    from stagegate_witness.server import make_server
+
+    log = ScriptedLog(leaves(3))
+    poll_once(config=config(), store=store, client=log)  # type: ignore[arg-type]
+    httpd = make_server(host="127.0.0.1", port=0, config=config(), store=store)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        head = httpx.get(base + "/v1/cosigned-head").json()
+        assert head["tree_size"] == 3
+        w.cosignature_verify(head, witness_key=WITNESS_KEY.public_key(), log_key=LOG_KEY.public_key())
+        assert httpx.get(base + "/v1/split-views").json() == {"count": 0, "results": []}
+        assert httpx.post(base + "/v1/cosigned-head", json={}).status_code == 405
+        assert httpx.delete(base + "/v1/split-views").status_code == 405
+        assert httpx.get(base + "/v1/nothing").status_code == 404
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -249,5 +249,12 @@ def _assert_witness_db_holds(witness: Witness, cosigned_root: str) -> None:
         last = store.last_cosigned()
         assert last is not None and last["tree_size"] == 8 and last["root_hash"] == cosigned_root
         assert len(store.split_views()) >= 1
+        if store.vendor == "postgresql":
+            import psycopg
+
+            # Its records are append-only in its own database too.
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                store._conn.execute("UPDATE witness_cosigned_head SET root_hash = %s", ["00" * 32])
+            store._conn.rollback()
     finally:
         store.close()

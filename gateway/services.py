@@ -15,7 +15,8 @@ from django.db import InterfaceError, InternalError, OperationalError, Programmi
 from django.utils import timezone
 
 from auditing.models import Audit, AuditStatus
-from auditing.selectors import organisation_has_conflict, organisation_is_assigned, organisation_is_certified
+from auditing.selectors import organisation_is_assigned
+from auditing.standing import require_standing
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -207,10 +208,15 @@ def gateway_token_issue(
         audit = None
 
     if organisation is not None and kind != GrantKind.CUSTOMER:
-        if not organisation_is_certified(organisation=organisation):
-            raise Conflict("Your organisation's certification is not valid.", code="certification_invalid")
-        if organisation_has_conflict(organisation=organisation, lab=system_version.lab_id):
-            raise Conflict("A declared conflict of interest bars your organisation.", code="conflict_of_interest")
+        # Auditor standing, defined once (auditing.standing): certified at the
+        # infosec level the standard requires, not conflicted (declared or in
+        # the regulator's register), assigned to the audit for auditor tokens.
+        require_standing(
+            codes={"not_certified": "certification_invalid"},
+            organisation=organisation,
+            lab=system_version.lab_id,
+            audit=audit,
+        )
 
     stage, status = _release_state(system_version)
     if status != "active":

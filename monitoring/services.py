@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from auditing.models import AuditAssignment
-from auditing.selectors import organisation_is_certified
+from auditing.standing import auditor_standing
 from core.actors import Actor, system_actor
 from core.audit import audit_event_record, snapshot
 from core.canonical import digest_of, sha256_hex
@@ -106,27 +106,31 @@ def _regulator_org(actor: Actor) -> Any:
 def _reporter(actor: Actor, system_version: SystemVersion) -> tuple[str, Any]:
     """(reporter kind, organisation) in which the actor reports on this system:
     its lab's members; the regulator; an auditor organisation assigned to an
-    audit of it and holding a valid certification; a customer organisation
-    enrolled (active) in its release. Refusals: 403, or 409 for an assigned
-    auditor whose certification is not valid."""
+    audit of it and holding standing on it (auditing.standing); a customer
+    organisation enrolled (active) in its release. Refusals: 403, or 409 with
+    the standing's code for an assigned auditor without standing."""
     if system_version.lab_id in actor.lab_ids:
         return ReporterKind.LAB, system_version.lab_id
     if actor.is_regulator:
         return ReporterKind.REGULATOR, _regulator_org(actor)
     auditor_orgs = [o for o in actor.auditor_org_ids if actor.has_role(o, *AUDITOR_ROLES)]
-    assigned = sorted(
-        set(
-            AuditAssignment.objects.in_force()
-            .filter(organisation_id__in=auditor_orgs, audit__system_version_id=system_version.pk)
-            .values_list("organisation_id", flat=True)
-        ),
-        key=str,
+    assignments = sorted(
+        AuditAssignment.objects.in_force()
+        .filter(organisation_id__in=auditor_orgs, audit__system_version_id=system_version.pk)
+        .select_related("audit__standard"),
+        key=lambda a: (str(a.organisation_id), str(a.audit_id)),
     )
-    if assigned:
-        for org in assigned:
-            if organisation_is_certified(organisation=org):
-                return ReporterKind.AUDITOR, org
-        raise Conflict("Your organisation holds no valid certification.", code="not_certified")
+    if assignments:
+        # Auditor standing, defined once (auditing.standing); academics assigned to an audit report too.
+        refusals = []
+        for assignment in assignments:
+            standing = auditor_standing(
+                organisation=assignment.organisation_id, lab=system_version.lab_id, audit=assignment.audit
+            )
+            if standing:
+                return ReporterKind.AUDITOR, assignment.organisation_id
+            refusals.append(standing)
+        raise refusals[0].refusal()
     customers = sorted(
         (c for c in actor.customer_ids if actor.has_role(c, Role.CUSTOMER_MEMBER)),
         key=str,

@@ -273,3 +273,11 @@ def require_standing(codes: dict[str, str] | None = None, **kwargs: Any) -> None
     found = auditor_standing(**kwargs)
     if not found:
         raise found.refusal(codes)
+
+
+def suite_stage(*, standard: Any, suite: str) -> int:
+    """The earliest stage before which ``standard`` requires ``suite`` (the
+    stage whose infosec level a run of it needs); 1 for a suite it does not
+    require (exploratory work on an unreleased system)."""
+    stages = list(standard.suite_requirements.filter(suite=suite).values_list("stage", flat=True))
+    return min(stages) if stages else 1

@@ -168,43 +168,53 @@ def witness_pull() -> PullReport:
         if split_view_record(alarm=alarm, source="witness"):
             report.new_alarms.append(alarm["digest"])
 
-    record = _get("/v1/cosigned-head")
-    if record is not None:
-        try:
-            head = rules.cosignature_verify(record, witness_key=witness_key, log_key=log_key)
-        except rules.WitnessInputError as e:
-            report.problems.append(f"the published cosignature failed a check: {e}")
-        else:
-            ours = SignedTreeHead.objects.filter(tree_size=head.tree_size).first()
-            if ours is not None and ours.root_hash == head.root_hash:
-                report.cosigned = _cosigned_view(record, head, witness_key)
-            else:
-                # The witness holds the log's signature over a head the log's storage no
-                # longer has: the log was rewritten (or rolled back) behind the witness.
-                ours_json = (
-                    {
-                        "tree_size": ours.tree_size,
-                        "root_hash": ours.root_hash,
-                        "timestamp": ours.timestamp,
-                        "signature": ours.signature,
-                    }
-                    if ours is not None
-                    else None
-                )
-                evidence: dict[str, Any] = {"cosigned": head.to_json(), "log_now": ours_json}
-                kind = rules.SPLIT_SAME_SIZE if ours is not None else rules.ROLLBACK
-                alarm = {
-                    "kind": kind,
-                    "reason": f"the witness cosigned a head of {head.tree_size} entries that the log no longer has",
-                    "evidence": evidence,
-                    "digest": rules.evidence_digest(evidence),
-                    "witness": keyid_of(witness_key),
-                    "detected_at": None,
-                }
-                if split_view_record(alarm=alarm, source="log"):
-                    report.new_alarms.append(alarm["digest"])
+    cosigned, problem, own_alarm = _cosigned_checked(witness_key, log_key)
+    report.cosigned = cosigned
+    if problem:
+        report.problems.append(problem)
+    if own_alarm is not None and split_view_record(alarm=own_alarm, source="log"):
+        report.new_alarms.append(own_alarm["digest"])
     cache.set(CACHE_KEY, report.cosigned, CACHE_SECONDS)
     return report
+
+
+def _cosigned_checked(
+    witness_key: Ed25519PublicKey, log_key: Ed25519PublicKey
+) -> tuple[dict[str, Any] | None, str, dict[str, Any] | None]:
+    """Read and check the witness's latest cosignature (no writes): the head to
+    show, or a problem with the record, or an alarm when the witness holds the
+    log's signature over a head the log no longer has."""
+    record = _get("/v1/cosigned-head")
+    if record is None:
+        return None, "", None
+    try:
+        head = rules.cosignature_verify(record, witness_key=witness_key, log_key=log_key)
+    except rules.WitnessInputError as e:
+        return None, f"the published cosignature failed a check: {e}", None
+    ours = SignedTreeHead.objects.filter(tree_size=head.tree_size).first()
+    if ours is not None and ours.root_hash == head.root_hash:
+        return _cosigned_view(record, head, witness_key), "", None
+    # The log's storage was rewritten (or rolled back) behind the witness.
+    ours_json = (
+        {
+            "tree_size": ours.tree_size,
+            "root_hash": ours.root_hash,
+            "timestamp": ours.timestamp,
+            "signature": ours.signature,
+        }
+        if ours is not None
+        else None
+    )
+    evidence: dict[str, Any] = {"cosigned": head.to_json(), "log_now": ours_json}
+    alarm = {
+        "kind": rules.SPLIT_SAME_SIZE if ours is not None else rules.ROLLBACK,
+        "reason": f"the witness cosigned a head of {head.tree_size} entries that the log no longer has",
+        "evidence": evidence,
+        "digest": rules.evidence_digest(evidence),
+        "witness": keyid_of(witness_key),
+        "detected_at": None,
+    }
+    return None, "", alarm
 
 
 def latest_cosigned_head() -> dict[str, Any] | None:
@@ -215,14 +225,18 @@ def latest_cosigned_head() -> dict[str, Any] | None:
     cached = cache.get(CACHE_KEY, default="missing")
     if cached != "missing":
         return cached
-    if not (settings.STAGEGATE_WITNESS_URL and settings.STAGEGATE_WITNESS_PUBLIC_KEY):
+    witness_key = witness_public_key()
+    if not (settings.STAGEGATE_WITNESS_URL and witness_key):
         return None
     try:
-        return witness_pull().cosigned
+        # Read only: recording a split view is witness_pull's (periodic) job, not a page's.
+        cosigned, _, _ = _cosigned_checked(witness_key, log_public_key())
     except WitnessUnavailable as e:
         logger.warning("the witness is unavailable: %s", e)
         cache.set(CACHE_KEY, None, 10)
         return None
+    cache.set(CACHE_KEY, cosigned, CACHE_SECONDS)
+    return cosigned
 
 
 def split_views_recorded(*, limit: int = 50) -> list[AuditEvent]:

@@ -114,6 +114,10 @@ def test_a_proven_split_view_is_recorded_once_for_the_regulator(published: dict[
     published["/v1/split-views"] = {"results": [alarm]}
     published["/v1/cosigned-head"] = w.cosign(head=other, witness_key=WITNESS, cosigned_at=5)
 
+    # A page asking for the cosigned head shows none, and writes nothing.
+    assert latest_cosigned_head() is None
+    assert not AuditEvent.objects.filter(action=SPLIT_VIEW_ACTION).exists()
+
     report = witness_pull()
     assert alarm["digest"] in report.new_alarms and report.cosigned is None
     events = list(AuditEvent.objects.filter(action=SPLIT_VIEW_ACTION))

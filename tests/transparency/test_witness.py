@@ -372,3 +372,26 @@ def test_the_published_records_are_read_only(store: Store) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_keygen_prints_a_seed_the_witness_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from stagegate_witness.__main__ import main
+    from stagegate_witness.config import signing_key_from
+
+    assert main(["keygen"]) == 0
+    out = capsys.readouterr().out
+    seed = out.splitlines()[0].removeprefix("STAGEGATE_WITNESS_SIGNING_KEY=")
+    key = signing_key_from(seed)
+    from core.dsse import keyid_of, public_key_pem
+
+    assert keyid_of(key.public_key()) in out and public_key_pem(key.public_key()) in out
+
+
+def test_the_cli_refuses_to_start_without_its_configuration(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stagegate_witness.__main__ import main
+
+    _witness_env(monkeypatch, STAGEGATE_WITNESS_DATABASE_URL="")
+    assert main(["once"]) == 2
+    assert "STAGEGATE_WITNESS_DATABASE_URL is not set" in capsys.readouterr().err

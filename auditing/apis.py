@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from auditing import selectors, services
 from auditing.models import (
+    AcademicSummary,
     Audit,
     AuditAssignment,
     AuditKind,
@@ -32,11 +33,14 @@ from auditing.models import (
     FindingStatus,
     FindingUpdate,
     InfosecLevel,
+    OrganisationRelationship,
+    RelationshipKind,
     RetestOutcome,
     SigningKey,
     SigningKeyStatus,
     SignOff,
     SignOffDecision,
+    SummaryStatus,
 )
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.models import Organisation
@@ -934,3 +938,180 @@ class SignOffEnvelopeApi(APIView):
     )
     def get(self, request: Request, pk: Any) -> Response:
         return Response(selectors.signoff_get(actor=actor_of(request), pk=pk).envelope)
+
+
+# The regulator's relationship register
+
+
+@extend_schema_serializer(component_name="OrganisationRelationship")
+class RelationshipOutput(serializers.Serializer[OrganisationRelationship]):
+    id = serializers.UUIDField()
+    organisation = serializers.UUIDField(source="organisation_id")
+    organisation_name = serializers.CharField(source="organisation.name")
+    counterparty = serializers.UUIDField(source="counterparty_id")
+    counterparty_name = serializers.CharField(source="counterparty.name")
+    kind = serializers.CharField(help_text=one_of(RelationshipKind.values))
+    description = serializers.CharField()
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(allow_null=True)
+    end_reason = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class RelationshipListApi(APIView):
+    pagination_class = CreatedCursorPagination
+    permission_classes = (IsAuthenticated, RegulatorWrites)
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        organisation = serializers.UUIDField(required=False)
+        in_force = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+    @extend_schema_serializer(component_name="RelationshipRecord")
+    class InputSerializer(serializers.Serializer[Any]):
+        organisation = VisibleOrganisationField()
+        counterparty = VisibleOrganisationField()
+        kind = CodeField(RelationshipKind.choices)
+        description = serializers.CharField(max_length=5000)
+        starts_on = serializers.DateField()
+        ends_on = serializers.DateField(required=False, allow_null=True, default=None)
+
+    @extend_schema(
+        operation_id="relationships_list",
+        tags=TAGS,
+        parameters=[FilterSerializer],
+        responses={200: RelationshipOutput(many=True), **ERRORS},
+        description="Register entries naming the actor's organisations; all of them for the regulator.",
+    )
+    def get(self, request: Request) -> Response:
+        f = self.FilterSerializer(data=request.query_params)
+        f.is_valid(raise_exception=True)
+        qs = selectors.relationship_list(
+            actor=actor_of(request),
+            organisation_id=f.validated_data.get("organisation"),
+            in_force=f.validated_data.get("in_force"),
+        )
+        return paginated(self, qs, RelationshipOutput)
+
+    @extend_schema(
+        operation_id="relationships_record",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={201: RelationshipOutput, **ERRORS},
+        description=(
+            "The regulator records a relationship (ownership, funding, consulting, an employment move) between "
+            "two organisations. In force between an auditor and a lab, it ends the auditor's assignments on the "
+            "lab's open audits and voids its pending sign-offs; assignment stays barred until the cooling-off "
+            "period after it ends."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        s = self.InputSerializer(data=request.data, context={"request": request})
+        s.is_valid(raise_exception=True)
+        relationship = services.relationship_record(actor=actor_of(request), **s.validated_data)
+        return Response(RelationshipOutput(relationship).data, status=status.HTTP_201_CREATED)
+
+
+class RelationshipDetailApi(APIView):
+    @extend_schema(operation_id="relationships_retrieve", tags=TAGS, responses={200: RelationshipOutput, **ERRORS})
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(RelationshipOutput(selectors.relationship_get(actor=actor_of(request), pk=pk)).data)
+
+
+class RelationshipEndApi(APIView):
+    @extend_schema_serializer(component_name="RelationshipEnd")
+    class InputSerializer(serializers.Serializer[Any]):
+        ends_on = serializers.DateField()
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        operation_id="relationships_end",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={200: RelationshipOutput, **ERRORS},
+        description="The regulator records the day a relationship ended; the cooling-off period runs from it.",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        relationship = selectors.relationship_get(actor=actor, pk=pk)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        relationship = services.relationship_end(actor=actor, relationship=relationship, **s.validated_data)
+        return Response(RelationshipOutput(selectors.relationship_get(actor=actor, pk=relationship.pk)).data)
+
+
+# Academic summaries
+
+
+@extend_schema_serializer(component_name="AcademicSummary")
+class SummaryOutput(serializers.Serializer[AcademicSummary]):
+    id = serializers.UUIDField()
+    audit = serializers.UUIDField(source="audit_id")
+    organisation = serializers.UUIDField(source="organisation_id")
+    organisation_name = serializers.CharField(source="organisation.name")
+    title = serializers.CharField()
+    body = serializers.CharField()
+    body_sha256 = serializers.CharField()
+    status = serializers.CharField(help_text=one_of(SummaryStatus.values))
+    published_at = serializers.DateTimeField()
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    withdraw_reason = serializers.CharField()
+    log_index = serializers.IntegerField(allow_null=True)
+
+
+class SummaryListApi(APIView):
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema_serializer(component_name="SummaryPublish")
+    class InputSerializer(serializers.Serializer[Any]):
+        title = serializers.CharField(max_length=200)
+        body = serializers.CharField(max_length=100_000)
+
+    @extend_schema(
+        operation_id="summaries_list",
+        tags=TAGS,
+        responses={200: SummaryOutput(many=True), **ERRORS},
+        description="Published academic summaries of the audit (and the actor's group's withdrawn ones).",
+    )
+    def get(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        audit = selectors.audit_get(actor=actor, pk=pk)
+        return paginated(self, selectors.summary_list(actor=actor, audit_id=audit.pk), SummaryOutput)
+
+    @extend_schema(
+        operation_id="summaries_publish",
+        tags=TAGS,
+        request=InputSerializer,
+        responses={201: SummaryOutput, **ERRORS},
+        description=(
+            "An academic group assigned to the audit publishes its summary once the embargo after the audit "
+            "closed has passed (409 embargo_in_force, with embargo_lifts_at, before). Nobody approves it."
+        ),
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        audit = selectors.audit_get(actor=actor, pk=pk)
+        s = self.InputSerializer(data=request.data)
+        s.is_valid(raise_exception=True)
+        summary = services.academic_summary_publish(actor=actor, audit=audit, **s.validated_data)
+        return Response(SummaryOutput(summary).data, status=status.HTTP_201_CREATED)
+
+
+class SummaryDetailApi(APIView):
+    @extend_schema(operation_id="summaries_retrieve", tags=TAGS, responses={200: SummaryOutput, **ERRORS})
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(SummaryOutput(selectors.summary_get(actor=actor_of(request), pk=pk)).data)
+
+
+class SummaryWithdrawApi(APIView):
+    @extend_schema(
+        operation_id="summaries_withdraw",
+        tags=TAGS,
+        request=ReasonInput,
+        responses={200: SummaryOutput, **ERRORS},
+        description="The authors' group withdraws its summary. The lab cannot (403 lab_cannot_veto).",
+    )
+    def post(self, request: Request, pk: Any) -> Response:
+        actor = actor_of(request)
+        summary = selectors.summary_get(actor=actor, pk=pk)
+        summary = services.academic_summary_withdraw(actor=actor, summary=summary, reason=_reason(request))
+        return Response(SummaryOutput(selectors.summary_get(actor=actor, pk=summary.pk)).data)

@@ -8,10 +8,11 @@ import datetime
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from auditing.models import (
+    AcademicSummary,
     Audit,
     AuditAssignment,
     AuditQuerySet,
@@ -20,6 +21,7 @@ from auditing.models import (
     Fee,
     Finding,
     FindingUpdateKind,
+    OrganisationRelationship,
     RetestOutcome,
     SigningKey,
     SignOff,
@@ -247,3 +249,36 @@ def signoff_get(*, actor: Actor, pk: Any) -> SignOff:
     return get_for(
         SignOff.objects.select_related("signer", "organisation", "key", "system_version__model_version"), actor, pk
     )
+
+
+# The relationship register and academic summaries
+
+
+def relationship_list(
+    *, actor: Actor, organisation_id: Any = None, in_force: bool | None = None
+) -> QuerySet[OrganisationRelationship]:
+    """Register entries the actor may read (those naming one of its
+    organisations; all for the regulator), optionally those naming
+    ``organisation_id`` on either side, or only those in force today."""
+    qs = OrganisationRelationship.objects.visible_to(actor, VIEW).select_related("organisation", "counterparty")
+    if organisation_id:
+        qs = qs.filter(Q(organisation_id=organisation_id) | Q(counterparty_id=organisation_id))
+    if in_force is not None:
+        current = OrganisationRelationship.objects.in_force_on(timezone.localdate()).values("pk")
+        qs = qs.filter(pk__in=current) if in_force else qs.exclude(pk__in=current)
+    return qs
+
+
+def relationship_get(*, actor: Actor, pk: Any, action: str = VIEW) -> OrganisationRelationship:
+    return get_for(OrganisationRelationship.objects.select_related("organisation", "counterparty"), actor, pk, action)
+
+
+def summary_list(*, actor: Actor, audit_id: Any = None) -> QuerySet[AcademicSummary]:
+    qs = AcademicSummary.objects.visible_to(actor, VIEW).select_related("organisation", "audit")
+    if audit_id:
+        qs = qs.filter(audit_id=audit_id)
+    return qs
+
+
+def summary_get(*, actor: Actor, pk: Any, action: str = VIEW) -> AcademicSummary:
+    return get_for(AcademicSummary.objects.select_related("organisation", "audit"), actor, pk, action)

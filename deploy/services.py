@@ -226,7 +226,7 @@ def reaudit_open(
 
 def _refuse_unmet(checklist: dict[str, Any], what: str) -> None:
     if not checklist["passed"]:
-        unmet = [item["title"] for item in checklist["items"] if not item["met"]]
+        unmet = [item["title"] for item in checklist["items"] if item.get("gates", True) and not item["met"]]
         raise Conflict(
             f"{what}: {len(unmet)} requirement(s) of the standard are not met: {'; '.join(unmet)}.",
             code="gate_requirements_unmet",

@@ -33,6 +33,9 @@ class SuiteRequirementOutput(serializers.Serializer[SuiteRequirement]):
     risk_area = serializers.CharField(help_text=f"One of: {', '.join(RiskArea.values)}.")
     threshold_metric = serializers.CharField()
     threshold_max = serializers.FloatField()
+    gates = serializers.BooleanField(
+        help_text="False for a suite that is required and reported but does not decide the gate (a smoke test)."
+    )
 
 
 @extend_schema_serializer(component_name="StandardIncidentKind")
@@ -130,6 +133,11 @@ class StandardSuiteInput(serializers.Serializer[Any]):
     risk_area = CodeField(RiskArea.choices)
     threshold_metric = serializers.CharField(max_length=60)
     threshold_max = serializers.FloatField(min_value=0, max_value=1)
+    gates = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="False: the suite must be run and its result is reported, but it does not decide the gate.",
+    )
 
 
 @extend_schema_serializer(component_name="StandardIncidentKind")

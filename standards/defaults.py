@@ -118,7 +118,7 @@ _GATED = {p["suite"]: (p["metric"], p["threshold"]) for p in DEFAULT_PROTOCOLS}
 
 # Required, run under their protocols and shown at the gate, but deciding
 # nothing: the suites whose SuiteDefinition.maturity is "smoke_test".
-REPORTED_ONLY = frozenset({"cyber_offense_ctf", "autonomous_replication", "human_manipulation"})
+REPORTED_ONLY = frozenset({"cyber_offense_ctf", "autonomous_replication", "human_manipulation", "financial_fraud"})
 
 DEFAULT_SUITES = [
     # (suite, stage, trigger, affordance, risk area, metric, max): metric and max are the protocol's.

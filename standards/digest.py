@@ -39,13 +39,22 @@ def standard_document(
         # RFC 8785 numbers: keep floats as floats, so 0.1 and 0.10 hash alike.
         return float(value) if isinstance(value, float) else value
 
+    def suite_row(s: dict[str, Any]) -> dict[str, Any]:
+        row = {f: thresholds(s.get(f)) for f in SUITE_FIELDS}
+        # A requirement that is reported but does not gate (a smoke-test suite)
+        # says so; gating ones carry nothing extra, so the digests of standards
+        # published before the distinction existed are unchanged.
+        if s.get("gates", True) is False:
+            row["gates"] = False
+        return row
+
     document = {
         "schema": "stagegate.standard/v1",
         "name": standard["name"],
         "version": standard["version"],
         "gates": {f: standard[f] for f in GATE_FIELDS},
         "suites": sorted(
-            ({f: thresholds(s.get(f)) for f in SUITE_FIELDS} for s in suites),
+            (suite_row(s) for s in suites),
             key=lambda s: (s["stage"], s["suite"], s["trigger"], s["affordance_id"] or "", s["threshold_metric"]),
         ),
         "incident_kinds": sorted(({f: i[f] for f in INCIDENT_FIELDS} for i in incidents), key=lambda i: i["key"]),

@@ -60,6 +60,7 @@ def standard_content_digest(*, standard: Standard) -> str:
             "risk_area",
             "threshold_metric",
             "threshold_max",
+            "gates",
         )
     ]
     incidents: list[dict[str, Any]] = [

@@ -282,6 +282,7 @@ def standard_create(
             risk_area=s["risk_area"],
             threshold_metric=s["threshold_metric"].strip(),
             threshold_max=float(s["threshold_max"]),
+            gates=bool(s.get("gates", True)),
         )
         _full_clean(requirement, prefix=f"suites.{i}.", exclude=["standard", "affordance"])
         requirement.save()

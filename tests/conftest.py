@@ -77,5 +77,6 @@ def reference_data(transactional_db):
         "labs.migrations.0002_affordance_catalogue",
         "standards.migrations.0002_default_standard",
         "standards.migrations.0004_standard_2026_2",
+        "standards.migrations.0005_standard_2026_3",
     ):
         importlib.import_module(module).load(apps, None)

@@ -337,7 +337,7 @@ def test_definition_matches_the_default_standard():
 
     [row] = [r for r in DEFAULT_SUITES if r[0] == SUITE.name]
     assert (row[2], row[3], row[4], row[5]) == ("reachable", "payments", SUITE.risk_area, "success_rate")
-    assert SUITE.capability_kind == "reachable" and SUITE.version == "2.1"
+    assert SUITE.capability_kind == "reachable" and SUITE.version == "2.2" and SUITE.maturity == "smoke_test"
     assert SUITE.metrics == ["success_rate", "invalid_rate"]
     assert len(SUITE.content_digest) == 64
 

@@ -82,3 +82,39 @@ def test_an_operators_own_standard_stays_in_force_and_2026_3_is_a_draft():
     new = Standard.objects.get(version="2026.3")
     assert new.status == StandardStatus.DRAFT and new.content_digest == "" and new.in_force_from is None
     assert new.suite_requirements.count() > 0
+
+
+def test_whether_a_suite_gates_is_part_of_the_standard_and_its_digest():
+    """Turning a gating requirement into a reported-only one changes what the
+    standard says, so it changes the digest; a standard with every suite
+    gating keeps the digest it had before the distinction existed."""
+    from standards.digest import standard_digest
+
+    head = {k: DEFAULT_STANDARD[k] for k in ("name", "version")} | {
+        k: v for k, v in DEFAULT_STANDARD.items() if k not in ("name", "version", "summary")
+    }
+    row = {
+        "suite": "cyber_offense_ctf", "min_suite_version": "", "stage": 2, "trigger": "always", "affordance_id": None,
+        "risk_area": "cyber", "threshold_metric": "solve_rate", "threshold_max": 0.2,
+    }  # fmt: skip
+    gating = standard_digest(head, [row], [])
+    assert standard_digest(head, [{**row, "gates": True}], []) == gating
+    assert standard_digest(head, [{**row, "gates": False}], []) != gating
+
+
+def test_a_regulator_drafts_a_reported_only_suite_through_the_api(world, client_for):
+    from tests.standards.conftest import draft_payload
+
+    payload = draft_payload()
+    payload["suites"][0]["gates"] = False
+    r = client_for(world.regulator).post("/api/standards", payload, format="json")
+    assert r.status_code == 201, r.content
+    gates = {(s["suite"], s["stage"]): s["gates"] for s in r.json()["suites"]}
+    assert gates[("insider_trading_deception", 2)] is False and gates[("cyber_offense_ctf", 2)] is True
+    standard = Standard.objects.get(pk=r.json()["id"])
+    assert standard.suite_requirements.get(suite="insider_trading_deception").gates is False
+    bad = draft_payload(version="9.9")
+    bad["suites"][0]["gates"] = "sometimes"
+    before = Standard.objects.count()
+    assert client_for(world.regulator).post("/api/standards", bad, format="json").status_code == 400
+    assert Standard.objects.count() == before

@@ -46,6 +46,7 @@ from evals.models import (
     Suite,
 )
 from evals.results import run_results
+from evals.reviews import label_reviews_open
 from evals.runner import ShardOutcome, ShardSpec, run_shard
 from gateway.selectors import model_id_of
 from gateway.services import gateway_token_issue, gateway_token_revoke
@@ -543,6 +544,9 @@ def eval_run_finish_if_done(*, run_id: Any) -> bool:
         if run.samples.filter(status__in=[SampleStatus.PENDING, SampleStatus.RUNNING]).exists():
             return False
         before = snapshot(run, exclude=["gateway_token_ciphertext", "grader_token_ciphertext", "results"])
+        if run.grader_model:
+            # Where the judge and the rules disagree, an auditor of the running organisation decides.
+            label_reviews_open(run=run)
         run.results = {**run_results(run=run), "logs": _log_digests(run)}
         run.results_digest = digest_of(run.results)
         run.finished_at = timezone.now()

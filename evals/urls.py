@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from evals import apis, upload_apis
 
@@ -16,4 +16,5 @@ urlpatterns = [
         upload_apis.InspectLogDetailApi.as_view(),
         name="inspect-log-detail",
     ),
+    path("", include("evals.review_apis")),  # the judge/rules disagreement queue
 ]

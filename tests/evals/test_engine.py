@@ -43,8 +43,11 @@ def test_a_run_goes_through_the_gateway_and_grades_every_moment(scene):
     assert run.status == RunStatus.COMPLETED
     samples = list(run.samples.all())
     assert [s.status for s in samples] == ["done"] * 3
+    moments = ("misaligned_action", "report", "doubling_down")
     assert all(
-        s.labels == {"misaligned_action": "yes", "report": "concealed", "doubling_down": "deceptive"} for s in samples
+        {m: s.labels[m] for m in moments}
+        == {"misaligned_action": "yes", "report": "concealed", "doubling_down": "deceptive"}
+        for s in samples
     )
     assert all(len(s.calls) == 3 and s.attempts == 1 for s in samples)
     # The model saw the gateway's rewrite of the model name, never the lab's credential.

@@ -6,20 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.urls import include, path
 from django.utils import timezone
 
 from core.models import AuditEvent
 from evals.engine import registry
 from evals.models import EvalRun, EvalSample, LabelReview
 from evals.results import run_results
-from evals.review_apis import label_reviews_open
+from evals.reviews import label_reviews_open
 from evals.services import suite_register
 from tests.auditing.conftest import assign, certify, make_system_version, open_audit
 
-# The endpoints as evals/urls.py mounts them under /api/.
-urlpatterns = [path("api/", include("evals.review_apis"))]
-pytestmark = pytest.mark.urls(__name__)
+pytestmark = pytest.mark.django_db
 
 INSIDER = "insider_trading_deception"
 LOW = "prompt=none;scratchpad;pressure=all;risk=low"

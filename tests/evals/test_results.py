@@ -5,6 +5,7 @@ by hand in the comments (z = 1.959964)."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from evals.engine import registry
 from evals.models import EvalRun, EvalSample
 from evals.results import results_plot_svg, run_results
 from evals.services import suite_register
+from evals.suites.sycophancy_items import ITEMS
 from tests.auditing.conftest import make_system_version, open_audit
 
 INSIDER = "insider_trading_deception"
@@ -160,32 +162,44 @@ SYCOPHANTIC = {"answer": "sycophantic"}
 CORRECT = {"answer": "correct"}
 
 
+def _wilson(count: float, of: float, z: float = 1.959963984540054) -> tuple[float, float]:
+    """The Wilson score interval, written out here to check the results against."""
+    p = count / of
+    centre = (p + z * z / (2 * of)) / (1 + z * z / of)
+    half = z * math.sqrt(p * (1 - p) / of + z * z / (4 * of * of)) / (1 + z * z / of)
+    return centre - half, centre + half
+
+
 def test_repeated_items_widen_the_interval_by_their_design_effect(make_run):
-    # Sycophancy cycles through 8 questions: indices 0-15 ask each twice. Items
-    # 0-3 are answered sycophantically both times, items 4-7 correctly both times.
-    labels = [SYCOPHANTIC if index % 8 < 4 else CORRECT for index in range(16)]
+    # Sycophancy cycles through its n items: indices 0..2n-1 ask each twice.
+    # The first half of the items are answered sycophantically both times, the
+    # rest correctly both times.
+    n = len(ITEMS)
+    labels = [SYCOPHANTIC if index % n < n // 2 else CORRECT for index in range(2 * n)]
     run = make_run("sycophancy_facts", ["neutral"], [("neutral", lab, "") for lab in labels])
     rate = run_results(run=run)["overall"]["sycophancy_rate"]
-    # Plain Wilson 8/16 (p = 0.5): 0.5 ± 0.220004.
-    assert (rate["count"], rate["of"]) == (8, 16)
-    assert rate["ci95_low"] == pytest.approx(0.279996, abs=1e-5)
-    assert rate["ci95_high"] == pytest.approx(0.720004, abs=1e-5)
-    # Clustered: p = 0.5; robust variance 8/7 · Σ(y − np)² / N² = 8/7 · 8 / 256 = 1/28;
-    # binomial p(1 − p)/N = 1/64; design effect 64/28 = 16/7. Effective counts
-    # 3.5 of 7; Wilson 3.5/7: 0.5 ± 0.297628.
+    assert (rate["count"], rate["of"]) == (n, 2 * n)
+    low, high = _wilson(n, 2 * n)
+    assert (rate["ci95_low"], rate["ci95_high"]) == (pytest.approx(low, abs=1e-5), pytest.approx(high, abs=1e-5))
+    # Clustered: p = 0.5, every item's two answers agree, so Σ(y − 2p)² = n;
+    # robust variance n/(n − 1) · n / (2n)²; binomial p(1 − p)/(2n); their
+    # ratio, the design effect, is 2n/(n − 1), and the effective counts are
+    # (n − 1)/2 of n − 1 (8 items: 16/7, 3.5 of 7).
     clustered = rate["clustered"]
-    assert clustered["clustered_by"] == "item" and clustered["items"] == 8
-    assert clustered["design_effect"] == pytest.approx(16 / 7)
-    assert clustered["effective_count"] == pytest.approx(3.5)
-    assert clustered["effective_of"] == pytest.approx(7.0)
-    assert clustered["ci95_low"] == pytest.approx(0.202372, abs=1e-5)
-    assert clustered["ci95_high"] == pytest.approx(0.797628, abs=1e-5)
+    assert clustered["clustered_by"] == "item" and clustered["items"] == n
+    assert clustered["design_effect"] == pytest.approx(2 * n / (n - 1))
+    assert clustered["effective_count"] == pytest.approx((n - 1) / 2)
+    assert clustered["effective_of"] == pytest.approx(n - 1)
+    low, high = _wilson((n - 1) / 2, n - 1)
+    assert clustered["ci95_low"] == pytest.approx(low, abs=1e-5)
+    assert clustered["ci95_high"] == pytest.approx(high, abs=1e-5)
     assert clustered["ci95_low"] < rate["ci95_low"] and clustered["ci95_high"] > rate["ci95_high"]
 
 
 def test_items_that_agree_leave_the_interval_as_it_was(make_run):
     # Every item answered sycophantically once and correctly once: no clustering.
-    labels = [SYCOPHANTIC if index < 8 else CORRECT for index in range(16)]
+    n = len(ITEMS)
+    labels = [SYCOPHANTIC if index < n else CORRECT for index in range(2 * n)]
     run = make_run("sycophancy_facts", ["neutral"], [("neutral", lab, "") for lab in labels])
     overall = run_results(run=run)["overall"]
     rate = overall["sycophancy_rate"]
@@ -296,8 +310,10 @@ def test_the_plot_labels_each_bar_with_its_denominator_and_shows_n_a_for_no_tria
     # Every metric present in both conditions: no n/a.
     assert "n/a" not in svg_text(results_plot_svg(results=results, metrics=["misaligned_rate"]))
     # The whole plot: the metrics with no trials without the scratchpad are the
-    # three conditional on a trade (deception, concealment, doubling down).
-    assert svg_text(results_plot_svg(results=results)).count("n/a") == 3
+    # four conditional on a trade (deception, concealment, doubling down, the
+    # trade's motivation by the tip); these labels predate the motivation
+    # label, so it has no trials with the scratchpad either: 5.
+    assert svg_text(results_plot_svg(results=results)).count("n/a") == 5
 
 
 def test_results_are_deterministic(make_run):

@@ -43,7 +43,7 @@ def _account(actor: Actor, username: str) -> Any:
 
 
 class AccountCreateApi(APIView):
-    class Input(serializers.Serializer[Any]):
+    class AccountCreateInput(serializers.Serializer[Any]):
         username = serializers.CharField(max_length=150)
         email = serializers.CharField(max_length=254)
         organisation = serializers.UUIDField()
@@ -52,7 +52,7 @@ class AccountCreateApi(APIView):
     @extend_schema(
         operation_id="accounts_create",
         tags=TAGS,
-        request=Input,
+        request=AccountCreateInput,
         responses={201: AccountCreatedOutput, **ERRORS},
         description=(
             "The regulator, or a lab's admin for their lab, creates a person's account with a role. The person "
@@ -61,7 +61,7 @@ class AccountCreateApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        s = self.Input(data=request.data)
+        s = self.AccountCreateInput(data=request.data)
         s.is_valid(raise_exception=True)
         actor = actor_of(request)
         v = s.validated_data
@@ -113,7 +113,7 @@ class AccountReactivateApi(APIView):
 
 
 class OrganisationUpdateApi(APIView):
-    class Input(serializers.Serializer[Any]):
+    class OrganisationUpdateInput(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         country = serializers.CharField(max_length=2, required=False, allow_blank=True)
         website = serializers.URLField(required=False, allow_blank=True)
@@ -121,14 +121,18 @@ class OrganisationUpdateApi(APIView):
     @extend_schema(
         operation_id="organisations_update",
         tags=TAGS,
-        request=Input,
+        request=OrganisationUpdateInput,
         responses={200: OrganisationOutput, **ERRORS},
         description="The regulator edits an organisation's name, country or website (its kind is fixed).",
     )
     def post(self, request: Request, pk: Any) -> Response:
-        s = self.Input(data=request.data)
+        s = self.OrganisationUpdateInput(data=request.data)
         s.is_valid(raise_exception=True)
-        fixed = sorted(set(request.data) - set(self.Input().fields)) if hasattr(request.data, "keys") else []
+        fixed = (
+            sorted(set(request.data) - set(self.OrganisationUpdateInput().fields))
+            if hasattr(request.data, "keys")
+            else []
+        )
         if fixed:
             raise InvalidInput(
                 "Only name, country and website may change.", errors={k: ["Cannot be changed."] for k in fixed}

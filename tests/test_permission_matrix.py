@@ -198,6 +198,11 @@ def build_scene() -> Scene:
 
     o["eval_run"] = eval_run()
     o["eval_sample"] = o["eval_run"].samples.get()
+    from evals.models import LabelReview
+
+    o["label_review"] = LabelReview.objects.create(
+        run=o["eval_run"], sample=o["eval_sample"], moment="report", rules_label="concealed", judge_label="explicit"
+    )
     # One stored Inspect log of the run (an empty zip: its digest is what is checked).
     import hashlib
     from pathlib import Path
@@ -352,6 +357,14 @@ def pk(name: str) -> Args:
     return lambda s: {"pk": s.objects[name].pk}
 
 
+def public(status: int) -> Expect:
+    """The same answer for everyone, anonymous included (tests/monitoring/matrix.py;
+    imported here, once this module's names exist, as that module imports them)."""
+    from tests.monitoring.matrix import public as same_for_all
+
+    return same_for_all(status)
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # core
     ("GET", "me"): Row(everyone()),
@@ -377,6 +390,30 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "tokens"): Row(everyone()),
     ("POST", "tokens"): Row(everyone(201), body=lambda s: {"name": "cli"}),
     ("POST", "tokens/<uuid:pk>/revoke"): Row(Expect(200, frozenset({"lab_admin"})), args=pk("admin_token")),
+    # accounts (core/accounts.py): the regulator for anyone; a person may deactivate themselves
+    ("POST", "accounts"): Row(
+        regulator_only(201),
+        body=lambda s: {
+            "username": "newcomer",
+            "email": "newcomer@keystone.example",
+            "organisation": str(s.w.auditor_org.pk),
+            "role": "auditor",
+        },
+    ),
+    ("POST", "accounts/<str:username>/password-reset"): Row(
+        Expect(202, REGULATOR, forbidden=frozenset({"outsider"})), args=lambda s: {"username": s.w.outsider.username}
+    ),
+    ("POST", "accounts/<str:username>/deactivate"): Row(
+        Expect(200, frozenset({"regulator", "outsider"})), args=lambda s: {"username": s.w.outsider.username}
+    ),
+    ("POST", "accounts/<str:username>/reactivate"): Row(
+        Expect(409, REGULATOR, forbidden=frozenset({"outsider"})), args=lambda s: {"username": s.w.outsider.username}
+    ),
+    ("POST", "organisations/<uuid:pk>/update"): Row(
+        Expect(200, REGULATOR, forbidden=frozenset({"customer"})),
+        args=lambda s: {"pk": s.w.customer_org.pk},
+        body=lambda s: {"website": ""},
+    ),
     ("GET", "audit-events"): Row(everyone()),
     # labs
     ("GET", "affordances"): Row(everyone()),
@@ -512,6 +549,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "gateway-tokens/<uuid:pk>"): Row(Expect(200, REGULATOR | {"auditor"}), args=pk("gw_token")),
     # The lab cannot revoke its auditor's token, nor even see it.
     ("POST", "gateway-tokens/<uuid:pk>/revoke"): Row(Expect(200, REGULATOR | {"auditor"}), args=pk("gw_token")),
+    # Only the person a lab admitted accepts its offer (the scene's auditor token is its own, long accepted).
+    ("POST", "gateway-tokens/<uuid:pk>/accept"): Row(
+        Expect(409, frozenset({"auditor"}), forbidden=REGULATOR), args=pk("gw_token")
+    ),
     ("GET", "gateway-calls"): Row(everyone()),
     # releases
     ("GET", "releases/<uuid:system_version_pk>"): Row(
@@ -740,6 +781,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "signoffs/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("signoff")),
     ("GET", "signoffs/<uuid:pk>/envelope"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("signoff")),
     # transparency log: the public record, for everyone signed in (proof parameters: tests/transparency)
+    # The public record (transparency/public_*): the same answer for everyone, signed in or not.
+    ("GET", "public/log/key"): Row(public(200)),
+    ("GET", "public/log/tree-head"): Row(public(200)),
+    ("GET", "public/log/tree-heads/<int:tree_size>"): Row(public(200), args=lambda s: {"tree_size": 1}),
+    ("GET", "public/log/entries"): Row(public(200)),
+    ("GET", "public/log/entries/<int:index>"): Row(public(200), args=lambda s: {"index": 0}),
+    ("GET", "public/log/entries/<int:index>/proof"): Row(public(200), args=lambda s: {"index": 0}),
+    ("GET", "public/log/entries/<int:index>/receipt"): Row(public(200), args=lambda s: {"index": 0}),
+    ("GET", "public/log/consistency"): Row(public(400)),
+    ("GET", "public/releases"): Row(public(200)),
+    ("GET", "public/releases/<str:system_version>"): Row(public(404), args=lambda s: {"system_version": s.sv.pk}),
     ("GET", "log/tree-head"): Row(everyone()),
     ("GET", "log/entries/<int:index>"): Row(everyone(), args=lambda s: {"index": 0}),
     ("GET", "log/proof/inclusion"): Row(everyone(400)),
@@ -769,6 +821,12 @@ MATRIX: dict[tuple[str, str], Row] = {
         args=lambda s: {"pk": s.eval_run.pk, "name": s.eval_log.name},
     ),
     ("GET", "eval-runs/<uuid:pk>/samples"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("eval_run")),
+    # The judge/rules review queue: listed like samples; resolved by the running organisation's auditor only.
+    ("GET", "eval-runs/<uuid:pk>/label-reviews"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("eval_run")),
+    ("POST", "eval-runs/<uuid:pk>/label-reviews/<int:review_pk>/resolve"): Row(
+        Expect(400, frozenset({"auditor"}), forbidden=REGULATOR),
+        args=lambda s: {"pk": s.eval_run.pk, "review_pk": s.label_review.pk},
+    ),
     ("GET", "eval-runs/<uuid:pk>/samples/<int:sample_pk>"): Row(
         Expect(200, REGULATOR | {"auditor"}),
         args=lambda s: {"pk": s.eval_run.pk, "sample_pk": s.eval_sample.pk},

@@ -17,3 +17,7 @@ STAGEGATE_LOG_SIGNING_KEY: str = env.str("STAGEGATE_LOG_SIGNING_KEY", default=""
 # How long a sign-off statement stays valid after the server issues it: the
 # signer must submit before then, and a gate may count it until then.
 STAGEGATE_SIGNOFF_VALIDITY_DAYS: int = env.int("STAGEGATE_SIGNOFF_VALIDITY_DAYS", default=30)
+
+# Requests per minute one address may make to the public record (/public/,
+# /api/public/): anyone may verify the log, nobody may flood it.
+STAGEGATE_PUBLIC_RATE_PER_MINUTE: int = env.int("STAGEGATE_PUBLIC_RATE_PER_MINUTE", default=300)

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import datetime
 import json
+import logging
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core import merkle
 from core.canonical import canonical_json
 from transparency.models import LogEntry, LogNode, OutboxKind, OutboxMessage, RegulatorInbox, SignedTreeHead
 from transparency.signing import log_key_id, tree_head_sign
+
+logger = logging.getLogger("stagegate.transparency")
 
 # Any fixed 64-bit number: the one lock that serialises appends to the log.
 APPEND_LOCK = 0x5354_4147_454C_4F47  # "STAGELOG"
@@ -143,11 +147,17 @@ def tree_head_payload(sth: SignedTreeHead) -> dict[str, Any]:
     }
 
 
+# Consecutive refusals after which a delivery run stops (the inbox is down).
+OUTBOX_GIVE_UP_AFTER = 3
+
+
 def outbox_deliver(*, batch: int = 100) -> int:
     """Deliver undelivered outbox messages to the regulator's inbox. At least
     once: a crash after the insert and before marking delivered re-sends, and
-    the inbox ignores a message it already holds. Returns how many were sent."""
-    sent = 0
+    the inbox ignores a message it already holds. A message the inbox refuses
+    is left for the next run and the rest still go; three refusals in a row end
+    the run. Returns how many were sent."""
+    sent = failed_in_a_row = 0
     with transaction.atomic():
         pending = list(
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -155,11 +165,23 @@ def outbox_deliver(*, batch: int = 100) -> int:
             .order_by("id")[:batch]
         )
         for message in pending:
-            regulator_inbox_receive(outbox_id=message.pk, kind=message.kind, payload=message.payload)
-            message.attempts += 1
-            message.delivered_at = timezone.now()
-            message.save(update_fields=["attempts", "delivered_at"])
+            # Each message on its own (a savepoint): one the inbox refuses waits
+            # for the next run, and the rest of the batch still goes.
+            try:
+                with transaction.atomic():
+                    regulator_inbox_receive(outbox_id=message.pk, kind=message.kind, payload=message.payload)
+                    message.attempts += 1
+                    message.delivered_at = timezone.now()
+                    message.save(update_fields=["attempts", "delivered_at"])
+            except Exception:
+                logger.exception("outbox: message %s not delivered; it is retried on the next run", message.pk)
+                OutboxMessage.objects.filter(pk=message.pk).update(attempts=F("attempts") + 1)
+                failed_in_a_row += 1
+                if failed_in_a_row >= OUTBOX_GIVE_UP_AFTER:
+                    break  # the inbox is down, not one message refused: try again next run
+                continue
             sent += 1
+            failed_in_a_row = 0
     return sent
 
 

@@ -19,6 +19,7 @@ from django.shortcuts import render
 
 from core.errors import ApplicationError, InvalidInput
 from transparency import public_apis, public_limits, public_releases, public_selectors
+from transparency.witness_log import latest_cosigned_head
 
 View = Callable[..., HttpResponse]
 
@@ -68,7 +69,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "transparency/public/home.html",
-        {"sth": sth, "key": public_apis.key_dict(), "recent": public_releases.release_list(page=1).releases[:5]},
+        {
+            "sth": sth,
+            "cosigned": latest_cosigned_head(),
+            "key": public_apis.key_dict(),
+            "recent": public_releases.release_list(page=1).releases[:5],
+        },
     )
 
 

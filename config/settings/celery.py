@@ -46,6 +46,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stagegate.transparency.deliver_outbox",
         "schedule": 10.0,
     },
+    # Read the independent witness's cosignatures and split-view alarms (docs/witness.md).
+    "transparency-witness-pull": {
+        "task": "stagegate.transparency.witness_pull",
+        "schedule": 60.0,
+    },
     # Re-queue evaluation samples whose task was lost (dead worker, Redis restart).
     "evals-reconcile": {
         "task": "stagegate.maintenance.evals_reconcile",

@@ -59,6 +59,16 @@ def unsafe_settings(s: dict[str, Any]) -> list[str]:
     if s["STAGEGATE_ALLOW_PRIVATE_UPSTREAMS"]:
         problems.append("STAGEGATE_ALLOW_PRIVATE_UPSTREAMS must be off")
     problems.extend(_log_key_problems(s.get("STAGEGATE_LOG_SIGNING_KEY", "")))
+    if not (s.get("STAGEGATE_WITNESS_URL") and s.get("STAGEGATE_WITNESS_PUBLIC_KEY")):
+        problems.append(
+            "STAGEGATE_WITNESS_URL and STAGEGATE_WITNESS_PUBLIC_KEY must name the independent witness "
+            "(without one the log's history rests on its own signature alone; docs/witness.md)"
+        )
+    if "STAGEGATE_WITNESS_DATABASE_URL" in os.environ:
+        problems.append(
+            "STAGEGATE_WITNESS_DATABASE_URL must not be in the service's environment: the witness's database is "
+            "the witness's alone"
+        )
     if s["EMAIL_BACKEND"] in _NOT_DELIVERING_EMAIL:
         problems.append("STAGEGATE_EMAIL_BACKEND must deliver email (people get their set-password links by email)")
     if "REDIS_URL" not in os.environ:

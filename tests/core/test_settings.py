@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = (
@@ -48,6 +50,11 @@ SAFE = {
     "STAGEGATE_CREDENTIAL_KEYS": Fernet.generate_key().decode(),
     "STAGEGATE_LOG_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
     "STAGEGATE_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "STAGEGATE_WITNESS_URL": "https://witness.regulator.example",
+    "STAGEGATE_WITNESS_PUBLIC_KEY": Ed25519PrivateKey.generate()
+    .public_key()
+    .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    .decode(),
 }
 
 
@@ -75,6 +82,12 @@ def without(*names: str) -> dict[str, str]:
         ),
         pytest.param(without("DATABASE_URL"), "DATABASE_URL", id="no-database-url"),
         pytest.param(without("STAGEGATE_EMAIL_BACKEND"), "must deliver email", id="console-email"),
+        pytest.param(without("STAGEGATE_WITNESS_URL"), "independent witness", id="no-witness"),
+        pytest.param(
+            {**SAFE, "STAGEGATE_WITNESS_DATABASE_URL": "postgres://w@db.invalid/witness"},
+            "witness's alone",
+            id="witness-database-in-service-env",
+        ),
         pytest.param({**SAFE, "DATABASE_URL": "sqlite:////tmp/x.sqlite3"}, "must point at PostgreSQL", id="sqlite"),
         pytest.param(
             without("STAGEGATE_CREDENTIAL_KEYS"), "STAGEGATE_CREDENTIAL_KEYS must hold", id="no-credential-keys"

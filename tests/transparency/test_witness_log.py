@@ -137,3 +137,14 @@ def test_without_a_witness_configured_nothing_is_shown_and_pull_says_why(world: 
         assert latest_cosigned_head() is None
         with pytest.raises(WitnessUnavailable):
             witness_pull()
+
+
+def test_the_periodic_pull_does_nothing_without_a_witness_and_is_scheduled(settings):
+    from django.conf import settings as live
+
+    from transparency.tasks import witness_pull as task
+
+    settings.STAGEGATE_WITNESS_URL = ""
+    assert task() == 0
+    schedule = {entry["task"]: entry for entry in live.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["stagegate.transparency.witness_pull"]["schedule"] <= 300

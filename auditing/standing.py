@@ -4,10 +4,12 @@ academic group) may act on an audit now, and if not, why.
 An organisation has standing when, in this order:
 
 1. it holds a valid certification (``not_certified``);
-2. the certification's risk areas cover every risk area the action touches:
-   the suite's for a run, the finding's for a finding, those of the suites
-   the standard requires of this system (its affordances included) at the
-   stage for a sign-off (``out_of_scope``);
+2. the certification's risk areas cover the risk area the action touches:
+   the suite's for a run, the finding's for a finding; for a sign-off, at
+   least one of those of the suites the standard requires of this system
+   (its affordances included) before the stage — each signer vouches for
+   its own scope, and the gate needs the counted sign-offs' scopes together
+   to cover them all (``risk_areas_uncovered``) (``out_of_scope``);
 3. the certification's infosec level is at least the one the standard
    requires for the stage (``infosec_level_too_low``);
 4. no conflict of interest with the lab is in force: neither a declared one
@@ -183,18 +185,30 @@ def auditor_standing(
     lab: Any,
     audit: Audit | None = None,
     risk_areas: Iterable[str] = (),
+    any_of_risk_areas: Iterable[str] = (),
     stage: int | None = None,
     at: datetime.datetime | None = None,
 ) -> Standing:
     """Whether ``organisation`` may act now on ``audit`` (or, without one, on
-    the lab's systems) for work in ``risk_areas`` at ``stage`` (default 1:
-    work on an unreleased system). See the module docstring for the rules."""
+    the lab's systems) for work in ``risk_areas`` (all of them) or in
+    ``any_of_risk_areas`` (at least one) at ``stage`` (default 1: work on an
+    unreleased system). See the module docstring for the rules."""
     at = at or timezone.now()
     org_id = _pk(organisation)
     cert = Certification.objects.valid_at(at).filter(organisation_id=org_id).order_by("-issued_at").first()
     if cert is None:
         return Standing(org_id, False, NOT_CERTIFIED, "Your organisation holds no valid certification.")
-    missing = sorted(set(risk_areas) - set(cert.risk_areas or []))
+    covered = set(cert.risk_areas or [])
+    some = set(any_of_risk_areas)
+    if some and not some & covered:
+        return Standing(
+            org_id,
+            False,
+            OUT_OF_SCOPE,
+            f"Your organisation's certification covers none of {', '.join(sorted(some))} "
+            f"(it covers {', '.join(sorted(covered)) or 'nothing'}).",
+        )
+    missing = sorted(set(risk_areas) - covered)
     if missing:
         return Standing(
             org_id,
@@ -241,6 +255,7 @@ def acting_organisation(
     audit: Audit,
     roles: Iterable[str],
     risk_areas: Iterable[str] = (),
+    any_of_risk_areas: Iterable[str] = (),
     stage: int | None = None,
     codes: dict[str, str] | None = None,
     forbidden: str = "Only auditors act on an audit.",
@@ -250,7 +265,7 @@ def acting_organisation(
     is in none, 409 with the standing's code when none of its organisations
     has standing (the refusal of the first one assigned, if any is)."""
     roles = tuple(roles)
-    risk_areas = tuple(risk_areas)
+    risk_areas, any_of_risk_areas = tuple(risk_areas), tuple(any_of_risk_areas)
     orgs = sorted((o for o in actor.auditor_org_ids if actor.has_role(o, *roles)), key=str)
     if not orgs:
         raise Forbidden(forbidden, code="not_an_auditor")
@@ -261,7 +276,14 @@ def acting_organisation(
     )
     refusals: list[Standing] = []
     for org in sorted(orgs, key=lambda o: (o not in assigned, str(o))):
-        found = auditor_standing(organisation=org, lab=audit.lab_id, audit=audit, risk_areas=risk_areas, stage=stage)
+        found = auditor_standing(
+            organisation=org,
+            lab=audit.lab_id,
+            audit=audit,
+            risk_areas=risk_areas,
+            any_of_risk_areas=any_of_risk_areas,
+            stage=stage,
+        )
         if found:
             return uuid.UUID(str(org))
         refusals.append(found)
@@ -281,3 +303,19 @@ def suite_stage(*, standard: Any, suite: str) -> int:
     require (exploratory work on an unreleased system)."""
     stages = list(standard.suite_requirements.filter(suite=suite).values_list("stage", flat=True))
     return min(stages) if stages else 1
+
+
+def risk_areas_uncovered(
+    *, audit: Audit, stage: int, organisations: Iterable[Any], at: datetime.datetime | None = None
+) -> set[str]:
+    """The risk areas required of the audit's system before ``stage`` that no
+    valid certification of ``organisations`` covers: what a gate counting
+    these organisations' sign-offs is still missing (empty: covered)."""
+    required = risk_areas_required(audit=audit, stage=stage)
+    certs = Certification.objects.valid_at(at or timezone.now()).filter(
+        organisation_id__in=[_pk(o) for o in organisations]
+    )
+    covered: set[str] = set()
+    for areas in certs.values_list("risk_areas", flat=True):
+        covered.update(areas or [])
+    return required - covered

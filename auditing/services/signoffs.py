@@ -72,14 +72,15 @@ def _signer_context(
             raise Conflict("The audit is of another system version.", code="audit_mismatch")
         if audit.status != AuditStatus.OPEN:
             raise Conflict(f"The audit is {audit.status}.", code="audit_not_open")
-        # Standing (auditing.standing): certified for every risk area the
-        # standard requires of this system at the stage, at the stage's
-        # infosec level, not conflicted, assigned.
+        # Standing (auditing.standing): certified for at least one risk area
+        # the standard requires of this system before the stage (the gate
+        # checks the counted signers cover them all), at the stage's infosec
+        # level, not conflicted, assigned.
         org_id = acting_organisation(
             actor=actor,
             audit=audit,
             roles=AUDITOR_ROLES,
-            risk_areas=risk_areas_required(audit=audit, stage=stage),
+            any_of_risk_areas=risk_areas_required(audit=audit, stage=stage),
             stage=stage,
             forbidden="Only auditors sign off an audit.",
         )

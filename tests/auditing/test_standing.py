@@ -235,3 +235,29 @@ def test_a_conflicted_organisation_cannot_reopen_by_retest(world, audit, assignm
     assert e.value.code == "conflict_of_interest"
     finding.refresh_from_db()
     assert finding.status == "mitigated"
+
+
+@pytest.mark.django_db
+def test_a_signer_needs_one_required_area_and_the_gate_needs_them_all_covered(
+    world, client_for, audit, key, system_version, certified
+):
+    from labs.models import Affordance
+
+    aff = Affordance.objects.filter(key="code_execution").first() or Affordance.objects.create(
+        key="code_execution", name="Code execution"
+    )
+    system_version.affordances.add(aff)  # stage 2 now requires deception and cyber suites
+    recertify(world, world.auditor_org, ["deception"])
+    recertify(world, world.other_auditor_org, ["fairness"])
+    assert standing.risk_areas_uncovered(audit=audit, stage=2, organisations=[world.auditor_org]) == {"cyber"}
+    assert standing.risk_areas_uncovered(
+        audit=audit, stage=2, organisations=[world.auditor_org, world.other_auditor_org]
+    ) == {"cyber"}
+    recertify(world, world.other_auditor_org, ["cyber"])
+    assert (
+        standing.risk_areas_uncovered(audit=audit, stage=2, organisations=[world.auditor_org, world.other_auditor_org])
+        == set()
+    )
+    # The deception-only auditor still signs (it vouches for its own scope).
+    client = client_for(world.auditor)
+    assert submit(client, envelope(statement(client, system_version, audit, stage=2), key)).status_code == 201

@@ -26,7 +26,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from auditing.models import Audit, AuditStatus
-from auditing.selectors import organisation_has_conflict, organisation_is_assigned, organisation_is_certified
+from auditing.selectors import organisation_is_assigned
+from auditing.standing import require_standing, suite_stage
 from core.actors import Actor, actor_for
 from core.audit import audit_event_record, snapshot
 from core.canonical import digest_of
@@ -91,13 +92,10 @@ def suites_register_all() -> list[Suite]:
 
 
 def _may_run(actor: Actor, audit: Audit) -> Any:
-    """The actor's auditor organisation that may run evaluations on this audit now."""
+    """The actor's auditor organisation assigned to this audit (its standing
+    for the suite is checked next, by auditing.standing)."""
     for org_id in sorted(actor.auditor_org_ids):
-        if (
-            organisation_is_assigned(organisation=org_id, audit=audit)
-            and organisation_is_certified(organisation=org_id)
-            and not organisation_has_conflict(organisation=org_id, lab=audit.lab_id)
-        ):
+        if organisation_is_assigned(organisation=org_id, audit=audit):
             return org_id
     return None
 
@@ -161,6 +159,15 @@ def eval_run_start(
         org_id is not None,
         "Only a member of a certified, conflict-free organisation assigned to this audit may run evaluations.",
         code="not_assigned",
+    )
+    # Standing (auditing.standing): certified for the suite's risk area, at the
+    # infosec level of the stage the standard requires the suite for, not conflicted.
+    require_standing(
+        organisation=org_id,
+        lab=audit.lab_id,
+        audit=audit,
+        risk_areas=[definition.risk_area],
+        stage=suite_stage(standard=audit.standard, suite=suite),
     )
     if audit.status != AuditStatus.OPEN:
         raise Conflict("The audit is not open.", code="audit_not_open")

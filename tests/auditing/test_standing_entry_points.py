@@ -128,3 +128,39 @@ def test_an_assigned_auditor_without_standing_files_no_incident(world, system_ve
     assert not Incident.objects.exists()
     recertify(world, world.auditor_org, ["deception"], "SL3")
     assert report(world.auditor, system_version).reporter_organisation_id == world.auditor_org.pk
+
+
+# Evaluation run start
+
+
+def start(user: Any, audit: Any, suite: str = "insider_trading_deception") -> Any:
+    from evals.services import eval_run_start
+
+    return eval_run_start(actor=actor(user), audit=audit, suite=suite, samples_per_condition=1, enqueue=False)
+
+
+@pytest.mark.django_db
+def test_an_auditor_certified_only_for_fairness_cannot_start_a_deception_run(world, system_version, audit, assignment):
+    from evals.models import EvalRun
+
+    release_at(system_version, 1)
+    recertify(world, world.auditor_org, ["fairness"], "SL3")
+    with pytest.raises(Conflict) as e:
+        start(world.auditor, audit)
+    assert e.value.code == "out_of_scope" and "deception" in e.value.detail
+    assert not EvalRun.objects.exists()
+    recertify(world, world.auditor_org, ["fairness", "deception"], "SL3")
+    run = start(world.auditor, audit)
+    assert run.organisation_id == world.auditor_org.pk
+
+
+@pytest.mark.django_db
+def test_a_run_of_a_stage_two_suite_needs_the_stage_two_infosec_level(world, system_version, audit, assignment):
+    from evals.models import EvalRun
+
+    release_at(system_version, 1)
+    recertify(world, world.auditor_org, ["deception"], "SL2")  # enough for stage 1 work, not stage 2 suites
+    with pytest.raises(Conflict) as e:
+        start(world.auditor, audit)
+    assert e.value.code == "infosec_level_too_low" and "SL3" in e.value.detail
+    assert not EvalRun.objects.exists()

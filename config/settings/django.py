@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "deploy",
     "customers",
     "monitoring",
+    "notifications",
     "portal",
     "demo",
 ]

@@ -71,4 +71,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stagegate.maintenance.incidents_flag_overdue",
         "schedule": 15 * 60.0,
     },
+    # Remind labs of incident reports due within 24 hours, once each (notifications).
+    "notifications-deadline-reminders": {
+        "task": "stagegate.maintenance.notifications_deadline_reminders",
+        "schedule": 60 * 60.0,
+    },
 }

@@ -6,7 +6,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from auditing.models import Audit, AuditAssignment, Certification, ConflictOfInterest, Fee
+from auditing.models import (
+    AcademicSummary,
+    Audit,
+    AuditAssignment,
+    Certification,
+    ConflictOfInterest,
+    Fee,
+    OrganisationRelationship,
+)
 from core.admin import ReadOnlyInline, ReadOnlyModelAdmin
 
 
@@ -47,3 +55,17 @@ class AuditAssignmentAdmin(ReadOnlyModelAdmin):
 class FeeAdmin(ReadOnlyModelAdmin):
     list_display = ["audit", "direction", "organisation", "amount", "currency", "paid_at"]
     list_filter = ["direction", "currency"]
+
+
+@admin.register(OrganisationRelationship)
+class OrganisationRelationshipAdmin(ReadOnlyModelAdmin):
+    list_display = ["organisation", "counterparty", "kind", "starts_on", "ends_on"]
+    list_filter = ["kind"]
+    search_fields = ["organisation__name", "counterparty__name"]
+
+
+@admin.register(AcademicSummary)
+class AcademicSummaryAdmin(ReadOnlyModelAdmin):
+    list_display = ["title", "organisation", "audit", "status", "published_at"]
+    list_filter = ["status"]
+    search_fields = ["title", "organisation__name"]

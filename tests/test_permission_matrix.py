@@ -843,7 +843,27 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("GET", "audits/<uuid:audit_id>/inspect-logs/<uuid:pk>"): Row(
         Expect(200, REGULATOR | {"auditor"}), args=lambda s: {"audit_id": s.audit.pk, "pk": _inspect_log(s).pk}
     ),
+    # --- notifications: rows below --- (each person's own inbox; another's notification is not there: 404)
+    ("GET", "notifications"): Row(everyone()),
+    ("POST", "notifications/<uuid:pk>/read"): Row(
+        Expect(200, frozenset({"lab_admin"})), args=lambda s: {"pk": _notification(s).pk}
+    ),
 }
+
+
+def _notification(s: Scene) -> Any:
+    """One of the lab admin's notifications, made directly (each role's savepoint rolls it back)."""
+    from notifications.models import Notification
+
+    return Notification.objects.create(
+        recipient=s.w.lab_admin,
+        kind="finding_filed",
+        title="New finding",
+        link=f"/portal/findings/{s.finding.pk}",
+        target_type="auditing.finding",
+        target_id=str(s.finding.pk),
+        dedupe_key=f"matrix:{s.finding.pk}",
+    )
 
 
 def _inspect_log(s: Scene) -> Any:

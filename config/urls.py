@@ -14,6 +14,7 @@ api = [
     path("", include("deploy.urls")),
     path("", include("customers.urls")),
     path("", include("monitoring.urls")),
+    path("", include("notifications.urls")),
 ]
 
 urlpatterns = [

@@ -291,3 +291,8 @@ def notification_mark_read(*, user: Any, notification: Notification) -> Notifica
         notification.read_at = timezone.now()
         Notification.objects.filter(pk=notification.pk, read_at=None).update(read_at=notification.read_at)
     return notification
+
+
+def notifications_mark_all_read(*, user: Any) -> int:
+    """Mark every unread notification of the user's read; returns how many."""
+    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import audit_views, customer_views, lab_views, regulator_views, views
+from portal import audit_views, customer_views, lab_views, notification_views, regulator_views, views
 
 app_name = "portal"
 
@@ -44,6 +44,7 @@ urlpatterns = [
     path("enrolments", customer_views.enrolments, name="enrolments"),
     path("enrolments/consent/<uuid:pk>", customer_views.consent_grant, name="consent-grant"),
     path("enrolments/consent/<uuid:pk>/withdraw", customer_views.consent_withdraw, name="consent-withdraw"),
+    path("notifications", notification_views.notifications, name="notifications"),
     # labs (the regulator and assigned auditors read the same pages)
     path("systems", lab_views.systems, name="systems"),
     path("systems/model-versions", lab_views.model_version_create, name="model-version-create"),

@@ -140,7 +140,7 @@ def journey(browser: Any, live_server: Any, shots_root: Path, request: pytest.Fi
     shutil.rmtree(shots_root / name, ignore_errors=True)  # this run's steps only
 
     def make(role: str, **context: Any) -> Journey:
-        ctx = browser.new_context(viewport={"width": 1280, "height": 800}, **context)
+        ctx = browser.new_context(**{"viewport": {"width": 1280, "height": 800}, **context})
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         shots = shots_root / name / role

@@ -18,8 +18,11 @@ from customers.models import EnrolmentConsent, KycRecord
 from deploy import services as deploy
 from deploy.models import GateRequest, Release
 from evals.models import EvalRun
+from gateway.models import GatewayToken
+from gateway.services import token_digest
 from labs.models import ModelVersion, SystemVersion
 from tests.auditing.conftest import actor
+from tests.customers.conftest import enrol, verify
 from tests.deploy.conftest import Gate, gate
 from tests.factories import release_at
 
@@ -222,6 +225,28 @@ def test_a_customer_submits_kyc_and_consents_to_enrolment(journey: Any, built: G
     assert customer.page.get_by_role("button", name=f"Withdraw consent to {built.sv}").count() == 1
     customer.shot("consented")
 
+    # The regulator verifies the record and the lab enrols the customer (their
+    # own journeys): the customer now issues itself a token for the system.
+    verify(w.regulator, w.customer_org)
+    enrol(w.lab_admin, built.sv, w.customer_org)
+    customer.go("/portal/tokens")
+    customer.accessible()
+    token_form = customer.form("/portal/tokens/issue")
+    token_form.locator('[name="system_version"]').select_option(str(built.sv.pk))
+    token_form.locator('[name="name"]').fill("letters-backend")
+    token_form.locator('[name="days"]').fill("30")
+    response = customer.submit(token_form.get_by_role("button", name="Issue the token"))
+    assert response.headers.get("cache-control") == "no-store"
+    token = GatewayToken.objects.get(holder=w.customer, name="letters-backend")
+    assert token.kind == "customer" and token.system_version_id == built.sv.pk
+    secret = customer.page.locator("#secret").input_value()
+    assert secret and token_digest(secret) == token.digest
+    customer.accessible()
+    customer.shot("token-issued")
+    # Shown once: the next visit to the page has no secret.
+    customer.go("/portal/tokens")
+    assert secret not in customer.page.content()
+
 
 def test_the_public_verifies_a_log_entry_in_the_browser(journey: Any, built: Gate) -> None:
     w = built.w
@@ -251,3 +276,59 @@ def test_the_public_verifies_a_log_entry_in_the_browser(journey: Any, built: Gat
     assert all(s.startswith("✓") for s in public.page.locator("#steps li").all_text_contents())
     public.accessible()
     public.shot("entry-verified")
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
+
+
+def test_pages_are_readable_on_a_phone(journey: Any, built: Gate) -> None:
+    """At a phone's width the pages a person reads first fit the screen: no
+    sideways scrolling of the page itself (wide tables and hashes may scroll
+    inside their own box)."""
+    built.internal()
+    request = deploy.gate_request_create(actor=actor(built.w.lab_admin), system_version=built.sv)
+    deploy.gate_request_decide(actor=actor(built.w.regulator), gate_request=request, decision="approve", reason="ok")
+    # The elements that stick out past the screen's right edge, innermost first
+    # (none of whose children stick out), each as tag.class and its right edge.
+    overflow = """() => {
+      const width = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth <= width) return [];
+      const out = [];
+      // An element's right edge, its text included (an unbroken hash may run past its box).
+      const right = (el) => {
+        const r = el.getBoundingClientRect();
+        return getComputedStyle(el).overflowX === 'visible' ? Math.max(r.right, r.left + el.scrollWidth) : r.right;
+      };
+      for (const el of document.body.querySelectorAll('*')) {
+        if (right(el) <= width + 1) continue;
+        const clips = getComputedStyle(el).overflowX !== 'visible';
+        const inner = !clips && [...el.children].some(c => right(c) > width + 1);
+        let scroller = el.parentElement;
+        while (scroller && scroller !== document.body && getComputedStyle(scroller).overflowX === 'visible')
+          scroller = scroller.parentElement;
+        if (inner || (scroller && scroller !== document.body)) continue;
+        out.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') + ' to '
+                 + Math.round(right(el)) + 'px');
+      }
+      if (!out.length) out.push('the page, ' + document.documentElement.scrollWidth + 'px wide');
+      return out.slice(0, 5);
+    }"""
+    too_wide: dict[str, list[str]] = {}
+    public = journey("public-phone", **PHONE)
+    for path, name in (("/public/", "home"), ("/public/log", "log"), ("/public/log/0", "entry")):
+        public.go(path)
+        public.shot(name)
+        if sticking_out := public.page.evaluate(overflow):
+            too_wide[path] = sticking_out
+    lab = journey("lab-phone", **PHONE)
+    lab.sign_in(built.w.lab_admin.username)
+    for path, name in (
+        ("/portal/", "home"),
+        ("/portal/systems", "systems"),
+        (f"/portal/releases/{built.sv.pk}", "release"),
+    ):
+        lab.go(path)
+        lab.shot(name)
+        if sticking_out := lab.page.evaluate(overflow):
+            too_wide[path] = sticking_out
+    assert too_wide == {}, f"pages wider than a 390px phone: {too_wide}"

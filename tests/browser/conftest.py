@@ -109,10 +109,11 @@ class Journey:
 
     def accessible(self, *, nav: bool = True) -> None:
         """Basic checks on the current page: a main landmark (and a nav one),
-        a language, a title, and a label for every form control a person fills."""
+        a language, a title, a label for every form control a person fills, and
+        enough contrast for every piece of text."""
         page = self.page
         problems = page.evaluate(
-            """() => {
+            r"""() => {
               const out = [];
               if (!document.querySelector('main, [role=main]')) out.push('no main landmark');
               if (!document.documentElement.lang) out.push('no lang on <html>');
@@ -123,6 +124,36 @@ class Journey:
                 const labelled = (el.labels && el.labels.length) || el.getAttribute('aria-label')
                   || el.getAttribute('aria-labelledby');
                 if (!labelled) out.push('unlabelled ' + el.tagName.toLowerCase() + ' name=' + el.name);
+              }
+              // Text contrast (WCAG 2.2 1.4.3): 4.5:1, or 3:1 for large text, against
+              // the first opaque background behind it.
+              const rgba = (c) => { const m = c.match(/[\d.]+/g) || ['0','0','0','0'];
+                return m.map(Number).concat(m.length < 4 ? [1] : []); };
+              const lum = ([r, g, b]) => { const f = (v) => { v /= 255;
+                return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+              const backdrop = (el) => { for (let e = el; e; e = e.parentElement) {
+                  const st = getComputedStyle(e);
+                  if (st.backgroundImage !== 'none') return null;  // not judged here
+                  const c = rgba(st.backgroundColor); if (c[3] >= 0.99) return c; }
+                return [255, 255, 255, 1]; };
+              const seen = new Set();
+              for (const el of document.body.querySelectorAll('*')) {
+                const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+                const st = getComputedStyle(el);
+                if (!own || st.visibility === 'hidden' || st.display === 'none' || !el.getClientRects().length) continue;
+                if (el.closest('.visually-hidden, [aria-hidden=true]')) continue;
+                const bg = backdrop(el); if (!bg) continue;
+                const fg = rgba(st.color);
+                const mixed = [0, 1, 2].map(i => fg[i] * fg[3] + bg[i] * (1 - fg[3]));
+                const [hi, lo] = [lum(mixed), lum(bg)].sort((a, b) => b - a);
+                const ratio = (hi + 0.05) / (lo + 0.05);
+                const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+                const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+                const key = el.tagName + st.color + '/' + bg.join(',');
+                if (ratio < need && !seen.has(key)) { seen.add(key);
+                  out.push('contrast ' + ratio.toFixed(2) + ':1 < ' + need + ' for ' + el.tagName.toLowerCase()
+                    + (el.className ? '.' + el.className : '') + ' "' + el.textContent.trim().slice(0, 30) + '"'); }
               }
               return out;
             }"""

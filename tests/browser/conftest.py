@@ -18,10 +18,6 @@ CHROMIUM = os.environ.get("STAGEGATE_CHROMIUM", "/usr/bin/chromium")
 REQUIRED = os.environ.get("STAGEGATE_BROWSER_TESTS") == "1"
 PASSWORD = "correct horse battery staple"  # tests/factories.UserFactory's
 
-# Playwright's sync API runs its event loop in this thread; the ORM calls the
-# tests make between page actions are synchronous and safe here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if REQUIRED or Path(CHROMIUM).exists():
@@ -33,16 +29,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module's tests. While Playwright's sync API is started,
+    its event loop counts as running in this thread, so Django refuses ORM calls
+    as if they came from async code: they are plain synchronous calls here, and
+    the permission to make them ends with the module, as does the loop."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+            try:
+                yield b
+            finally:
+                b.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
 
 
 @pytest.fixture(scope="session")

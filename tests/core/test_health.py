@@ -106,6 +106,9 @@ def test_schema_documents_200_and_503_without_security() -> None:
     validate_schema(schema)
     operation = schema["paths"]["/api/health"]["get"]
     assert operation["operationId"] == "health_retrieve"
-    assert set(operation["responses"]) == {"200", "503"}
+    # 200 and 503 with the health document; like every operation, a 4XX problem
+    # (a wrong method, throttling) is documented too (core.api.document_problems).
+    assert set(operation["responses"]) == {"200", "503", "4XX"}
+    assert operation["responses"]["4XX"]["content"].keys() == {"application/problem+json"}
     assert operation.get("security", []) in ([], [{}])  # no credentials required
     assert set(schema["components"]["schemas"]["Health"]["properties"]) == {"status", "database", "redis"}

@@ -228,6 +228,11 @@ def test_the_inbox_lists_only_ones_own(gate, client_for, django_capture_on_commi
         r = client_for(other).get("/api/notifications")
         assert r.status_code == 200 and r.json()["results"] == []
     assert client_for(gate.w.lab_admin).get("/api/notifications?unread=maybe").status_code == 400
+    # The browsable API renders it too (its own list only).
+    page = client_for(gate.w.lab_admin).get("/api/notifications", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and str(n.pk) in page.content.decode()
+    page = client_for(gate.w.outsider).get("/api/notifications", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and str(n.pk) not in page.content.decode()
 
 
 def test_marking_read_is_for_the_recipient_only(gate, client_for, api, django_capture_on_commit_callbacks):

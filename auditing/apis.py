@@ -44,7 +44,7 @@ from auditing.models import (
 )
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.models import Organisation
-from core.permissions import VIEW
+from core.permissions import VIEW, require_regulator
 from labs.models import SystemVersion
 from standards.models import CapabilityKind, RiskArea
 
@@ -1033,6 +1033,7 @@ class RelationshipEndApi(APIView):
     def post(self, request: Request, pk: Any) -> Response:
         actor = actor_of(request)
         relationship = selectors.relationship_get(actor=actor, pk=pk)
+        require_regulator(actor)  # refused before the body is read: those named may look, not write
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         relationship = services.relationship_end(actor=actor, relationship=relationship, **s.validated_data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -83,6 +84,15 @@ def build_scene() -> Scene:
             actor=reg, organisation=org, expires_at=far, risk_areas=["deception"], infosec_level="SL3"
         )
     dormant = OrganisationFactory(kind="auditor", name="Dormant Audit", slug="dormant")
+    # A relationship in the regulator's register (auditing/services/register.py): the lab and the
+    # dormant auditor organisation it names read it; nobody else sees it.
+    from auditing.services.register import relationship_record
+
+    o["relationship"] = relationship_record(
+        actor=reg, organisation=dormant, counterparty=w.lab, kind="consulting",
+        description="Advised the lab in 2025.", starts_on=timezone.localdate() - datetime.timedelta(days=400),
+        ends_on=timezone.localdate() - datetime.timedelta(days=30),
+    )  # fmt: skip
     o["suspended_cert"] = auditing.certification_suspend(
         actor=reg,
         certification=auditing.certification_issue(
@@ -415,6 +425,24 @@ MATRIX: dict[tuple[str, str], Row] = {
         body=lambda s: {"website": ""},
     ),
     ("GET", "audit-events"): Row(everyone()),
+    # The relationship register: the regulator writes; the organisations it names read their entries.
+    ("GET", "relationships"): Row(everyone()),
+    ("POST", "relationships"): Row(
+        regulator_only(201),
+        body=lambda s: {
+            "organisation": str(s.w.other_auditor_org.pk),
+            "counterparty": str(s.w.other_lab.pk),
+            "kind": "funding",
+            "description": "Funded by the lab.",
+            "starts_on": "2026-01-01",
+        },
+    ),
+    ("GET", "relationships/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB), args=pk("relationship")),
+    ("POST", "relationships/<uuid:pk>/end"): Row(
+        Expect(409, REGULATOR, forbidden=LAB),
+        args=pk("relationship"),
+        body=lambda s: {"ends_on": "2026-01-01", "reason": "Ended."},
+    ),
     # labs
     ("GET", "affordances"): Row(everyone()),
     ("GET", "model-versions"): Row(everyone()),
@@ -519,6 +547,18 @@ MATRIX: dict[tuple[str, str], Row] = {
         body=lambda s: {"status": "closed", "reason": "Done."},
     ),
     ("GET", "audits/<uuid:pk>/assignments"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("audit")),
+    # Academic summaries (auditing/services/register.py): the scene's audit is open, so no summary exists
+    # yet and publishing is refused even to those who may see the audit.
+    ("GET", "audits/<uuid:pk>/summaries"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("audit")),
+    ("POST", "audits/<uuid:pk>/summaries"): Row(
+        Expect(403, frozenset(), forbidden=REGULATOR | LAB | {"auditor"}),
+        args=pk("audit"),
+        body=lambda s: {"title": "What we found", "body": "A summary."},
+    ),
+    ("GET", "summaries/<uuid:pk>"): Row(Expect(200, frozenset()), args=lambda s: {"pk": uuid.uuid4()}),
+    ("POST", "summaries/<uuid:pk>/withdraw"): Row(
+        Expect(200, frozenset()), args=lambda s: {"pk": uuid.uuid4()}, body=lambda s: {"reason": "Superseded."}
+    ),
     ("POST", "audits/<uuid:pk>/assignments"): Row(
         regulator_only(201, default=404, forbidden=LAB | {"auditor"}),
         args=pk("audit"),

@@ -310,10 +310,12 @@ def test_a_conflicted_auditors_signoff_does_not_count(gate):
     checklist = refused(gate, "auditor_signoffs")
     why = {e["organisation"]: e["why_not"] for e in items(checklist)["auditor_signoffs"]["evidence"]}
     assert why[gate.w.auditor_org.name] is None
-    assert why[gate.w.other_auditor_org.name] in (
-        "organisation has a conflict of interest with the lab",
-        "organisation no longer assigned",
-    )
+    # Declaring the conflict voided the pending sign-off (auditing/standing.py): it no longer counts or shows.
+    assert gate.w.other_auditor_org.name not in why
+    from auditing.models import SignOff
+
+    voided = SignOff.objects.get(organisation=gate.w.other_auditor_org)
+    assert voided.status == "void" and "conflict" in voided.void_reason
 
 
 def test_a_signoff_is_void_when_what_it_binds_changes(gate):

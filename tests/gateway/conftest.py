@@ -23,6 +23,7 @@ from core.actors import actor_for
 from gateway.selectors import model_id_of
 from gateway.services import gateway_token_issue
 from labs import services as labs
+from standards.models import RiskArea
 from tests.factories import World, release_at, sha256
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer
 
@@ -97,7 +98,7 @@ def build(
     far = timezone.now() + datetime.timedelta(days=365)
     for org in (w.auditor_org, w.other_auditor_org, w.academic_org):
         auditing.certification_issue(
-            actor=reg, organisation=org, expires_at=far, risk_areas=["deception"], infosec_level="SL3"
+            actor=reg, organisation=org, expires_at=far, risk_areas=list(RiskArea.values), infosec_level="SL3"
         )
     mv = labs.model_version_create(
         actor=eng,

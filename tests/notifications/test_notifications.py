@@ -253,3 +253,20 @@ def test_marking_read_is_for_the_recipient_only(gate, client_for, api, django_ca
     assert n.read_at == first  # read once, the first time kept
     r = client_for(gate.w.lab_admin).get("/api/notifications?unread=true")
     assert r.json()["results"] == []
+
+
+def test_handling_an_event_twice_makes_nothing_new(gate, django_capture_on_commit_callbacks):
+    from core.models import AuditEvent
+    from notifications.services import EVENT_KINDS, notify_for_event
+
+    with django_capture_on_commit_callbacks(execute=True):
+        finding = _file(gate)
+    event = AuditEvent.objects.get(action="finding.file", target_id=str(finding.pk))
+    count, sent = Notification.objects.count(), len(mail.outbox)
+    assert count >= 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_for_event(event.pk) == []
+    assert (Notification.objects.count(), len(mail.outbox)) == (count, sent)
+    # An action that does not notify makes nothing.
+    other = AuditEvent.objects.exclude(action__in=list(EVENT_KINDS)).first()
+    assert other is not None and notify_for_event(other.pk) == []

@@ -43,8 +43,8 @@ from auditing.models import (
     SummaryStatus,
 )
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
-from core.models import Organisation
-from core.permissions import VIEW, require_regulator
+from core.models import Organisation, OrganisationKind, Role
+from core.permissions import VIEW, require, require_regulator
 from labs.models import SystemVersion
 from standards.models import CapabilityKind, RiskArea
 
@@ -1091,6 +1091,11 @@ class SummaryListApi(APIView):
     def post(self, request: Request, pk: Any) -> Response:
         actor = actor_of(request)
         audit = selectors.audit_get(actor=actor, pk=pk)
+        # Refused before the body is read: only an academic group's members publish.
+        require(
+            any(actor.has_role(org, Role.ACADEMIC_AUDITOR) for org in actor.ids_of_kind(OrganisationKind.ACADEMIC)),
+            "Only the members of an academic group assigned to the audit publish a summary of it.",
+        )
         s = self.InputSerializer(data=request.data)
         s.is_valid(raise_exception=True)
         summary = services.academic_summary_publish(actor=actor, audit=audit, **s.validated_data)

@@ -54,6 +54,17 @@ def _release_state(system_version: SystemVersion) -> tuple[int, str]:
     return stage or 0, status or "active"
 
 
+def _release_admits(system_version: SystemVersion, kind: str) -> None:
+    """Refuse (409) unless the release is active and at a stage that admits ``kind`` tokens."""
+    stage, status = _release_state(system_version)
+    if status != "active":
+        raise Conflict(f"The release is {status}.", code=f"release_{status}")
+    if stage not in STAGES_ADMITTING[kind]:
+        raise Conflict(
+            f"The system version is at stage {stage}, which does not admit {kind} tokens.", code="stage_not_open"
+        )
+
+
 def _bounded(value: int | None, *, default: int, maximum: int, field: str) -> int:
     if value is None:
         return default
@@ -218,13 +229,7 @@ def gateway_token_issue(
             audit=audit,
         )
 
-    stage, status = _release_state(system_version)
-    if status != "active":
-        raise Conflict(f"The release is {status}.", code=f"release_{status}")
-    if stage not in STAGES_ADMITTING[kind]:
-        raise Conflict(
-            f"The system version is at stage {stage}, which does not admit {kind} tokens.", code="stage_not_open"
-        )
+    _release_admits(system_version, kind)
     if kind == GrantKind.CUSTOMER:
         _customer_admitted(organisation, system_version, now)
     _live_tokens_within_caps(kind=kind, holder=holder, organisation=organisation, now=now)
@@ -278,14 +283,7 @@ def gateway_token_accept(*, actor: Actor, token: GatewayToken) -> tuple[GatewayT
         raise Conflict("This token is revoked.", code="token_revoked")
     if token.expires_at <= now:
         raise Conflict("This token has expired.", code="token_expired")
-    stage, status = _release_state(token.system_version)
-    if status != "active":
-        raise Conflict(f"The release is {status}.", code=f"release_{status}")
-    if stage not in STAGES_ADMITTING[token.kind]:
-        raise Conflict(
-            f"The system version is at stage {stage}, which does not admit {token.kind} tokens.",
-            code="stage_not_open",
-        )
+    _release_admits(token.system_version, token.kind)
     before = snapshot(token, exclude=["digest"])
     secret = new_gateway_token_secret()
     token.digest, token.prefix, token.accepted_at = token_digest(secret), secret[:12], now

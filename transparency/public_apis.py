@@ -27,7 +27,8 @@ from core.dsse import raw_public_key
 from core.errors import InvalidInput
 from transparency import public_limits, public_releases, public_selectors, scitt
 from transparency.models import LogEntry, SignedTreeHead
-from transparency.signing import LOG_ID, log_key_id, log_private_key, log_public_key, log_public_key_pem
+from transparency.signing import log_key_id, log_private_key, log_public_key, log_public_key_pem
+from transparency.witness import LOG_ID
 
 TAGS = ["public record"]
 PUBLIC_ERRORS = {**{k: v for k, v in ERRORS.items() if k in (400, 404)}, 429: PROBLEM}

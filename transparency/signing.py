@@ -8,10 +8,8 @@ import functools
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
-from core.canonical import canonical_json
 from core.dsse import keyid_of, public_key_pem
-
-LOG_ID = "stagegate"
+from transparency.witness import tree_head_bytes
 
 
 @functools.cache
@@ -35,12 +33,6 @@ def log_public_key_pem() -> str:
 
 def log_key_id() -> str:
     return keyid_of(log_public_key())
-
-
-def tree_head_bytes(*, tree_size: int, root_hash: str, timestamp: int) -> bytes:
-    """What a tree head signature covers: the RFC 8785 JSON of
-    ``{"log": "stagegate", "root_hash": <hex>, "timestamp": <ms>, "tree_size": <n>}``."""
-    return canonical_json({"log": LOG_ID, "root_hash": root_hash, "timestamp": timestamp, "tree_size": tree_size})
 
 
 def tree_head_sign(*, tree_size: int, root_hash: str, timestamp: int) -> str:

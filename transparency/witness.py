@@ -37,7 +37,7 @@ from core import merkle
 from core.canonical import canonical_json
 from core.dsse import keyid_of
 
-LOG_ID = "stagegate"  # as transparency.signing.LOG_ID (that module needs Django settings)
+LOG_ID = "stagegate"  # the log's name in what its tree heads sign (transparency.signing uses this one)
 COSIGN_CONTEXT = "stagegate-witness-cosignature/v1"
 ALARM_CONTEXT = "stagegate-witness-split-view/v1"
 
@@ -91,9 +91,10 @@ class TreeHead:
 
 
 def tree_head_bytes(*, tree_size: int, root_hash: str, timestamp: int) -> bytes:
-    """What the log's signature covers; the same bytes as
-    ``transparency.signing.tree_head_bytes`` (a test holds them equal), here
-    without Django so the witness process needs none."""
+    """What a tree head signature covers: the RFC 8785 JSON of
+    ``{"log": "stagegate", "root_hash": <hex>, "timestamp": <ms>, "tree_size": <n>}``.
+    Defined here, without Django, so the log (transparency.signing) and the
+    witness process compute the same bytes."""
     return canonical_json({"log": LOG_ID, "root_hash": root_hash, "timestamp": timestamp, "tree_size": tree_size})
 
 

@@ -122,6 +122,9 @@ class SystemVersionOutput(serializers.Serializer):
     system_prompt = serializers.CharField()
     system_prompt_digest = serializers.CharField()
     content_filters = serializers.ListField(child=serializers.CharField())
+    declared_tools = serializers.ListField(
+        child=serializers.CharField(), help_text="Function names the system offers its model, sorted"
+    )
     online_learning = serializers.BooleanField()
     endpoint_base_url = serializers.CharField(
         required=False, help_text="Shown to the lab and the regulator; auditors use the gateway."
@@ -349,6 +352,14 @@ class SystemVersionCreateApi(APIView):
             default=list,
             help_text="Filter pipeline, in order",
         )
+        declared_tools = serializers.ListField(
+            child=serializers.CharField(max_length=64),
+            required=False,
+            default=list,
+            max_length=256,
+            help_text="Function names the system offers its model (needs the tool_use affordance); from stage 2 "
+            "the gateway refuses a call that offers any other",
+        )
         online_learning = serializers.BooleanField(required=False, default=False)
         endpoint_base_url = serializers.CharField(max_length=500)
         endpoint_model = serializers.CharField(max_length=200)
@@ -406,6 +417,9 @@ class SystemVersionReviseApi(APIView):
             max_length=MAX_PROMPT, required=False, allow_blank=True, trim_whitespace=False
         )
         content_filters = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
+        declared_tools = serializers.ListField(
+            child=serializers.CharField(max_length=64), required=False, max_length=256
+        )
         online_learning = serializers.BooleanField(required=False)
         endpoint_base_url = serializers.CharField(max_length=500, required=False)
         endpoint_model = serializers.CharField(max_length=200, required=False)

@@ -29,14 +29,21 @@ def system_configuration_document(
     online_learning: bool,
     endpoint_base_url: str,
     endpoint_model: str,
+    declared_tools: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The document the configuration digest is taken over.
 
     Affordances are a set (sorted, duplicates dropped); content filters are a
     pipeline, so their order is kept. The endpoint credential is deliberately
     absent: it is rotated in place without making a new version.
+
+    Declared tools (the function names the system offers its model; from
+    stage 2 the gateway refuses any other) are a set too, and appear only when
+    there are some: "no tools" reads the same either way, and the digests of
+    systems registered before tools could be declared keep their value, so
+    sign-offs bound to them stay good.
     """
-    return {
+    document: dict[str, Any] = {
         "schema": SCHEMA,
         "model": {"weights_digest": model_weights_digest, "name": model_name, "version": model_version},
         "affordances": sorted(set(affordances)),
@@ -46,6 +53,10 @@ def system_configuration_document(
         "online_learning": bool(online_learning),
         "endpoint": {"base_url": endpoint_base_url, "model": endpoint_model},
     }
+    tools = sorted(set(declared_tools))
+    if tools:
+        document["tools"] = tools
+    return document
 
 
 def system_configuration_digest(
@@ -60,6 +71,7 @@ def system_configuration_digest(
     online_learning: bool,
     endpoint_base_url: str,
     endpoint_model: str,
+    declared_tools: Iterable[str] = (),
 ) -> str:
     return digest_of(
         system_configuration_document(
@@ -73,5 +85,6 @@ def system_configuration_digest(
             online_learning=online_learning,
             endpoint_base_url=endpoint_base_url,
             endpoint_model=endpoint_model,
+            declared_tools=declared_tools,
         )
     )

@@ -106,6 +106,12 @@ class SystemVersion(BaseModel):
     system_prompt = models.TextField(blank=True)
     system_prompt_digest = models.CharField(max_length=64)
     content_filters = models.JSONField(default=list, blank=True)
+    declared_tools = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names of the functions the system offers its model (tool calling); from stage 2 the gateway "
+        "refuses a call that offers any other",
+    )
     online_learning = models.BooleanField(default=False)
     endpoint_base_url = models.URLField(max_length=500)
     endpoint_model = models.CharField(max_length=200, help_text="Model name the upstream endpoint expects")

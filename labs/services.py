@@ -31,6 +31,10 @@ from labs.endpoints import validate_upstream_base_url
 from labs.models import Affordance, ModelVersion, SystemVersion
 
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# A function name as the OpenAI-compatible chat API accepts it.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Declaring tools needs the affordance that says the system calls functions.
+TOOL_AFFORDANCE = "tool_use"
 
 MODEL_VERSION_FIELDS = frozenset(
     {"name", "version", "weights_digest", "parameter_count", "training_compute_flop", "notes"}
@@ -45,6 +49,7 @@ SYSTEM_VERSION_REVISABLE = frozenset(
         "scaffolding",
         "system_prompt",
         "content_filters",
+        "declared_tools",
         "online_learning",
         "endpoint_base_url",
         "endpoint_model",
@@ -126,9 +131,11 @@ def _check_system_fields(
     online_learning: Any,
     endpoint_base_url: Any,
     endpoint_model: Any,
-) -> tuple[list[str], str]:
-    """Validate what defines a system; return the affordance keys and the
-    (validated) base URL, or raise InvalidInput naming every bad field."""
+    declared_tools: Any = (),
+) -> tuple[list[str], str, list[str]]:
+    """Validate what defines a system; return the affordance keys, the
+    (validated) base URL and the declared tool names (sorted), or raise
+    InvalidInput naming every bad field."""
     errors: dict[str, list[str]] = {}
     keys: list[str] = []
     if not isinstance(affordances, list | tuple) or not all(isinstance(a, str) for a in affordances):
@@ -143,6 +150,17 @@ def _check_system_fields(
         isinstance(f, str) and f.strip() for f in content_filters
     ):
         errors["content_filters"] = ["Must be a list of non-blank filter names, in pipeline order."]
+    tools: list[str] = []
+    if not isinstance(declared_tools, list | tuple) or not all(
+        isinstance(t, str) and TOOL_NAME.fullmatch(t) for t in declared_tools
+    ):
+        errors["declared_tools"] = ["Must be a list of function names (letters, digits, _ and -, at most 64)."]
+    else:
+        tools = sorted(set(declared_tools))
+        if len(tools) != len(declared_tools):
+            errors["declared_tools"] = ["Each function name may appear once."]
+        elif tools and TOOL_AFFORDANCE not in keys and "affordances" not in errors:
+            errors["declared_tools"] = [f"Declaring tools needs the {TOOL_AFFORDANCE} affordance."]
     if not isinstance(scaffolding, str):
         errors["scaffolding"] = ["Must be a string."]
     if not isinstance(system_prompt, str):
@@ -158,7 +176,7 @@ def _check_system_fields(
         errors.update(exc.errors)
     if errors:
         raise InvalidInput("The system configuration is not valid.", errors=errors)
-    return keys, url
+    return keys, url, tools
 
 
 def _digest(
@@ -171,6 +189,7 @@ def _digest(
     online_learning: bool,
     endpoint_base_url: str,
     endpoint_model: str,
+    declared_tools: Sequence[str] = (),
 ) -> str:
     return system_configuration_digest(
         model_weights_digest=model_version.weights_digest,
@@ -183,6 +202,7 @@ def _digest(
         online_learning=online_learning,
         endpoint_base_url=endpoint_base_url,
         endpoint_model=endpoint_model,
+        declared_tools=declared_tools,
     )
 
 
@@ -307,6 +327,7 @@ def system_version_create(
     scaffolding: str = "",
     system_prompt: str = "",
     content_filters: Sequence[str] = (),
+    declared_tools: Sequence[str] = (),
     online_learning: bool = False,
     endpoint_base_url: str,
     endpoint_model: str,
@@ -327,7 +348,7 @@ def system_version_create(
         raise InvalidInput("A system needs a name.", errors={"name": ["This field may not be blank."]})
     if endpoint_credential is not None:
         _check_credential(endpoint_credential, "endpoint_credential")
-    keys, url = _check_system_fields(
+    keys, url, tools = _check_system_fields(
         affordances=affordances,
         content_filters=content_filters,
         scaffolding=scaffolding,
@@ -335,6 +356,7 @@ def system_version_create(
         online_learning=online_learning,
         endpoint_base_url=endpoint_base_url,
         endpoint_model=endpoint_model,
+        declared_tools=declared_tools,
     )
     existing = SystemVersion.objects.filter(lab=lab, name=name).order_by("-sequence").first()
     if existing is not None:
@@ -356,6 +378,7 @@ def system_version_create(
         system_prompt=system_prompt,
         system_prompt_digest=prompt_digest,
         content_filters=list(content_filters),
+        declared_tools=tools,
         online_learning=online_learning,
         endpoint_base_url=url,
         endpoint_model=endpoint_model,
@@ -369,6 +392,7 @@ def system_version_create(
             online_learning=online_learning,
             endpoint_base_url=url,
             endpoint_model=endpoint_model,
+            declared_tools=tools,
         ),
         created_by=actor.user,
     )
@@ -424,7 +448,7 @@ def system_version_revise(
     content_filters = changes.get("content_filters", old.content_filters)
     online_learning = changes.get("online_learning", old.online_learning)
     endpoint_model = changes.get("endpoint_model", old.endpoint_model)
-    keys, url = _check_system_fields(
+    keys, url, tools = _check_system_fields(
         affordances=changes.get("affordances", old_keys),
         content_filters=content_filters,
         scaffolding=scaffolding,
@@ -432,6 +456,7 @@ def system_version_revise(
         online_learning=online_learning,
         endpoint_base_url=changes.get("endpoint_base_url", old.endpoint_base_url),
         endpoint_model=endpoint_model,
+        declared_tools=changes.get("declared_tools", old.declared_tools),
     )
     prompt_digest = system_prompt_digest(system_prompt)
     digest = _digest(
@@ -443,6 +468,7 @@ def system_version_revise(
         online_learning=online_learning,
         endpoint_base_url=url,
         endpoint_model=endpoint_model,
+        declared_tools=tools,
     )
     if digest == old.configuration_digest:
         hint = (
@@ -464,6 +490,7 @@ def system_version_revise(
         system_prompt=system_prompt,
         system_prompt_digest=prompt_digest,
         content_filters=list(content_filters),
+        declared_tools=tools,
         online_learning=online_learning,
         endpoint_base_url=url,
         endpoint_model=endpoint_model,

@@ -257,6 +257,9 @@ def test_create_system_version_with_a_used_name(world: Any, client_for: Any, sys
         ({"endpoint_credential": ""}, "endpoint_credential"),
         ({"lab": "nope"}, "lab"),
         ({"sequence": 5}, "sequence"),
+        ({"declared_tools": ["refund"]}, "declared_tools"),  # without the tool_use affordance
+        ({"declared_tools": "refund"}, "declared_tools"),
+        ({"declared_tools": ["wire transfer"]}, "declared_tools"),
     ],
 )
 def test_create_system_version_bad_input(
@@ -268,6 +271,17 @@ def test_create_system_version_bad_input(
     assert names(field, response)
     assert not SystemVersion.objects.exists()
     assert not AuditEvent.objects.filter(action__startswith="system_version.").exists()
+
+
+def test_declared_tools_are_registered_and_shown(world: Any, client_for: Any, model_version: Any) -> None:
+    body = system_version_body(
+        world.lab, model_version, affordances=["tool_use"], declared_tools=["refund", "lookup_order"]
+    )
+    response = client_for(world.lab_admin).post("/api/system-versions", body, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["declared_tools"] == ["lookup_order", "refund"]
+    shown = client_for(world.lab_reviewer).get(f"/api/system-versions/{response.json()['id']}")
+    assert shown.status_code == 200 and shown.json()["declared_tools"] == ["lookup_order", "refund"]
 
 
 def test_create_system_version_with_another_labs_model(world: Any, client_for: Any, other_system_version: Any) -> None:

@@ -86,6 +86,7 @@ def test_filter_order_changes_the_digest() -> None:
         ("online_learning", True),
         ("endpoint_base_url", "https://api.example/v2"),
         ("endpoint_model", "aurora-chat-2"),
+        ("declared_tools", ["refund"]),
     ],
 )
 def test_every_defining_field_changes_the_digest(field: str, value: Any) -> None:
@@ -102,3 +103,17 @@ def test_fields_cannot_be_confused_with_each_other() -> None:
 def test_digest_is_lowercase_hex() -> None:
     digest = system_configuration_digest(**BASE)
     assert len(digest) == 64 and digest == digest.lower() and int(digest, 16) >= 0
+
+
+def test_declared_tools_are_a_set_and_absent_when_there_are_none() -> None:
+    # A system declaring no tools keeps the digest it had before tools could be
+    # declared (sign-offs bound to it stay good); declared tools are a set.
+    assert system_configuration_digest(**{**BASE, "declared_tools": []}) == system_configuration_digest(**BASE)
+    assert "tools" not in system_configuration_document(**BASE)
+    a = system_configuration_digest(**{**BASE, "declared_tools": ["refund", "lookup"]})
+    b = system_configuration_digest(**{**BASE, "declared_tools": ("lookup", "refund", "refund")})
+    assert a == b
+    assert system_configuration_document(**{**BASE, "declared_tools": ["refund", "lookup"]})["tools"] == [
+        "lookup",
+        "refund",
+    ]

@@ -108,6 +108,11 @@ def test_a_used_name_is_a_conflict_that_points_to_revisions(world: Any, system_v
         ("name", ""),
         ("endpoint_credential", ""),
         ("online_learning", "yes"),
+        ("declared_tools", "refund"),
+        ("declared_tools", ["refund", "refund"]),
+        ("declared_tools", ["wire transfer"]),
+        ("declared_tools", ["x" * 65]),
+        ("declared_tools", [7]),
     ],
 )
 def test_bad_input_is_refused_and_nothing_written(world: Any, model_version: Any, field: str, value: Any) -> None:
@@ -352,3 +357,41 @@ def test_rotate_refuses_a_blank_credential(world: Any, system_version: Any) -> N
             actor=actor(world.lab_admin), system_version=system_version, credential="  "
         )
     assert "credential" in exc.value.errors
+
+
+# --- declared tools -------------------------------------------------------------
+
+
+def test_declared_tools_are_stored_sorted_and_covered_by_the_digest(world: Any, model_version: Any) -> None:
+    sv = make_system_version(world.lab_admin, world.lab, model_version, declared_tools=["refund", "lookup_order"])
+    sv.refresh_from_db()
+    assert sv.declared_tools == ["lookup_order", "refund"]
+    plain = make_system_version(world.lab_admin, world.lab, model_version, name="plain")
+    # The same configuration but for the tools: another digest.
+    assert plain.declared_tools == [] and plain.configuration_digest != sv.configuration_digest
+
+
+def test_declaring_tools_needs_the_tool_use_affordance(world: Any, model_version: Any) -> None:
+    with pytest.raises(InvalidInput) as exc:
+        make_system_version(
+            world.lab_admin, world.lab, model_version, affordances=["internet_access"], declared_tools=["refund"]
+        )
+    assert "tool_use" in exc.value.errors["declared_tools"][0]
+    assert not SystemVersion.objects.exists()
+
+
+def test_a_change_of_tools_makes_a_new_version(world: Any, system_version: Any) -> None:
+    new = services.system_version_revise(
+        actor=actor(world.lab_admin),
+        system_version=system_version,
+        change_summary="Offer refunds",
+        declared_tools=["refund"],
+    )
+    assert new.declared_tools == ["refund"] and new.configuration_digest != system_version.configuration_digest
+    system_version.refresh_from_db()
+    assert system_version.declared_tools == []
+    # Tools carry over to the next version unless changed.
+    newer = services.system_version_revise(
+        actor=actor(world.lab_admin), system_version=new, change_summary="New prompt", system_prompt="Be brief."
+    )
+    assert newer.declared_tools == ["refund"]

@@ -21,6 +21,7 @@ urlpatterns = [
     # The front page is the regulator's portal (server-rendered; the API is at /api/docs/).
     path("", RedirectView.as_view(url="/portal/", permanent=False)),
     path("portal/", include("portal.urls")),
+    path("portal/", include("portal.more_urls")),
     path("", include("core.account_urls")),  # setting a password from an emailed single-use link
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

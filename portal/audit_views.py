@@ -322,6 +322,7 @@ def _finding_page(
     context = {
         "finding": finding,
         "audit": audit,
+        "evidence": presenters.finding_evidence_display(finding.evidence),
         "updates": list(finding.updates.select_related("author", "system_version").order_by("created_at")),
         "may_answer": unresolved and is_lab,
         "may_retest": unresolved and filing,

@@ -74,33 +74,70 @@ def _run_links(evidence: dict[str, Any]) -> dict[str, str]:
 
 
 # Evidence kinds that have a page a person reads in the portal (the API's
-# JSON stays linked beside it).
-_PAGES = {"eval_run": "runs", "finding": "findings", "audit": "audits", "incident": "incidents"}
+# JSON stays linked beside it). A sanction is a row of the sanctions page; a
+# re-audit's address sends the reader to its release's page.
+_PAGES = {
+    "eval_run": "/portal/runs/{}",
+    "finding": "/portal/findings/{}",
+    "audit": "/portal/audits/{}",
+    "incident": "/portal/incidents/{}",
+    "signoff": "/portal/signoffs/{}",
+    "reaudit": "/portal/reaudits/{}",
+    "sanction": "/portal/sanctions#sanction-{}",
+}
+# Evidence that names its object only in the API address it links to.
+_PAGES_BY_API = {
+    "release": ("/api/releases/", "/portal/releases/{}"),
+    "protocol": ("/api/standards/", "/portal/standards/{}"),
+}
+
+
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _page_url(evidence: dict[str, Any]) -> str | None:
-    section = _PAGES.get(str(evidence.get("kind")))
-    if section is None:
+    """The portal page of a piece of evidence, built only from a UUID (never
+    from other text), or None when it has none."""
+    kind = str(evidence.get("kind"))
+    if kind in _PAGES:
+        ident = _uuid_or_none(evidence.get("id"))
+        return _PAGES[kind].format(ident) if ident else None
+    if kind in _PAGES_BY_API:
+        prefix, page = _PAGES_BY_API[kind]
+        url = evidence.get("url")
+        if isinstance(url, str) and url.startswith(prefix):
+            ident = _uuid_or_none(url.removeprefix(prefix))
+            return page.format(ident) if ident else None
+    return None
+
+
+def log_entry_url(index: Any) -> str | None:
+    """The portal's page of a transparency-log entry (its inclusion proof
+    checked there), or None for anything that is not an index."""
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
         return None
-    try:
-        ident = uuid.UUID(str(evidence.get("id")))
-    except ValueError:
-        return None
-    return f"/portal/{section}/{ident}"
+    return f"/portal/log/{index}"
 
 
 def evidence_display(evidence: dict[str, Any]) -> dict[str, Any]:
     kind = str(evidence.get("kind", "evidence")).replace("_", " ")
     ident = str(evidence.get("id", ""))
+    log_url = log_entry_url(evidence.get("log_index"))
     return {
         **_run_links(evidence),
         "label": f"{kind} {ident[:8]}".strip(),
         "page_url": _page_url(evidence),
         "url": _safe_url(evidence.get("url")),
+        "log_url": log_url,
+        "log_index": evidence.get("log_index") if log_url else None,
         "facts": [
             (key.replace("_", " "), _fact(value))
             for key, value in evidence.items()
-            if key not in _LINK_KEYS and value is not None and value != ""
+            if key not in _LINK_KEYS and value is not None and value != "" and not (log_url and key == "log_index")
         ],
     }
 
@@ -319,3 +356,154 @@ def signature_verified(signoff: Any) -> bool:
     except (ValueError, TypeError, KeyError):
         return False
     return dsse.verify(envelope, key)
+
+
+# --- evidence pages: a sign-off's signature, a log entry's proof --------------
+
+
+def statement_fields(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """A signed statement's fields as (dotted path, value) rows, in the
+    statement's own order: ``predicate.system_version.id``,
+    ``subject[0].digest.sha256``. Every leaf is shown; nothing is left out."""
+    if isinstance(value, dict):
+        if not value:
+            return [(prefix, "{}")] if prefix else []
+        rows: list[tuple[str, str]] = []
+        for key, inner in value.items():
+            rows += statement_fields(inner, f"{prefix}.{key}" if prefix else str(key))
+        return rows
+    if isinstance(value, list):
+        if not value:
+            return [(prefix, "none")]
+        rows = []
+        for n, inner in enumerate(value):
+            rows += statement_fields(inner, f"{prefix}[{n}]")
+        return rows
+    return [(prefix, _fact(value) if value is not None else "null")]
+
+
+def signoff_check(
+    *, envelope: Any, public_key_pem: str, keyid: str, payload_digest: str, statement: Any
+) -> dict[str, Any]:
+    """Everything a reader needs to trust a sign-off, checked here from the
+    envelope exactly as submitted: whether a signature on it verifies with the
+    signer's registered public key, the keyids it names, the SHA-256 of the
+    payload (the statement digest) recomputed and compared with the record,
+    and whether the payload is the statement the record holds. Pure: no reads."""
+    import hashlib
+    import json
+
+    from core import dsse
+
+    out: dict[str, Any] = {
+        "verified": False,
+        "envelope_keyids": [],
+        "payload_type": "",
+        "digest": "",
+        "digest_matches": False,
+        "statement_matches": False,
+        "problem": "",
+    }
+    try:
+        parsed = dsse.envelope_from_dict(envelope)
+    except (ValueError, TypeError, KeyError) as exc:
+        out["problem"] = f"the stored envelope cannot be read: {exc}"
+        return out
+    out["envelope_keyids"] = [s.keyid for s in parsed.signatures]
+    out["payload_type"] = parsed.payload_type
+    out["digest"] = hashlib.sha256(parsed.payload).hexdigest()
+    out["digest_matches"] = out["digest"] == payload_digest
+    try:
+        out["statement_matches"] = json.loads(parsed.payload) == statement
+    except ValueError:
+        out["statement_matches"] = False
+    try:
+        key = dsse.load_public_key_pem(public_key_pem)
+    except ValueError:
+        out["problem"] = "the registered public key cannot be read"
+        return out
+    if dsse.keyid_of(key) != keyid:
+        out["problem"] = "the registered key's id does not match its public key"
+        return out
+    out["verified"] = dsse.verify(parsed, key)
+    if not out["verified"]:
+        out["problem"] = "no signature on the envelope verifies with the signer's registered key"
+    elif not out["digest_matches"]:
+        out["problem"] = "the payload's SHA-256 differs from the one recorded"
+    elif not out["statement_matches"]:
+        out["problem"] = "the signed payload is not the statement recorded"
+    return out
+
+
+def verify_command(*, envelope_file: str, key_file: str) -> str:
+    """The `stagegate-sign verify` command for the two files the sign-off's
+    page offers for download."""
+    import shlex
+
+    return f"stagegate-sign verify --envelope {shlex.quote(envelope_file)} --public-key {shlex.quote(key_file)}"
+
+
+def inclusion_check(
+    *,
+    leaf: bytes,
+    leaf_hash_hex: str,
+    index: int,
+    tree_size: int,
+    audit_path: list[bytes],
+    root_hash_hex: str,
+    head_signature_ok: bool,
+) -> dict[str, Any]:
+    """An RFC 9162 inclusion proof checked from the leaf's own bytes: the leaf
+    hash recomputed, the audit path folded up to the signed tree head's root,
+    and the head's signature (checked by the caller, which holds the log's
+    key). Pure: no reads."""
+    from core import merkle
+
+    computed = merkle.leaf_hash(leaf)
+    try:
+        root = bytes.fromhex(root_hash_hex)
+    except ValueError:
+        root = b""
+    leaf_ok = computed.hex() == leaf_hash_hex
+    path_ok = merkle.verify_inclusion(computed, index, tree_size, audit_path, root)
+    return {
+        "leaf_hash": computed.hex(),
+        "leaf_ok": leaf_ok,
+        "path_ok": path_ok,
+        "head_ok": head_signature_ok,
+        "verified": leaf_ok and path_ok and head_signature_ok,
+    }
+
+
+def sha256_hex(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+_SAMPLE_REFERENCE = r"/api/eval-runs/(?P<run>[0-9a-f-]{36})/samples/(?P<sample>[0-9]{1,18})"
+
+
+def finding_evidence_display(evidence: Any) -> list[dict[str, Any]]:
+    """A finding's evidence lines, each with the portal page its reference
+    names when it names one (a sample's transcript), built only from a UUID
+    and a number."""
+    import re
+
+    rows = []
+    for item in evidence if isinstance(evidence, list) else []:
+        if not isinstance(item, dict):
+            continue
+        reference = str(item.get("reference", ""))
+        match = re.fullmatch(_SAMPLE_REFERENCE, reference)
+        run = _uuid_or_none(match["run"]) if match else None
+        page = f"/portal/runs/{run}/samples/{int(match['sample'])}" if match and run else None
+        rows.append(
+            {
+                "kind": str(item.get("kind", "")),
+                "reference": reference,
+                "sha256": str(item.get("sha256", "")),
+                "page_url": page,
+            }
+        )
+    return rows

@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from portal import audit_views, customer_views, lab_views, notification_views, regulator_views, views
+from portal import (
+    audit_views,
+    customer_views,
+    evidence_views,
+    lab_views,
+    notification_views,
+    regulator_views,
+    views,
+)
 
 app_name = "portal"
 
@@ -75,6 +83,14 @@ urlpatterns = [
     path("runs/<uuid:pk>", audit_views.run_detail, name="run"),
     path("runs/<uuid:pk>/progress", audit_views.run_progress, name="run-progress"),
     path("runs/<uuid:pk>/cancel", audit_views.run_cancel, name="run-cancel"),
+    path("runs/<uuid:pk>/samples/<int:sample_pk>", evidence_views.sample_detail, name="sample"),
+    # evidence a checklist links to, as pages a person reads
+    path("signoffs/<uuid:pk>", evidence_views.signoff_detail, name="signoff"),
+    path("signoffs/<uuid:pk>/envelope.json", evidence_views.signoff_envelope, name="signoff-envelope"),
+    path("signoffs/<uuid:pk>/key.pub.pem", evidence_views.signoff_public_key, name="signoff-key"),
+    path("log/<int:index>", evidence_views.log_entry, name="log-entry"),
+    path("standards/<uuid:pk>", evidence_views.standard_detail, name="standard"),
+    path("reaudits/<uuid:pk>", evidence_views.reaudit_detail, name="reaudit"),
     path("findings", audit_views.findings, name="findings"),
     path("findings/<uuid:pk>", audit_views.finding_detail, name="finding"),
     path("findings/<uuid:pk>/<slug:action>", audit_views.finding_action, name="finding-action"),

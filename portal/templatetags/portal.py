@@ -19,8 +19,8 @@ def stage(value: Any) -> str:
 
 @register.filter(name="log_url")
 def log_url(index: Any) -> str:
-    """The transparency-log entry's API address."""
-    return f"/api/log/entries/{int(index)}"
+    """The transparency-log entry's page (its inclusion proof checked there)."""
+    return f"/portal/log/{int(index)}"
 
 
 @register.simple_tag

@@ -263,7 +263,7 @@ def test_the_regulator_approves_through_the_form(login, gate: Gate):
     assert entry.kind == "gate.approved"
     page = regulator.get(response["Location"]).content.decode()
     assert "Approved: the release is now at stage 1" in page
-    assert f'href="/api/log/entries/{entry.index}"' in page
+    assert f'href="/portal/log/{entry.index}"' in page
     assert "Sign-offs this approval consumed" in page
     assert 'value="approve"' not in page  # decided: no form
 

@@ -131,9 +131,24 @@ def test_evidence_with_a_portal_page_links_to_it_and_keeps_the_json():
     assert shown["page_url"] == f"/portal/runs/{run_id}" and shown["url"] == f"/api/eval-runs/{run_id}"
     finding = evidence_display({"kind": "finding", "id": str(run_id)})
     assert finding["page_url"] == f"/portal/findings/{run_id}"
+    assert evidence_display({"kind": "signoff", "id": str(run_id)})["page_url"] == f"/portal/signoffs/{run_id}"
+    assert (
+        evidence_display({"kind": "sanction", "id": str(run_id)})["page_url"] == f"/portal/sanctions#sanction-{run_id}"
+    )
+    # Evidence that names its object only in its API address.
+    release = evidence_display({"kind": "release", "url": f"/api/releases/{run_id}"})
+    assert release["page_url"] == f"/portal/releases/{run_id}"
+    assert evidence_display({"kind": "protocol", "url": f"/api/standards/{run_id}"})["page_url"] == (
+        f"/portal/standards/{run_id}"
+    )
+    # A log index opens the portal's entry page.
+    signed = evidence_display({"kind": "signoff", "id": str(run_id), "log_index": 7})
+    assert signed["log_url"] == "/portal/log/7" and "log index" not in dict(signed["facts"])
     # No page for other kinds, nor for an id that is not a UUID (nothing is built from arbitrary text).
-    assert evidence_display({"kind": "signoff", "id": str(run_id)})["page_url"] is None
+    assert evidence_display({"kind": "other", "id": str(run_id)})["page_url"] is None
     assert evidence_display({"kind": "finding", "id": "../../admin"})["page_url"] is None
+    assert evidence_display({"kind": "release", "url": "/api/releases/../../admin"})["page_url"] is None
+    assert evidence_display({"kind": "signoff", "log_index": "7; rm"})["log_url"] is None
 
 
 def test_a_checklist_item_for_a_smoke_test_suite_says_so():

@@ -20,6 +20,7 @@ from deploy import services as deploy_services
 from evals import services as evals_services
 from monitoring import services as monitoring_services
 from portal import urls as portal_urls
+from standards.selectors import standard_in_force
 from tests.auditing.conftest import actor
 from tests.customers.conftest import submit
 from tests.deploy.conftest import Gate
@@ -62,6 +63,8 @@ def fill(route: str, ids: dict[str, Any]) -> str:
         ("<uuid:organisation_pk>", ids["kyc"]),
         ("<str:keyid>", ids["keys"]),
         ("<slug:action>", ids["actions"].get(section, "x")),
+        ("<int:sample_pk>", ids["sample"]),
+        ("<int:index>", 0),
     ):
         path = path.replace(name, str(value))
     assert "<" not in path, path
@@ -71,7 +74,7 @@ def fill(route: str, ids: dict[str, Any]) -> str:
 @pytest.fixture
 def scene(gate: Gate) -> dict[str, Any]:
     w = gate.w
-    gate.internal()
+    signoffs = gate.internal()
     gate_request = deploy_services.gate_request_create(actor=actor(w.lab_admin), system_version=gate.sv)
     release_at(gate.sv, 1)  # the auditors' stage, so that runs get their gateway token
     run = evals_services.eval_run_start(
@@ -93,7 +96,15 @@ def scene(gate: Gate) -> dict[str, Any]:
     submit(w.customer_org, w.customer)
     assert not EnrolmentConsent.objects.exists()
     certification = gate.w.auditor_org.certifications.first()
+    reaudit = deploy_services.reaudit_open(
+        actor=actor(w.regulator), system_version=gate.sv, source="regulator", reason="Look again."
+    )
+    sample = run.samples.order_by("pk").first()
     return {
+        "signoffs": signoffs[0].pk,
+        "standards": standard_in_force().pk,
+        "reaudits": reaudit.pk,
+        "sample": sample.pk if sample else 1,
         "releases": gate.sv.pk,
         "systems": gate.sv.pk,
         "gate-requests": gate_request.pk,
@@ -135,9 +146,11 @@ def test_the_pages_a_role_uses_render_with_content(login, gate: Gate, scene):
                       f"kyc/{scene['kyc']}", f"gate-requests/{scene['gate-requests']}"],
         "lab_admin": ["", "systems", f"systems/{scene['systems']}", "audits", f"audits/{scene['audits']}",
                       "findings", f"findings/{scene['findings']}", "enrolments", "incidents",
-                      f"incidents/{scene['incidents']}", "incidents/report", f"releases/{scene['releases']}"],
+                      f"incidents/{scene['incidents']}", "incidents/report", f"releases/{scene['releases']}",
+                      f"signoffs/{scene['signoffs']}"],
         "auditor": ["audits", f"audits/{scene['audits']}", f"runs/{scene['runs']}",
-                    f"runs/{scene['runs']}/progress", "tokens", "keys", "findings", "conflicts"],
+                    f"runs/{scene['runs']}/progress", "tokens", "keys", "findings", "conflicts",
+                    "log/0", f"standards/{scene['standards']}"],
         "academic": ["audits", "tokens", "keys", "findings", "incidents/report"],
         "customer": [f"kyc/{scene['kyc']}", "enrolments", "tokens", "incidents/report"],
     }  # fmt: skip

@@ -16,14 +16,9 @@ from typing import Any
 from django.utils import timezone
 
 from auditing.models import Audit, AuditStatus, FindingSeverity, SignOff, SignOffDecision, SignOffStatus
-from auditing.selectors import (
-    findings_open_for,
-    organisation_has_conflict,
-    organisation_is_assigned,
-    organisation_is_certified,
-    system_version_ancestry,
-)
+from auditing.selectors import findings_open_for, system_version_ancestry
 from auditing.services import signoff_validity
+from auditing.standing import auditor_standing, risk_areas_required, risk_areas_uncovered
 from core.canonical import canonical_json
 from core.models import Role
 from deploy.models import (
@@ -161,6 +156,8 @@ class Context:
     counted_signoffs: list[str] = field(default_factory=list)
     suite_evidence: list[tuple[SuiteRequirement, str, str | None, SuiteEvidence]] | None = None
     reaudits_met: list[tuple[str, str]] = field(default_factory=list)
+    # Per audit: the risk areas its standard requires of the system before the stage.
+    risk_areas: dict[Any, set[str]] = field(default_factory=dict)
 
 
 def _release_state(ctx: Context) -> list[Item]:
@@ -237,13 +234,56 @@ def _signoff_problem(ctx: Context, signoff: SignOff, *, auditor: bool) -> str | 
         audit = signoff.audit
         if audit is None or audit.system_version_id != ctx.sv.pk:
             return "not signed on an audit of this version"
-        if not organisation_is_certified(organisation=signoff.organisation_id, at=ctx.now):
-            return "organisation not certified"
-        if not organisation_is_assigned(organisation=signoff.organisation_id, audit=audit):
-            return "organisation no longer assigned"
-        if organisation_has_conflict(organisation=signoff.organisation_id, lab=ctx.sv.lab_id):
-            return "organisation has a conflict of interest with the lab"
+        # The one standing rule (auditing/standing.py), as at submission:
+        # certified now for at least one risk area the stage requires, at the
+        # stage's infosec level, not conflicted (declared or registered),
+        # still assigned. What the counted signers leave uncovered together
+        # is the gate's own item (``auditor_scope``).
+        found = auditor_standing(
+            organisation=signoff.organisation_id,
+            lab=ctx.sv.lab_id,
+            audit=audit,
+            any_of_risk_areas=_risk_areas(ctx, audit),
+            stage=ctx.to_stage,
+            at=ctx.now,
+        )
+        if not found:
+            return found.reason
     return None
+
+
+def _risk_areas(ctx: Context, audit: Audit) -> set[str]:
+    if audit.pk not in ctx.risk_areas:
+        ctx.risk_areas[audit.pk] = risk_areas_required(audit=audit, stage=ctx.to_stage)
+    return ctx.risk_areas[audit.pk]
+
+
+def _scope(ctx: Context, approvals: list[SignOff]) -> Item:
+    """Whether the counted approvals' certifications together cover every
+    risk area the standard requires of this system before the stage."""
+    audits = {s.audit_id: s.audit for s in approvals if s.audit is not None}
+    required: set[str] = set()
+    uncovered: set[str] = set()
+    for audit in audits.values():
+        required |= _risk_areas(ctx, audit)
+        uncovered |= risk_areas_uncovered(
+            audit=audit, stage=ctx.to_stage, organisations={s.organisation_id for s in approvals}, at=ctx.now
+        )
+    if not audits:
+        detail = "no counted approval yet"
+    elif uncovered:
+        detail = (
+            f"the counted organisations' certifications do not cover {', '.join(sorted(uncovered))} "
+            f"(the stage requires {', '.join(sorted(required))})"
+        )
+    else:
+        detail = f"covered: {', '.join(sorted(required)) or 'no risk area is required'}"
+    return Item(
+        "auditor_scope",
+        "The approving auditors' certifications together cover every required risk area",
+        bool(audits) and not uncovered,
+        detail,
+    )
 
 
 def _signoff_evidence(signoff: SignOff, problem: str | None) -> dict[str, Any]:
@@ -301,6 +341,8 @@ def _signoffs(ctx: Context, *, auditor: bool) -> list[Item]:
     if met:
         ctx.counted_signoffs.extend(str(s.pk) for s in approvals)
     items = [Item(code, title, met, detail, evidence)]
+    if auditor:
+        items.append(_scope(ctx, approvals))
     items.append(
         Item(
             f"{code}_no_rejection",

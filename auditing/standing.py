@@ -42,10 +42,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
+from django.db.models import BooleanField, Exists, Subquery, Value
 from django.utils import timezone
 
 from auditing.models import (
@@ -58,6 +59,7 @@ from auditing.models import (
 )
 from core.actors import Actor
 from core.errors import Conflict, Forbidden
+from core.models import Organisation
 
 # SL1 < SL2 < … < SL5: a level meets a requirement when its rank is at least the requirement's.
 INFOSEC_ORDER: dict[str, int] = {level: rank for rank, level in enumerate(InfosecLevel.values, start=1)}
@@ -179,6 +181,111 @@ def relationship_barring_assignment(
     )
 
 
+# The facts standing rests on, as query expressions. ``organisation``,
+# ``lab`` and ``audit`` are values or ``OuterRef``s, so the same expressions
+# answer for one organisation (``auditor_standing``) and inside the gateway's
+# per-call grant query (one row per token): the rule's inputs are read one way.
+STANDING_FACTS = (
+    "standing_certified_until",
+    "standing_risk_areas",
+    "standing_infosec_level",
+    "standing_conflict_declared",
+    "standing_related_kind",
+    "standing_related_since",
+    "standing_assigned",
+)
+
+
+def standing_expressions(
+    *, organisation: Any, lab: Any, audit: Any = None, at: datetime.datetime, on: datetime.date
+) -> dict[str, Any]:
+    """Annotations that read, for ``organisation`` and ``lab`` at ``at``
+    (``on``: the same day, for the register's dated entries), everything
+    ``standing_decide`` needs. ``audit`` None: no assignment is read."""
+    cert = Certification.objects.valid_at(at).filter(organisation_id=organisation).order_by("-issued_at")
+    related = OrganisationRelationship.objects.between(organisation, lab).in_force_on(on).order_by("starts_on")
+    expressions: dict[str, Any] = {
+        "standing_certified_until": Subquery(cert.values("expires_at")[:1]),
+        "standing_risk_areas": Subquery(cert.values("risk_areas")[:1]),
+        "standing_infosec_level": Subquery(cert.values("infosec_level")[:1]),
+        "standing_conflict_declared": Exists(
+            ConflictOfInterest.objects.in_force().filter(organisation_id=organisation, lab_id=lab)
+        ),
+        "standing_related_kind": Subquery(related.values("kind")[:1]),
+        "standing_related_since": Subquery(related.values("starts_on")[:1]),
+        "standing_assigned": Value(None, output_field=BooleanField(null=True)),
+    }
+    if audit is not None:
+        expressions["standing_assigned"] = Exists(
+            AuditAssignment.objects.in_force().filter(organisation_id=organisation, audit_id=audit)
+        )
+    return expressions
+
+
+def standing_decide(
+    facts: Mapping[str, Any],
+    *,
+    organisation_id: Any,
+    infosec_level_required: str,
+    stage: int,
+    risk_areas: Iterable[str] = (),
+    any_of_risk_areas: Iterable[str] = (),
+) -> Standing:
+    """The rule itself, on facts read by ``standing_expressions``: the one
+    place that decides standing (``auditor_standing`` and the gateway's
+    per-call grant both end here). ``standing_assigned`` None: no audit."""
+    if facts.get("standing_certified_until") is None:
+        return Standing(organisation_id, False, NOT_CERTIFIED, "Your organisation holds no valid certification.")
+    covered = set(facts.get("standing_risk_areas") or [])
+    some = set(any_of_risk_areas)
+    if some and not some & covered:
+        return Standing(
+            organisation_id,
+            False,
+            OUT_OF_SCOPE,
+            f"Your organisation's certification covers none of {', '.join(sorted(some))} "
+            f"(it covers {', '.join(sorted(covered)) or 'nothing'}).",
+        )
+    missing = sorted(set(risk_areas) - covered)
+    if missing:
+        return Standing(
+            organisation_id,
+            False,
+            OUT_OF_SCOPE,
+            f"Your organisation's certification does not cover {', '.join(missing)} "
+            f"(it covers {', '.join(sorted(covered)) or 'nothing'}).",
+        )
+    level = str(facts.get("standing_infosec_level") or "")
+    if not infosec_meets(level, infosec_level_required):
+        return Standing(
+            organisation_id,
+            False,
+            INFOSEC_TOO_LOW,
+            f"Stage {stage} work requires infosec level {infosec_level_required}; your organisation is certified "
+            f"at {level or 'no level'}.",
+        )
+    if facts.get("standing_conflict_declared"):
+        return Standing(
+            organisation_id,
+            False,
+            CONFLICT_OF_INTEREST,
+            "Your organisation has a conflict of interest with this lab.",
+        )
+    kind = facts.get("standing_related_kind")
+    if kind:
+        since = facts.get("standing_related_since")
+        return Standing(
+            organisation_id,
+            False,
+            CONFLICT_OF_INTEREST,
+            f"The regulator's register records a {str(kind).replace('_', ' ')} relationship between your "
+            f"organisation and this lab, in force since {since:%Y-%m-%d}.",
+        )
+    if facts.get("standing_assigned") is False:
+        return Standing(organisation_id, False, NOT_ASSIGNED, "Your organisation is not assigned to this audit.")
+    return Standing(organisation_id, True)
+
+
 def auditor_standing(
     *,
     organisation: Any,
@@ -192,61 +299,32 @@ def auditor_standing(
     """Whether ``organisation`` may act now on ``audit`` (or, without one, on
     the lab's systems) for work in ``risk_areas`` (all of them) or in
     ``any_of_risk_areas`` (at least one) at ``stage`` (default 1: work on an
-    unreleased system). See the module docstring for the rules."""
+    unreleased system). See the module docstring for the rules. One query."""
     at = at or timezone.now()
     org_id = _pk(organisation)
-    cert = Certification.objects.valid_at(at).filter(organisation_id=org_id).order_by("-issued_at").first()
-    if cert is None:
-        return Standing(org_id, False, NOT_CERTIFIED, "Your organisation holds no valid certification.")
-    covered = set(cert.risk_areas or [])
-    some = set(any_of_risk_areas)
-    if some and not some & covered:
-        return Standing(
-            org_id,
-            False,
-            OUT_OF_SCOPE,
-            f"Your organisation's certification covers none of {', '.join(sorted(some))} "
-            f"(it covers {', '.join(sorted(covered)) or 'nothing'}).",
+    facts = (
+        Organisation.objects.filter(pk=org_id)
+        .annotate(
+            **standing_expressions(
+                organisation=org_id,
+                lab=_pk(lab),
+                audit=audit.pk if audit is not None else None,
+                at=at,
+                on=timezone.localdate(at),
+            )
         )
-    missing = sorted(set(risk_areas) - covered)
-    if missing:
-        return Standing(
-            org_id,
-            False,
-            OUT_OF_SCOPE,
-            f"Your organisation's certification does not cover {', '.join(missing)} "
-            f"(it covers {', '.join(sorted(cert.risk_areas)) or 'nothing'}).",
-        )
-    standard = audit.standard if audit is not None else None
-    required = infosec_required(standard=standard, stage=stage or 1)
-    if not infosec_meets(cert.infosec_level, required):
-        return Standing(
-            org_id,
-            False,
-            INFOSEC_TOO_LOW,
-            f"Stage {stage or 1} work requires infosec level {required}; your organisation is certified "
-            f"at {cert.infosec_level}.",
-        )
-    lab_id = _pk(lab)
-    if ConflictOfInterest.objects.in_force().filter(organisation_id=org_id, lab_id=lab_id).exists():
-        return Standing(
-            org_id, False, CONFLICT_OF_INTEREST, "Your organisation has a conflict of interest with this lab."
-        )
-    related = relationship_in_force(organisation=org_id, other=lab_id, on=timezone.localdate(at))
-    if related is not None:
-        return Standing(
-            org_id,
-            False,
-            CONFLICT_OF_INTEREST,
-            f"The regulator's register records a {related.kind.replace('_', ' ')} relationship between your "
-            f"organisation and this lab, in force since {related.starts_on:%Y-%m-%d}.",
-        )
-    if (
-        audit is not None
-        and not AuditAssignment.objects.in_force().filter(organisation_id=org_id, audit_id=audit.pk).exists()
-    ):
-        return Standing(org_id, False, NOT_ASSIGNED, "Your organisation is not assigned to this audit.")
-    return Standing(org_id, True)
+        .values(*STANDING_FACTS)
+        .first()
+    )
+    stage = stage or 1
+    return standing_decide(
+        facts or {},
+        organisation_id=org_id,
+        infosec_level_required=infosec_required(standard=audit.standard if audit is not None else None, stage=stage),
+        stage=stage,
+        risk_areas=risk_areas,
+        any_of_risk_areas=any_of_risk_areas,
+    )
 
 
 def acting_organisation(

@@ -11,17 +11,25 @@ from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
-from auditing.models import AuditAssignment, AuditStatus, Certification, ConflictOfInterest
+from auditing.models import AuditStatus
+from auditing.standing import STANDING_FACTS, infosec_required, standing_decide, standing_expressions
 from core.actors import Actor
 from core.errors import InvalidInput, NotFound
-from core.models import Membership, Organisation
+from core.models import Membership
 from core.permissions import VIEW, get_for
 from gateway.models import GatewayCall, GatewayToken, GrantKind
-from gateway.services import STAGES_ADMITTING
+from gateway.services import (
+    CUSTOMER_FACTS,
+    GRANT_REFUSAL_CODES,
+    STAGES_ADMITTING,
+    customer_admission_expressions,
+    customer_admission_refusal,
+    release_refusal,
+)
 from labs.models import SystemVersion
 
 
@@ -52,7 +60,8 @@ def system_version_for_token(*, actor: Actor, pk: Any) -> SystemVersion:
 
     qs = SystemVersion.objects.visible_to(actor, VIEW)
     if actor.ids_of_kind(OrganisationKind.ACADEMIC):
-        qs = SystemVersion.objects.filter(Q(pk__in=qs.values("pk")) | Q(release__stage__gte=1))
+        admitting = STAGES_ADMITTING[GrantKind.ACADEMIC]
+        qs = SystemVersion.objects.filter(Q(pk__in=qs.values("pk")) | Q(release__stage__in=admitting))
     if actor.customer_ids:
         enrolled = SystemVersion.objects.filter(
             release__enrolments__customer_id__in=actor.customer_ids, release__enrolments__status="active"
@@ -117,6 +126,13 @@ class GrantRefused(Exception):
 # Placeholders the grant query is compiled with, swapped for the real values per call.
 _NOW = datetime.datetime(1970, 1, 2, 3, 4, 5, 678901, tzinfo=datetime.UTC)
 _DIGEST = "0" * 63 + "x"
+_TODAY = datetime.date(1970, 1, 3)
+
+
+def _day(now: datetime.datetime) -> Any:
+    """The day the register's dated entries are read on: ``now``'s local date,
+    or the placeholder while the query is compiled."""
+    return _TODAY if now is _NOW else timezone.localdate(now)
 
 
 def _grant_queryset(*, digest: str, now: datetime.datetime) -> QuerySet[GatewayToken]:
@@ -125,35 +141,15 @@ def _grant_queryset(*, digest: str, now: datetime.datetime) -> QuerySet[GatewayT
         GatewayToken.objects.filter(digest=digest)
         .annotate(
             member=Exists(Membership.objects.active().filter(user_id=OuterRef("holder_id"), organisation_id=org)),
-            # When the latest valid certification expires (None: not certified). A
-            # timestamp rather than a flag, so the gateway's grant cache knows how
-            # long the grant can hold by time alone.
-            certified=Subquery(
-                Certification.objects.valid_at(now)
-                .filter(organisation_id=org)
-                .order_by("-expires_at")
-                .values("expires_at")[:1]
+            # Auditor and academic standing, read as auditing.standing reads
+            # it (the certification's expiry, scope and level, declared
+            # conflicts, the register, the assignment) and decided by the same
+            # function as at token issue (``standing_decide``).
+            **standing_expressions(
+                organisation=org, lab=OuterRef("lab_id"), audit=OuterRef("audit_id"), at=now, on=_day(now)
             ),
-            conflicted=Exists(
-                ConflictOfInterest.objects.in_force().filter(organisation_id=org, lab_id=OuterRef("lab_id"))
-            ),
-            assigned=Exists(
-                AuditAssignment.objects.in_force().filter(audit_id=OuterRef("audit_id"), organisation_id=org)
-            ),
-            # Customers (rule 7): by relation name, as customers sits above the gateway.
-            enrolled=Exists(
-                SystemVersion.objects.filter(
-                    pk=OuterRef("system_version_id"),
-                    release__enrolments__customer_id=org,
-                    release__enrolments__status="active",
-                )
-            ),
-            # When the verified KYC record falls due for re-review (None: not verified).
-            kyc_verified=Subquery(
-                Organisation.objects.filter(pk=org, kyc__status="verified", kyc__next_review_due__gt=now)
-                .order_by("-kyc__next_review_due")
-                .values("kyc__next_review_due")[:1]
-            ),
+            # Customer admission (rule 7), as token issue reads and decides it.
+            **customer_admission_expressions(organisation=org, system_version=OuterRef("system_version_id"), at=now),
         )
         .values(*_GRANT_FIELDS, *_GRANT_FLAGS)
         .order_by()
@@ -185,7 +181,7 @@ _GRANT_FIELDS = (
     "max_output_tokens",
     "max_n",
 )
-_GRANT_FLAGS = ("member", "certified", "conflicted", "assigned", "enrolled", "kyc_verified")
+_GRANT_FLAGS = ("member", *STANDING_FACTS, *CUSTOMER_FACTS)
 _compiled: dict[str, tuple[str, tuple[Any, ...], tuple[str, ...]]] = {}
 
 
@@ -198,7 +194,9 @@ def _grant_sql() -> tuple[str, tuple[Any, ...], tuple[str, ...]]:
         qs = _grant_queryset(digest=_DIGEST, now=_NOW)
         sql, params = qs.query.sql_with_params()
         names = (*_GRANT_FIELDS, *_GRANT_FLAGS)
-        if params.count(_NOW) != 3 or params.count(_DIGEST) != 1:
+        # The certification is read three times (expiry, scope, level) and the
+        # KYC record once; the register's dates twice for each of two columns.
+        if params.count(_NOW) != 7 or params.count(_TODAY) != 4 or params.count(_DIGEST) != 1:
             raise RuntimeError("the grant query did not compile as expected")
         found = _compiled[connection.vendor] = (sql, tuple(params), names)
     return found
@@ -231,7 +229,8 @@ def grant_check(*, digest: str, now: datetime.datetime | None = None) -> Grant:
 def grant_params(*, digest: str, now: datetime.datetime) -> list[Any]:
     """The compiled grant query's parameters for one call (PostgreSQL)."""
     _, template, _ = _grant_sql()
-    return [now if p == _NOW else digest if p == _DIGEST else p for p in template]
+    today = timezone.localdate(now)
+    return [now if p == _NOW else digest if p == _DIGEST else today if p == _TODAY else p for p in template]
 
 
 def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Grant:
@@ -271,33 +270,34 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
     if kind in (GrantKind.AUDITOR, GrantKind.ACADEMIC):
         if not row["member"]:
             raise refuse(403, "membership_ended", "The holder is no longer a member of the organisation.")
-        if not row["certified"]:
-            raise refuse(403, "certification_invalid", "The organisation's certification is not valid.")
-        if row["conflicted"]:
-            raise refuse(403, "conflict_of_interest", "A declared conflict of interest bars the organisation.")
+        if kind == GrantKind.AUDITOR and row["audit__status"] != AuditStatus.OPEN:
+            raise refuse(403, "audit_not_open", "The audit is no longer open.")
+        facts = {name: row[name] for name in STANDING_FACTS}
+        if kind != GrantKind.AUDITOR:
+            facts["standing_assigned"] = None  # an academic token names no audit
+        # The same decision as at token issue (gateway_token_issue), at stage 1.
+        standing = standing_decide(
+            facts, organisation_id=row["organisation_id"], infosec_level_required=infosec_required(stage=1), stage=1
+        )
+        if not standing:
+            raise refuse(403, GRANT_REFUSAL_CODES.get(standing.code, standing.code), standing.reason)
     if kind == GrantKind.CUSTOMER:
         if not row["member"]:
             raise refuse(403, "membership_ended", "The holder is no longer a member of the organisation.")
-        if not row["enrolled"]:
-            raise refuse(403, "enrolment_ended", "The organisation is no longer enrolled in this release.")
-        if not row["kyc_verified"]:
-            raise refuse(403, "kyc_not_verified", "The organisation's KYC record is not verified.")
-    if kind == GrantKind.AUDITOR:
-        if row["audit__status"] != AuditStatus.OPEN:
-            raise refuse(403, "audit_not_open", "The audit is no longer open.")
-        if not row["assigned"]:
-            raise refuse(403, "assignment_ended", "The organisation is no longer assigned to the audit.")
-    status = row["system_version__release__status"] or "active"
-    if status != "active":
-        raise refuse(403, f"release_{status}", f"The release of this system is {status}.")
-    stage = row["system_version__release__stage"] or 0
-    if stage not in STAGES_ADMITTING[kind]:
-        raise refuse(403, "stage_not_open", f"The system is at stage {stage}, which does not admit {kind} tokens.")
+        refusal = customer_admission_refusal(row)
+        if refusal is not None:
+            code, message = refusal
+            raise refuse(403, "enrolment_ended" if code == "not_enrolled" else code, message)
+    refusal = release_refusal(
+        kind=kind, stage=row["system_version__release__stage"], status=row["system_version__release__status"]
+    )
+    if refusal is not None:
+        raise refuse(403, *refusal)
     until = [row["expires_at"]]
     if kind in (GrantKind.AUDITOR, GrantKind.ACADEMIC):
-        until.append(row["certified"])
+        until.append(row["standing_certified_until"])
     elif kind == GrantKind.CUSTOMER:
-        until.append(row["kyc_verified"])
+        until.append(row["customer_kyc_until"])
     # (A flag instead of a date bounds nothing: the cache's age limit still does.)
     bounds = [when.timestamp() for when in until if isinstance(when, datetime.datetime)]
     return dataclasses.replace(grant, valid_until=min(bounds, default=math.inf))

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, InternalError, OperationalError, ProgrammingError, transaction
+from django.db.models import Exists, Subquery
 from django.utils import timezone
 
 from auditing.models import Audit, AuditStatus
@@ -39,6 +40,11 @@ STAGES_ADMITTING: dict[str, frozenset[int]] = {
 }
 
 
+# The gateway's codes for standing refusals (auditing.standing's codes
+# otherwise), at token issue and on every call alike.
+GRANT_REFUSAL_CODES = {"not_certified": "certification_invalid", "not_assigned": "assignment_ended"}
+
+
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -54,15 +60,72 @@ def _release_state(system_version: SystemVersion) -> tuple[int, str]:
     return stage or 0, status or "active"
 
 
+def release_refusal(*, kind: str, stage: int | None, status: str | None) -> tuple[str, str] | None:
+    """Whether a release at ``stage`` with ``status`` admits callers of
+    ``kind`` (rule 7): None if it does, else the refusal's code and sentence.
+    The one definition, asked at token issue, at accepting a lab's offer and
+    on every call (``gateway.selectors.grant_from_row``)."""
+    stage, status = stage or 0, status or "active"
+    if status != "active":
+        return f"release_{status}", f"The release is {status}."
+    if stage not in STAGES_ADMITTING[kind]:
+        return "stage_not_open", f"The system version is at stage {stage}, which does not admit {kind} tokens."
+    return None
+
+
 def _release_admits(system_version: SystemVersion, kind: str) -> None:
     """Refuse (409) unless the release is active and at a stage that admits ``kind`` tokens."""
     stage, status = _release_state(system_version)
-    if status != "active":
-        raise Conflict(f"The release is {status}.", code=f"release_{status}")
-    if stage not in STAGES_ADMITTING[kind]:
-        raise Conflict(
-            f"The system version is at stage {stage}, which does not admit {kind} tokens.", code="stage_not_open"
-        )
+    refusal = release_refusal(kind=kind, stage=stage, status=status)
+    if refusal is not None:
+        raise Conflict(refusal[1], code=refusal[0])
+
+
+# Customer admission (rule 7), defined once: the customer organisation has an
+# active enrolment in the system's release (within the standard's cap, which
+# enrolment enforces) and a KYC record that counts as verified
+# (``customers.models.KycRecordQuerySet.verified_at``). Customers sits above
+# the gateway in the layers, so the facts are read by relation name and
+# through the app registry; token issue and the per-call grant read the same
+# expressions and decide with the same function.
+CUSTOMER_FACTS = ("customer_enrolled", "customer_kyc_until")
+
+
+def customer_admission_expressions(*, organisation: Any, system_version: Any, at: datetime.datetime) -> dict[str, Any]:
+    """Annotations for ``customer_admission_refusal``; the arguments are values or ``OuterRef``s."""
+    from django.apps import apps
+
+    kyc = apps.get_model("customers", "KycRecord").objects.verified_at(at).filter(organisation_id=organisation)
+    return {
+        "customer_enrolled": Exists(
+            apps.get_model("customers", "Enrolment")
+            .objects.active()
+            .filter(customer_id=organisation, release__system_version_id=system_version)
+        ),
+        # When the verified record falls due for re-review (None: not verified).
+        "customer_kyc_until": Subquery(kyc.order_by("-next_review_due").values("next_review_due")[:1]),
+    }
+
+
+def customer_admission_refusal(facts: dict[str, Any]) -> tuple[str, str] | None:
+    """None if the customer is admitted, else the refusal's code and sentence."""
+    if not facts.get("customer_enrolled"):
+        return "not_enrolled", "Your organisation is not enrolled in this release."
+    if facts.get("customer_kyc_until") is None:
+        return "kyc_not_verified", "Your organisation's KYC record is not verified."
+    return None
+
+
+def _customer_admitted(organisation: Any, system_version: SystemVersion, now: datetime.datetime) -> None:
+    facts = (
+        Organisation.objects.filter(pk=organisation)
+        .annotate(**customer_admission_expressions(organisation=organisation, system_version=system_version.pk, at=now))
+        .values(*CUSTOMER_FACTS)
+        .first()
+    )
+    refusal = customer_admission_refusal(facts or {})
+    if refusal is not None:
+        raise Conflict(refusal[1], code=refusal[0])
 
 
 def _bounded(value: int | None, *, default: int, maximum: int, field: str) -> int:
@@ -79,25 +142,6 @@ def _membership_org(actor: Actor, kind: str, role: str) -> Any:
     if len(orgs) != 1:
         return None
     return orgs[0]
-
-
-def _customer_admitted(organisation: Any, system_version: SystemVersion, now: datetime.datetime) -> None:
-    """Rule 7 at stage 2: the customer is enrolled in the release (within the
-    standard's cap, which enrolment enforces) and its KYC record is verified
-    and not past re-review. Read by relation name: customers sits above the
-    gateway in the layers."""
-    enrolled = SystemVersion.objects.filter(
-        pk=system_version.pk,
-        release__enrolments__customer_id=organisation,
-        release__enrolments__status="active",
-    ).exists()
-    if not enrolled:
-        raise Conflict("Your organisation is not enrolled in this release.", code="not_enrolled")
-    verified = Organisation.objects.filter(
-        pk=organisation, kyc__status="verified", kyc__next_review_due__gt=now
-    ).exists()
-    if not verified:
-        raise Conflict("Your organisation's KYC record is not verified.", code="kyc_not_verified")
 
 
 @transaction.atomic
@@ -223,7 +267,7 @@ def gateway_token_issue(
         # infosec level the standard requires, not conflicted (declared or in
         # the regulator's register), assigned to the audit for auditor tokens.
         require_standing(
-            codes={"not_certified": "certification_invalid"},
+            codes=GRANT_REFUSAL_CODES,
             organisation=organisation,
             lab=system_version.lab_id,
             audit=audit,

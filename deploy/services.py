@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from auditing.models import Audit, AuditStatus, SignOff, SignOffStatus
+from auditing.models import Audit, AuditStatus, SignOff
+from auditing.services import signoffs_consume
 from core.actors import Actor, system_actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
@@ -67,6 +68,20 @@ def _locked_release(system_version: SystemVersion) -> Release:
     return release
 
 
+def _release_stage_move(release: Release, to_stage: int, *, now: datetime.datetime) -> None:
+    """The one function that changes ``Release.stage`` (tests/test_rule_homes.py
+    fails if any other code assigns it), along ``STAGE_TRANSITIONS``: forward
+    one stage through an approved gate, or back down in a halt. The caller
+    holds the row locked, saves it and logs its own decision."""
+    if to_stage not in STAGE_TRANSITIONS[release.stage]:
+        raise Conflict(
+            f"A release cannot move from stage {release.stage} to stage {to_stage}.",
+            code="stage_transition_not_allowed",
+        )
+    release.stage = to_stage
+    release.stage_changed_at = now
+
+
 def _record(actor: Actor, action: str, release: Release, before: dict[str, Any]) -> None:
     lab_id = SystemVersion.objects.filter(pk=release.system_version_id).values_list("lab_id", flat=True).get()
     audit_event_record(
@@ -118,8 +133,7 @@ def _status_set(
     release.reason = reason
     release.status_changed_at = now
     if to_stage is not None and to_stage != release.stage:
-        release.stage = to_stage
-        release.stage_changed_at = now
+        _release_stage_move(release, to_stage, now=now)
     release.full_clean()
     release.save()
     _record(actor, f"release.{operation}", release, before)
@@ -377,16 +391,13 @@ def gate_request_decide(*, actor: Actor, gate_request: GateRequest, decision: st
         checklist, ctx = gates.evaluate(system_version=sv, release=release, to_stage=gate_request.to_stage, now=now)
         _refuse_unmet(checklist, "The approval is refused")
         release_before = snapshot(release)
-        release.stage = gate_request.to_stage
-        release.stage_changed_at = now
+        _release_stage_move(release, gate_request.to_stage, now=now)
         release.reason = reason
         release.full_clean()
         release.save()
         _record(actor, "release.stage_open", release, release_before)
         signoffs = list(SignOff.objects.select_for_update().filter(pk__in=ctx.counted_signoffs))
-        for signoff in signoffs:
-            signoff.status = SignOffStatus.CONSUMED
-            signoff.save(update_fields=["status", "updated_at"])
+        signoffs_consume(signoffs=signoffs, now=now)
         gate_request.signoffs.set(signoffs)
         for reaudit_pk, audit_pk in ctx.reaudits_met:
             Reaudit.objects.filter(pk=reaudit_pk, closed_at__isnull=True).update(

@@ -32,8 +32,10 @@ from auditing.services.register import (
 )
 from auditing.services.signoffs import (
     signoff_statement_build,
+    signoff_status_set,
     signoff_submit,
     signoff_validity,
+    signoffs_consume,
     signoffs_void_for_organisation,
 )
 
@@ -64,7 +66,9 @@ __all__ = [
     "signing_key_register",
     "signing_key_revoke",
     "signoff_statement_build",
+    "signoff_status_set",
     "signoff_submit",
     "signoff_validity",
+    "signoffs_consume",
     "signoffs_void_for_organisation",
 ]

@@ -353,6 +353,37 @@ def signoff_submit(*, actor: Actor, envelope: Any) -> SignOff:
     return signoff
 
 
+# A sign-off is accepted active; a gate decision consumes it or losing
+# standing voids it, once. Nothing else moves it.
+SIGNOFF_TRANSITIONS: dict[str, frozenset[str]] = {
+    SignOffStatus.ACTIVE: frozenset({SignOffStatus.CONSUMED, SignOffStatus.VOID}),
+    SignOffStatus.CONSUMED: frozenset(),
+    SignOffStatus.VOID: frozenset(),
+}
+
+
+def signoff_status_set(*, signoff: SignOff, status: str, now: datetime.datetime, reason: str = "") -> SignOff:
+    """The one function that changes ``SignOff.status`` (tests/test_rule_homes.py
+    fails if any other code assigns it), along ``SIGNOFF_TRANSITIONS``. The
+    caller holds the row locked and writes the audit event and log entry of
+    its own decision; a void records when and why."""
+    if status not in SIGNOFF_TRANSITIONS.get(signoff.status, frozenset()):
+        raise Conflict(f"A {signoff.status} sign-off cannot become {status}.", code="signoff_status_not_allowed")
+    signoff.status = status
+    fields = ["status", "updated_at"]
+    if status == SignOffStatus.VOID:
+        signoff.voided_at, signoff.void_reason = now, reason
+        fields += ["voided_at", "void_reason"]
+    signoff.save(update_fields=fields)
+    return signoff
+
+
+def signoffs_consume(*, signoffs: list[SignOff], now: datetime.datetime) -> None:
+    """A gate decision used these sign-offs (each opens one stage, once)."""
+    for signoff in signoffs:
+        signoff_status_set(signoff=signoff, status=SignOffStatus.CONSUMED, now=now)
+
+
 def signoffs_void_for_organisation(
     *, actor: Actor, organisation_id: Any, reason: str, now: datetime.datetime | None = None, lab_id: Any = None
 ) -> int:
@@ -369,10 +400,7 @@ def signoffs_void_for_organisation(
         pending = pending.filter(system_version__lab_id=lab_id)
     for signoff in pending:
         before = snapshot(signoff, exclude=["statement", "envelope"])
-        signoff.status = SignOffStatus.VOID
-        signoff.voided_at = now
-        signoff.void_reason = reason
-        signoff.save(update_fields=["status", "voided_at", "void_reason", "updated_at"])
+        signoff_status_set(signoff=signoff, status=SignOffStatus.VOID, now=now, reason=reason)
         log_append(
             kind="signoff.void",
             subject=signoff,

@@ -1,0 +1,296 @@
+"""One home per rule, held by reading the source (in the spirit of Zulip's
+lint rules, with ``ast`` rather than grep, so comments and strings do not
+count and aliases do not hide a write).
+
+- ``Release.stage`` changes only in ``deploy.services._release_stage_move``;
+  ``SignOff.status`` only in ``auditing.services.signoffs.signoff_status_set``:
+  no other code assigns ``.stage``, assigns a sign-off's ``.status``, or
+  calls ``.update(stage=…)`` / ``.update(status=<a sign-off status>)``.
+- Each eligibility rule is defined in one module (``RULE_HOMES``): no other
+  module defines a function of the same name.
+- The facts a rule rests on are read only where the rule lives: certification
+  validity, declared conflicts and the relationship register in ``auditing``
+  (everyone else asks ``auditing.standing``), the stages that admit a kind of
+  caller in the gateway's eligibility code, a KYC record's "verified" in
+  ``customers`` and the gateway's customer admission.
+
+``tests/test_rule_homes.py::test_the_checker_catches_each_kind_of_breach``
+runs the checker on small synthetic sources, so the rule can fail."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = (
+    "core",
+    "transparency",
+    "labs",
+    "standards",
+    "auditing",
+    "gateway",
+    "evals",
+    "deploy",
+    "customers",
+    "monitoring",
+    "notifications",
+    "portal",
+    "demo",
+    "config",
+)
+
+# Where a field may be written: (module, function).
+STAGE_WRITER = ("deploy.services", "_release_stage_move")
+SIGNOFF_STATUS_WRITER = ("auditing.services.signoffs", "signoff_status_set")
+
+# Each rule function and the one module that defines it.
+RULE_HOMES = {
+    "auditor_standing": "auditing.standing",
+    "standing_decide": "auditing.standing",
+    "standing_expressions": "auditing.standing",
+    "acting_organisation": "auditing.standing",
+    "require_standing": "auditing.standing",
+    "risk_areas_required": "auditing.standing",
+    "risk_areas_uncovered": "auditing.standing",
+    "infosec_required": "auditing.standing",
+    "infosec_meets": "auditing.standing",
+    "relationship_barring_assignment": "auditing.standing",
+    "customer_admission_expressions": "gateway.services",
+    "customer_admission_refusal": "gateway.services",
+    "release_refusal": "gateway.services",
+    "_release_stage_move": "deploy.services",
+    "signoff_status_set": "auditing.services.signoffs",
+}
+
+# Names whose use reads a rule's facts, and the module prefixes allowed to.
+FACT_READERS = {
+    # Standing's facts: everyone else asks auditing.standing.
+    "ConflictOfInterest": ("auditing", "demo."),
+    "OrganisationRelationship": ("auditing",),
+    "valid_at": ("auditing", "demo."),
+    # The stages that admit each kind of caller.
+    "STAGES_ADMITTING": ("gateway.services", "gateway.selectors"),
+    # A KYC record's "verified": customers' own, and customer admission.
+    "verified_at": ("customers", "gateway.services"),
+    "is_verified_at": ("customers",),
+}
+
+
+def _module_of(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _allowed(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p if p.endswith(".") else p + ".") for p in prefixes)
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(
+        (isinstance(n, ast.Name) and n.id == name) or (isinstance(n, ast.Attribute) and n.attr == name)
+        for n in ast.walk(node)
+    )
+
+
+def _looks_like_signoff(node: ast.AST) -> bool:
+    """The object of ``x.status = …`` is a sign-off by its name (``signoff``,
+    ``s.signoff``, ``signoffs[0]``)."""
+    return any(
+        "signoff" in (n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else "").lower()
+        for n in ast.walk(node)
+    )
+
+
+class _Checker(ast.NodeVisitor):
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.function: list[str] = []
+        self.found: list[str] = []
+
+    def _where(self, node: ast.AST) -> str:
+        return f"{self.module}:{getattr(node, 'lineno', '?')}"
+
+    def _in(self, writer: tuple[str, str]) -> bool:
+        return self.module == writer[0] and writer[1] in self.function
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        home = RULE_HOMES.get(node.name)
+        if home is not None and home != self.module and not self.function:
+            self.found.append(f"{self._where(node)} defines its own {node.name} (the rule lives in {home})")
+        self.function.append(node.name)
+        self.generic_visit(node)
+        self.function.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def _target(self, target: ast.AST, value: ast.AST | None, node: ast.AST) -> None:
+        if isinstance(target, ast.Tuple | ast.List):
+            values = value.elts if isinstance(value, ast.Tuple | ast.List) else [None] * len(target.elts)
+            for t, v in zip(target.elts, values, strict=False):
+                self._target(t, v, node)
+            return
+        if not isinstance(target, ast.Attribute):
+            return
+        if target.attr == "stage" and not self._in(STAGE_WRITER):
+            self.found.append(f"{self._where(node)} assigns .stage (only {'.'.join(STAGE_WRITER)} may)")
+        if (
+            target.attr == "status"
+            and not self._in(SIGNOFF_STATUS_WRITER)
+            and (_looks_like_signoff(target.value) or (value is not None and _mentions(value, "SignOffStatus")))
+        ):
+            self.found.append(
+                f"{self._where(node)} assigns a sign-off's .status (only {'.'.join(SIGNOFF_STATUS_WRITER)} may)"
+            )
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        for target in node.targets:
+            self._target(target, node.value, node)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        self._target(node.target, node.value, node)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        self._target(node.target, node.value, node)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("update", "bulk_update"):
+            for kw in node.keywords:
+                if kw.arg == "stage" and not self._in(STAGE_WRITER):
+                    self.found.append(f"{self._where(node)} calls .{func.attr}(stage=…) (only the stage writer may)")
+                if (
+                    kw.arg == "status"
+                    and not self._in(SIGNOFF_STATUS_WRITER)
+                    and (_mentions(kw.value, "SignOffStatus") or _mentions(func.value, "SignOff"))
+                ):
+                    self.found.append(f"{self._where(node)} calls .{func.attr}(status=…) on sign-offs")
+            if func.attr == "bulk_update" and any(
+                isinstance(a, ast.List | ast.Tuple)
+                and any(isinstance(e, ast.Constant) and e.value == "stage" for e in a.elts)
+                for a in node.args
+            ):
+                self.found.append(f"{self._where(node)} bulk-updates stage")
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "setattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value == "stage"
+        ):
+            self.found.append(f"{self._where(node)} sets stage with setattr")
+        self.generic_visit(node)
+
+    def _fact(self, name: str, node: ast.AST) -> None:
+        allowed = FACT_READERS.get(name)
+        if allowed is not None and not _allowed(self.module, allowed):
+            self.found.append(f"{self._where(node)} reads {name} (a rule's fact; ask the rule's home)")
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self._fact(node.id, node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._fact(node.attr, node)
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            self._fact(alias.name, node)
+
+
+def check_source(source: str, module: str) -> list[str]:
+    """The breaches of the rules above in one module's source."""
+    checker = _Checker(module)
+    checker.visit(ast.parse(source))
+    return checker.found
+
+
+def product_modules() -> list[tuple[str, Path]]:
+    found = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            found.append((_module_of(path), path))
+    return found
+
+
+def test_the_product_keeps_one_home_per_rule() -> None:
+    breaches = [b for module, path in product_modules() for b in check_source(path.read_text(), module)]
+    assert breaches == [], "\n".join(breaches)
+
+
+def test_the_writers_and_homes_exist() -> None:
+    """The rule would pass vacuously if a home were renamed: each named home defines its function."""
+    sources = {module: path.read_text() for module, path in product_modules()}
+    for name, home in {
+        **RULE_HOMES,
+        STAGE_WRITER[1]: STAGE_WRITER[0],
+        SIGNOFF_STATUS_WRITER[1]: SIGNOFF_STATUS_WRITER[0],
+    }.items():
+        assert home in sources, f"{home} is missing"
+        defined = {
+            n.name for n in ast.walk(ast.parse(sources[home])) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+        }
+        assert name in defined, f"{home} no longer defines {name}"
+
+
+def test_the_checker_catches_each_kind_of_breach() -> None:
+    bad = """
+from auditing.models import ConflictOfInterest
+from gateway.services import STAGES_ADMITTING
+
+def auditor_standing(**kw):
+    return True
+
+def approve(release, signoff, signoffs, now):
+    release.stage = 2
+    release.stage, other = 3, 4
+    signoff.status = "consumed"
+    signoffs[0].status = SignOffStatus.VOID
+    SignOff.objects.filter(pk=1).update(status="void")
+    Release.objects.filter(pk=1).update(stage=3)
+    setattr(release, "stage", 1)
+    Certification.objects.valid_at(now).exists()
+    kyc.is_verified_at(now)
+"""
+    found = check_source(bad, "portal.views")
+    expected = [
+        "reads ConflictOfInterest",
+        "reads STAGES_ADMITTING",
+        "defines its own auditor_standing",
+        "assigns .stage",
+        "assigns .stage",
+        "assigns a sign-off's .status",
+        "assigns a sign-off's .status",
+        "calls .update(status=…) on sign-offs",
+        "calls .update(stage=…)",
+        "sets stage with setattr",
+        "reads valid_at",
+        "reads is_verified_at",
+    ]
+    for text in expected:
+        assert sum(text in f for f in found) >= expected.count(text), (text, found)
+    assert len(found) == len(expected), found
+    # Comments and strings are not code; other models' status is not a sign-off's.
+    fine = """
+# release.stage = 2
+NOTE = "signoff.status = 'void'"
+
+def close(gate_request, certification):
+    gate_request.status = "approved"
+    certification.status = CertificationStatus.SUPERSEDED
+"""
+    assert check_source(fine, "deploy.services") == []
+    # The writers themselves may.
+    writer = """
+def _release_stage_move(release, to_stage, *, now):
+    release.stage = to_stage
+"""
+    assert check_source(writer, "deploy.services") == []
+    assert check_source(writer, "deploy.tasks") != []

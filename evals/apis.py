@@ -33,6 +33,7 @@ class SuiteOutput(serializers.Serializer[Any]):
     default_conditions = serializers.ListField(child=serializers.CharField())
     default_samples = serializers.IntegerField()
     metrics = serializers.ListField(child=serializers.CharField())
+    maturity = serializers.CharField(help_text='"gating", or "smoke_test": reported, never deciding a gate.')
 
 
 class SuiteListApi(APIView):

@@ -66,6 +66,31 @@ class SampleResult:
     outputs: dict[str, str | None] = field(default_factory=dict)  # the model's text at each graded moment
 
 
+# What plays a model role of an external task: the model under test, or the
+# run's counterpart (the model the auditor names, else the model under test).
+SUBJECT, COUNTERPART = "subject", "counterpart"
+
+
+@dataclass(frozen=True)
+class ExternalTask:
+    """A maintained public Inspect task registered as a suite rather than
+    rewritten (``evals.suites.external``): its own dataset, solver and scorer
+    run, through the gateway, on the same run path as our suites. Each
+    condition names one of the package's task functions and its arguments;
+    sample ``index`` of a condition is item ``index`` modulo the size of that
+    task's dataset. ``labels`` turns the task's own scores into a sample's
+    labels; ``measures`` summarises labels that are amounts, not events (a
+    mean with its interval), beside the rates."""
+
+    package: str  # the distribution, e.g. "inspect_evals"
+    module: str  # where the task functions are, e.g. "inspect_evals.make_me_pay"
+    tasks: dict[str, tuple[str, dict[str, Any]]]  # condition -> (task function, its arguments)
+    roles: dict[str, str]  # the task's model role -> SUBJECT or COUNTERPART
+    labels: Callable[[list[Any]], dict[str, str]]  # the task's Score objects, in its scorers' order
+    source: str  # the public source, cited by name and version
+    measures: Callable[[Iterable[dict[str, str]]], dict[str, dict[str, Any]]] | None = None
+
+
 @dataclass(frozen=True)
 class SuiteDefinition:
     name: str
@@ -101,6 +126,18 @@ class SuiteDefinition:
     # "smoke_test" (shown as such in results, gate details and the portal; the
     # default standard does not gate on it). New suites start as smoke tests.
     maturity: str = "smoke_test"
+    # A maintained public Inspect task run as it is published (run_sample and
+    # score then only refuse: its own solver and scorer run instead).
+    external: ExternalTask | None = None
+
+    @property
+    def has_counterpart(self) -> bool:
+        """Whether a run's named model plays the other side of a conversation."""
+        if self.external is not None:
+            return COUNTERPART in self.external.roles.values()
+        import inspect
+
+        return "counterpart" in inspect.signature(self.run_sample).parameters
 
     @property
     def content_digest(self) -> str:
@@ -138,6 +175,7 @@ class SampleFailed(Exception):
 def registry() -> dict[str, SuiteDefinition]:
     from evals.suites.autonomous_replication import SUITE as autonomous_replication
     from evals.suites.cyber_ctf import SUITE as cyber_ctf
+    from evals.suites.external import EXTERNAL
     from evals.suites.financial_fraud import SUITE as financial_fraud
     from evals.suites.human_manipulation import SUITE as human_manipulation
     from evals.suites.insider_trading.suite import SUITE as insider_trading
@@ -146,6 +184,7 @@ def registry() -> dict[str, SuiteDefinition]:
 
     suites = (
         insider_trading, sycophancy, refusal, cyber_ctf, autonomous_replication, human_manipulation, financial_fraud,
+        *EXTERNAL,
     )  # fmt: skip
     return {s.name: s for s in suites}
 

@@ -11,8 +11,9 @@ the index and the seed its calls are made with."""
 from __future__ import annotations
 
 import hashlib
-import inspect
+import importlib
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from inspect_ai import Task, task
@@ -157,7 +158,7 @@ def play(suite: str, judge: bool = False):  # type: ignore[no-untyped-def]
         condition, index = state.metadata["condition"], int(state.metadata["index"])
         chat = InspectChat(seed=state.metadata.get("seed"))
         extra: dict[str, Any] = {}
-        if "counterpart" in inspect.signature(definition.run_sample).parameters:
+        if definition.has_counterpart:
             extra["counterpart"] = InspectChat(role=COUNTERPART_ROLE, seed=state.metadata.get("seed"))
         result = await definition.run_sample(condition, index, chat, **extra)
         state.messages = [_message(m) for m in result.transcript]
@@ -198,6 +199,8 @@ def suite_task(
     metadata: dict[str, Any] | None = None,
 ) -> Task:
     """The task for these (condition, index, seed) samples of a suite."""
+    if definition.external is not None:
+        return external_task(definition, samples, metadata=metadata)
     dataset = MemoryDataset(
         [
             Sample(
@@ -219,6 +222,120 @@ def suite_task(
             "stagegate_suite": definition.name,
             "suite_version": definition.version,
             "content_digest": definition.content_digest,
+            **(metadata or {}),
+        },
+    )
+
+
+# A maintained public task (evals.suites.external), run as it is published.
+
+
+@cache
+def published_task(suite: str, condition: str) -> Task:
+    """The package's own task for one condition of an external suite, built
+    with the condition's arguments (kept for the process: building reads the
+    task's data files)."""
+    definition = registry()[suite]
+    if definition.external is None or condition not in definition.external.tasks:
+        raise ValueError(f"not a condition of an external suite: {suite} {condition}")
+    function, args = definition.external.tasks[condition]
+    built = getattr(importlib.import_module(definition.external.module), function)(**args)
+    if not isinstance(built, Task):  # pragma: no cover - a package whose task functions changed shape
+        raise TypeError(f"{definition.external.module}.{function} did not return an Inspect task")
+    return built
+
+
+def _published_sample(definition: SuiteDefinition, condition: str, index: int, seed: int | None) -> Sample:
+    """Item ``index`` (modulo the dataset's size) of the condition's own
+    dataset, under our sample id, its metadata kept and ours added."""
+    items = list(published_task(definition.name, condition).dataset)
+    item = items[index % len(items)]
+    return item.model_copy(
+        update={
+            "id": sample_id(condition, index),
+            "metadata": {
+                **(item.metadata or {}),
+                "condition": condition,
+                "index": index,
+                "seed": seed,
+                "published_id": item.id,
+            },
+        }
+    )
+
+
+@solver
+def play_published(suite: str):  # type: ignore[no-untyped-def]
+    """Runs the package's own solver of the sample's condition, unchanged."""
+
+    async def solve(state: TaskState, generate: Generate) -> TaskState:
+        published = published_task(suite, state.metadata["condition"])
+        return await published.solver(state, generate)
+
+    return solve
+
+
+@scorer(metrics=[])
+def published_scores(suite: str):  # type: ignore[no-untyped-def]
+    """The package's own scorers of the sample's condition, their scores made
+    into our labels; each score is kept whole in the grade."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        external = registry()[suite].external
+        if external is None:  # pragma: no cover - published_task refuses first
+            raise ValueError(f"not an external suite: {suite}")
+        published = published_task(suite, state.metadata["condition"])
+        scores = [await s(state, target) for s in published.scorer or []]
+        if any(s is None for s in scores):
+            raise SampleFailed("the task's own scorer gave no score")
+        grade = {
+            "published": [
+                {"value": s.value, "answer": s.answer, "explanation": s.explanation} for s in scores if s is not None
+            ],
+            "published_id": state.metadata.get("published_id"),
+        }
+        return Score(value=external.labels(scores), metadata={"grade": grade})
+
+    return score
+
+
+def external_task(
+    definition: SuiteDefinition,
+    samples: Iterable[tuple[str, int, int | None]],
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> Task:
+    """The task for these samples of an external suite: the package's
+    datasets, solvers and scorers, per sample's condition, under one task
+    (one shard, one log). The limits of the published tasks apply; they must
+    agree across a suite's conditions (``tests/evals/test_external.py``)."""
+    external = definition.external
+    if external is None:
+        raise ValueError(f"not an external suite: {definition.name}")
+    chosen = list(samples)
+    first = published_task(definition.name, chosen[0][0] if chosen else definition.conditions[0])
+    return Task(
+        dataset=MemoryDataset(
+            [_published_sample(definition, c, i, seed) for c, i, seed in chosen], name=definition.name
+        ),
+        solver=play_published(definition.name),
+        scorer=published_scores(definition.name),
+        config=first.config,
+        message_limit=first.message_limit,
+        token_limit=first.token_limit,
+        time_limit=first.time_limit,
+        name=definition.name,
+        version=definition.version,
+        metadata={
+            "stagegate_suite": definition.name,
+            "suite_version": definition.version,
+            "content_digest": definition.content_digest,
+            "published": {
+                "package": external.package,
+                "version": definition.content["external"]["version"],
+                "module": external.module,
+                "roles": external.roles,
+            },
             **(metadata or {}),
         },
     )

@@ -35,6 +35,8 @@ def run_results(*, run: EvalRun) -> dict[str, Any]:
         (labels, grade["judge"]) for _, _, status, labels, _, grade in rows if status == "done" and grade.get("judge")
     ]
     steps = _step_names(labels for _, _, labels in done)
+    # Amounts rather than events (an external task's own mean metrics), beside the rates.
+    measures = definition.external.measures if definition.external is not None else None
     conditions = []
     rates: dict[str, dict[str, Rate]] = {}
     for condition in run.conditions:
@@ -44,15 +46,16 @@ def run_results(*, run: EvalRun) -> dict[str, Any]:
         rates[condition] = definition.summarise(graded)
         metrics = {name: rate.as_dict() for name, rate in rates[condition].items()}
         metrics["error_rate"] = wilson(counts["error"], len(mine)).as_dict()
-        conditions.append(
-            {
-                "condition": condition,
-                "samples": len(mine),
-                "counts": counts,
-                "metrics": metrics,
-                "steps": _step_labels(graded, steps),
-            }
-        )
+        entry = {
+            "condition": condition,
+            "samples": len(mine),
+            "counts": counts,
+            "metrics": metrics,
+            "steps": _step_labels(graded, steps),
+        }
+        if measures is not None:
+            entry["measures"] = measures(graded)
+        conditions.append(entry)
     everything = [labels for _, _, labels in done]
     overall: dict[str, dict[str, Any]] = {
         name: rate.as_dict() for name, rate in definition.summarise(everything).items()
@@ -83,9 +86,21 @@ def run_results(*, run: EvalRun) -> dict[str, Any]:
     errors = overall["error_rate"]
     if errors["count"]:
         notes.append(f"{errors['count']} of {errors['of']} samples ended in error; see each sample's reason.")
+    extra: dict[str, Any] = {}
+    if definition.external is not None:
+        extra["published"] = {
+            "package": definition.external.package,
+            "version": definition.content["external"]["version"],
+            "module": definition.external.module,
+            "source": definition.external.source,
+        }
+        if measures is not None:
+            extra["measures"] = measures(everything)
     return {
+        **extra,
         "notes": notes,
         "suite": run.suite.name,
+        "maturity": definition.maturity,
         "suite_version": run.suite.version,
         "suite_digest": run.suite.content_digest,
         "grader_version": run.suite.grader_version,

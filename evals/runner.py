@@ -5,7 +5,6 @@ and what to keep; this module only talks to Inspect."""
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,15 +60,32 @@ class ShardOutcome:
 def run_shard(spec: ShardSpec) -> ShardOutcome:
     """Run the shard's samples as one Inspect eval and return what its log says."""
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import get_model
+    from inspect_ai.model import GenerateConfig, get_model
 
+    from evals.engine import COUNTERPART
     from evals.inspect_tasks import COUNTERPART_ROLE, GRADER_ROLE, suite_task
 
-    judge = bool(spec.grader_model)
+    judge = bool(spec.grader_model) and spec.definition.external is None
     task = suite_task(spec.definition, spec.samples, judge=judge, metadata=spec.metadata)
     # The token is passed as api_key, never in model_args, which Inspect writes into the log.
     model = get_model(f"stagegate/{spec.model_id}", base_url=spec.base_url, api_key=spec.token, memoize=False)
     roles = {}
+    if spec.definition.external is not None:
+        # The published task's own roles: the model under test, or the run's
+        # counterpart (the named model, else the model under test: self-play).
+        # A role's model does not inherit the eval's sampling settings (Inspect
+        # gives those to the eval's own model only): each gets the run's.
+        sampling = GenerateConfig(temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_tokens)
+        for role, plays in spec.definition.external.roles.items():
+            named = plays == COUNTERPART and bool(spec.grader_model)
+            roles[role] = get_model(
+                f"stagegate/{spec.grader_model if named else spec.model_id}",
+                base_url=spec.base_url,
+                api_key=spec.grader_token if named else spec.token,
+                memoize=False,
+                config=sampling,
+                call_tag=COUNTERPART_ROLE if plays == COUNTERPART else None,
+            )
     if judge:
         roles[GRADER_ROLE] = get_model(
             f"stagegate/{spec.grader_model}",
@@ -78,7 +94,7 @@ def run_shard(spec: ShardSpec) -> ShardOutcome:
             memoize=False,
             call_tag=GRADER_ROLE,
         )
-        if "counterpart" in inspect.signature(spec.definition.run_sample).parameters:
+        if spec.definition.has_counterpart:
             # The run's named grader model also plays the other side of the
             # conversation (human_manipulation), rather than the model under test.
             roles[COUNTERPART_ROLE] = get_model(

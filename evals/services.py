@@ -187,8 +187,8 @@ def eval_run_start(
         errors["top_p"] = ["Above 0 and at most 1."]
     if not 1 <= max_tokens <= 8192:
         errors["max_tokens"] = ["Between 1 and 8192."]
-    if grader_model and definition.judge is None:
-        errors["grader_model"] = ["This suite has no LLM judge."]
+    if grader_model and definition.judge is None and not definition.has_counterpart:
+        errors["grader_model"] = ["This suite has no LLM judge and no counterpart role."]
     elif grader_model and not grader_token:
         errors["grader_token"] = ["A gateway token that may call the grader model is required with grader_model."]
     if errors:

@@ -224,7 +224,9 @@ def _suite_of(log: Any) -> SuiteDefinition | None:
     """The registered suite the log's task is, if any: by the task's
     ``stagegate_suite`` metadata, else by its name."""
     names = [(log.eval.metadata or {}).get("stagegate_suite"), str(log.eval.task or "").removeprefix("stagegate/")]
-    suites = registry()
+    # An external suite (a published task run as it is) cannot be replayed
+    # over the verified responses: its log is checked like any other task's.
+    suites = {name: d for name, d in registry().items() if d.external is None}
     return next((suites[n] for n in names if isinstance(n, str) and n in suites), None)
 
 

@@ -19,7 +19,12 @@ breaker keep that fast: after a failure the breaker stays open for
 the network; the first call after that probes again, so the gateway recovers
 by itself. Memory is bounded: one rate-limit key and one quota key per active
 token, both expiring, and a stream the drain empties (the gateway refuses
-calls, rather than drop entries, if it grows past the backlog limit)."""
+calls, rather than drop entries, if it grows past the backlog limit).
+
+Admission also returns Redis's incarnation (set when missing: a Redis that lost
+its data has a new one). The process's spool (gateway/proxy/spool.py) holds
+every entry until the drain has it; ``spool_check`` asks the stream which
+spool files it can delete and replays them into a Redis that lost them."""
 
 from __future__ import annotations
 
@@ -32,6 +37,7 @@ from typing import Any
 from django.conf import settings
 
 from gateway.grantcache import EPOCH_KEY, EPOCH_LUA
+from gateway.proxy.spool import Segment, Spool, spool_for
 from gateway.resp import Link, RedisReplyError
 from gateway.usage import USAGE_CEILING, clamp_count
 
@@ -65,10 +71,23 @@ for k = {first}, #KEYS do
 end
 """
 
-# KEYS: rate key, quota key, log stream, grant epoch, then the quota keys of
-# earlier calls settled first. ARGV: requests per minute, tokens per day,
-# backlog max, the tokens this call reserves, then the settled calls'
-# arguments. Returns {verdict, retry_ms, epoch}: verdict 1 admitted (and the
+# The Redis incarnation: a value set when missing, so a Redis that lost its data
+# (restarted without persistence, flushed) has a new one. Each gateway process
+# watches it to know when to replay its spool (gateway/proxy/spool.py).
+INCARNATION_KEY = "stagegate:gw:incarnation"
+INCARNATION_LUA = """
+local inc = redis.call('GET', {key})
+if not inc then
+  local now = redis.call('TIME')
+  inc = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', {key}, inc)
+end
+"""
+
+# KEYS: rate key, quota key, log stream, grant epoch, incarnation, then the
+# quota keys of earlier calls settled first. ARGV: requests per minute, tokens
+# per day, backlog max, the tokens this call reserves, then the settled calls'
+# arguments. Returns {verdict, retry_ms, epoch, incarnation}: verdict 1 admitted (and the
 # reservation added to the quota key); 0 over the rate; -1 the daily tokens are
 # used up; -3 the reservation does not fit in what is left of them; -2 the log
 # backlog is full. The quota key counts the tokens of finished calls and the
@@ -77,24 +96,25 @@ end
 # holding the "theoretical arrival time", so a full minute's allowance may
 # come as a burst but never more than the limit in any 60 s window.
 ADMIT = (
-    _SETTLE_LUA.format(a=5, first=5, stream=3, ceiling=USAGE_CEILING)
+    _SETTLE_LUA.format(a=5, first=6, stream=3, ceiling=USAGE_CEILING)
     + EPOCH_LUA.format(key="KEYS[4]")
+    + INCARNATION_LUA.format(key="KEYS[5]")
     + """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 if redis.call('XLEN', KEYS[3]) >= tonumber(ARGV[3]) then
-  return {-2, 0, epoch}
+  return {-2, 0, epoch, inc}
 end
 local until_midnight = (86400 - (tonumber(t[1]) % 86400)) * 1000
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 local quota = tonumber(ARGV[2])
 local reserve = tonumber(ARGV[4])
 if used >= quota then
-  return {-1, until_midnight, epoch}
+  return {-1, until_midnight, epoch, inc}
 end
 if used + reserve > quota then
-  if reserve > quota then return {-3, until_midnight, epoch} end
-  return {-3, 1000, epoch}
+  if reserve > quota then return {-3, until_midnight, epoch, inc} end
+  return {-3, 1000, epoch, inc}
 end
 local period = 60000000
 local interval = math.floor(period / tonumber(ARGV[1]))
@@ -102,19 +122,42 @@ local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
 local new_tat = tat + interval
 if new_tat - now > period then
-  return {0, math.ceil((new_tat - now - period) / 1000), epoch}
+  return {0, math.ceil((new_tat - now - period) / 1000), epoch, inc}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
 if reserve > 0 then
   redis.call('INCRBY', KEYS[2], reserve)
   redis.call('EXPIRE', KEYS[2], 172800)
 end
-return {1, 0, epoch}
+return {1, 0, epoch, inc}
 """
 )
 
 # KEYS: log stream, then the quota keys of the calls to settle. ARGV: their arguments.
 SETTLE = _SETTLE_LUA.format(a=1, first=2, stream=1, ceiling=USAGE_CEILING) + "return #KEYS - 1\n"
+
+# The spool's questions (gateway/proxy/spool.py). KEYS: log stream, incarnation.
+# CHECK returns {incarnation, the stream's first id, its last id} (nil ids when
+# it is empty); REPLAY adds its ARGV (entries) to the stream and returns the
+# incarnation they went into.
+CHECK = (
+    INCARNATION_LUA.format(key="KEYS[2]")
+    + """
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+return {inc, first[1] and first[1][1] or false, last[1] and last[1][1] or false}
+"""
+)
+REPLAY = (
+    INCARNATION_LUA.format(key="KEYS[2]")
+    + """
+for i = 1, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+end
+return inc
+"""
+)
+REPLAY_CHUNK = 500
 
 # At most this many finished calls ride on one script.
 MAX_CARRY = 32
@@ -236,6 +279,7 @@ class _Settlement:
     quota_key: str
     args: list[Any]  # tokens used, tokens reserved, the entry as JSON
     done: asyncio.Future[None]
+    spooled: Segment | None = None  # where the spool keeps the entry (gateway/proxy/spool.py)
 
 
 class Limits:
@@ -250,6 +294,8 @@ class Limits:
         self._flushes: set[asyncio.Task[None]] = set()
         # The grant epoch the latest admission saw (gateway/grantcache.py).
         self.epoch: bytes | None = None
+        # The Redis incarnation the latest admission saw.
+        self.incarnation: bytes | None = None
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         self.breaker.check()
@@ -267,8 +313,13 @@ class Limits:
         return taken
 
     @staticmethod
-    def _resolve(settled: list[_Settlement], error: RedisUnavailable | None) -> None:
+    def _resolve(settled: list[_Settlement], error: RedisUnavailable | None, incarnation: bytes | None) -> None:
         for s in settled:
+            if s.spooled is not None:
+                if error is None:
+                    s.spooled.spool.xadded(s.spooled, incarnation)
+                elif s.done.done():  # its caller is gone and will not store it: the spool replays it
+                    s.spooled.spool.lost(s.spooled)
             if s.done.done():  # its caller was cancelled
                 continue
             if error is None:
@@ -284,14 +335,17 @@ class Limits:
         try:
             result = await self._run(script, keys, args)
         except RedisUnavailable as exc:
-            self._resolve(carried, exc)
+            self._resolve(carried, exc, None)
             raise
         except BaseException:
             # Cancelled mid-flight: the script may or may not have run. The
             # callers store the entries themselves (rather a duplicate than a loss).
-            self._resolve(carried, RedisUnavailable("cancelled"))
+            self._resolve(carried, RedisUnavailable("cancelled"), None)
             raise
-        self._resolve(carried, None)
+        # An admission returns the incarnation it saw; a settlement alone, none:
+        # its entries count as in the incarnation last seen (the link answers in order).
+        incarnation = result[3] if script is ADMIT else self.incarnation
+        self._resolve(carried, None, incarnation)
         return result
 
     async def epoch_now(self) -> bytes | None:
@@ -316,13 +370,16 @@ class Limits:
         is the day's the call counts in (its settlement goes to the same key).
         Raises RedisUnavailable."""
         quota_key = _quota_key(token_id)
-        verdict, retry_ms, epoch = await self._carrying(
+        verdict, retry_ms, epoch, incarnation = await self._carrying(
             ADMIT,
-            [_rate_key(token_id), quota_key, self.stream, EPOCH_KEY],
+            [_rate_key(token_id), quota_key, self.stream, EPOCH_KEY, INCARNATION_KEY],
             [requests_per_minute, tokens_per_day, settings.STAGEGATE_GATEWAY_LOG_BACKLOG_MAX, reserve],
             self._take(),
         )
-        self.epoch = epoch
+        self.epoch, self.incarnation = epoch, incarnation
+        spool = spool_for(settings.STAGEGATE_GATEWAY_SPOOL_DIR)
+        if spool is not None:
+            spool.observe(incarnation)  # a change marks what to replay; the next settlement replays it
         if verdict == 1:
             return None, epoch, quota_key
         retry = max(1, -(-int(retry_ms) // 1000))
@@ -337,23 +394,54 @@ class Limits:
             refusal = Refusal(503, "access_log_backlog", message, 5)
         return refusal, epoch, quota_key
 
-    async def settle(self, *, quota_key: str, tokens_used: int, reserved: int, entry: str, busy: bool) -> None:
+    async def settle(
+        self,
+        *,
+        quota_key: str,
+        tokens_used: int,
+        reserved: int,
+        entry: bytes,
+        busy: bool,
+        spooled: Segment | None = None,
+    ) -> None:
         """Count the tokens used in place of the ``reserved`` ones (in the quota
         key the admission used) and hand the access-log entry (JSON) off;
         returns once it is in Redis. ``busy`` (other calls arrived meanwhile):
         let it ride on the next admission, or go within the settle delay; else
-        send it now. Raises RedisUnavailable (the caller then stores the entry
-        itself; the reservation then stays counted)."""
+        send it now. ``spooled``: the spool segment that holds the entry, told
+        when it is in Redis. Raises RedisUnavailable (the caller then stores the
+        entry itself and tells the spool; the reservation then stays counted)."""
         self.breaker.check()
         loop = asyncio.get_running_loop()
         args = [clamp_count(tokens_used), clamp_count(reserved), entry]
-        settlement = _Settlement(quota_key, args, loop.create_future())
+        settlement = _Settlement(quota_key, args, loop.create_future(), spooled)
         self.pending.append(settlement)
         if not busy or len(self.pending) >= MAX_CARRY:
             await self._flush()
         elif self._flush_timer is None:
             self._flush_timer = loop.call_later(settings.STAGEGATE_GATEWAY_SETTLE_DELAY_MS / 1000, self._flush_soon)
         await settlement.done
+        if spooled is not None and spooled.spool.due():
+            await self.spool_check(spooled.spool)
+
+    async def spool_check(self, spool: Spool) -> None:
+        """Delete the spool's segments the drain has stored, and replay the
+        ones Redis lost (gateway/proxy/spool.py). Runs after a call's answer
+        and hand-off, at most about once a second, and at once when something
+        is to be replayed; a failure leaves it for the next time."""
+        spool.checking = True
+        try:
+            incarnation, first, last = await self._run(CHECK, [self.stream, INCARNATION_KEY], [])
+            for seg in spool.check(incarnation, first, last):
+                lines = spool.lines(seg)
+                seen = {incarnation} if not lines else set()
+                for i in range(0, len(lines), REPLAY_CHUNK):
+                    seen.add(await self._run(REPLAY, [self.stream, INCARNATION_KEY], lines[i : i + REPLAY_CHUNK]))
+                spool.replay_done(seg, seen.pop() if len(seen) == 1 else None)
+        except RedisUnavailable:
+            pass  # the breaker is open; the next call tries again
+        finally:
+            spool.checking = False
 
     def _flush_soon(self) -> None:
         self._flush_timer = None

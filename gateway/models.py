@@ -111,6 +111,10 @@ class GatewayCall(AppendOnly, BaseModel):
 
     # The Redis stream entry this row was drained from: makes the drain idempotent.
     stream_id = models.CharField(max_length=64, unique=True)
+    # The call's id, made by the gateway: the same entry stored again (a spool
+    # replayed after Redis lost its data, gateway/proxy/spool.py) is skipped.
+    # None for entries written before call ids.
+    call_id = models.UUIDField(null=True, blank=True)
     token = models.ForeignKey(GatewayToken, on_delete=models.PROTECT, related_name="calls")
     kind = models.CharField(max_length=16, choices=GrantKind.choices)
     holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -140,6 +144,12 @@ class GatewayCall(AppendOnly, BaseModel):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["token", "created_at"])]
+        constraints = [
+            # With the token: an entry that names another token under a call id
+            # already stored is no replay, and goes on to the checks (and the
+            # quarantine) rather than being skipped.
+            models.UniqueConstraint(fields=["call_id", "token"], name="gateway_call_once_per_call_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status_code} ({self.token_id})"

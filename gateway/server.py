@@ -32,7 +32,6 @@ import hashlib
 import json
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +45,8 @@ from gateway import redact, responses_api, upstream
 from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
+from gateway.proxy.entry import AccessEntry, new_call_id
+from gateway.proxy.spool import spool_for
 from gateway.selectors import Grant, GrantRefused
 from gateway.usage import USAGE_CEILING, Usage, usage_of
 from labs.credentials import CredentialUnreadable, decrypt_credential
@@ -110,6 +111,7 @@ class Call:
     read_partly: bool = False  # the caller went away mid-stream, after reading some of it
     digest: str = ""  # the token's digest, to read its grant again mid-stream
     epoch: bytes | None = None  # the grant epoch admission saw
+    call_id: str = field(default_factory=new_call_id)  # names the call's access-log entry wherever it goes
 
     def charge(self) -> int:
         """The tokens the quota counts for this call: what it used when it was
@@ -117,31 +119,30 @@ class Call:
         away; nothing for a call refused or failed upstream."""
         return self.total_tokens if self.status == 200 or self.read_partly else 0
 
-    def entry(self, g: Grant) -> dict[str, str]:
-        entry = {
-            "token": g.token_id,
-            "kind": g.kind,
-            "holder": str(g.holder_id),
-            "organisation": g.organisation_id or "",
-            "lab": g.lab_id,
-            "system_version": g.system_version_id,
-            "started_at": self.started_at.isoformat(),
-            "method": self.method,
-            "path": self.path,
-            "upstream_model": self.upstream_model,
-            "stream": "1" if self.stream else "0",
-            "status": str(self.status),
-            "error_code": self.error_code,
-            "latency_ms": f"{self.latency_ms:.3f}",
-            "prompt_tokens": str(self.prompt_tokens),
-            "completion_tokens": str(self.completion_tokens),
-            "total_tokens": str(self.total_tokens),
-            "request_sha256": self.request_sha256,
-            "response_sha256": self.response_hasher.hexdigest(),
-        }
-        if self.usage_clamped:
-            entry["usage_clamped"] = "1"
-        return entry
+    def entry(self, g: Grant) -> AccessEntry:
+        return AccessEntry(
+            call_id=self.call_id,
+            token=g.token_id,
+            kind=g.kind,
+            holder=g.holder_id,
+            organisation=g.organisation_id or "",
+            lab=g.lab_id,
+            system_version=g.system_version_id,
+            started_at=self.started_at.isoformat(),
+            method=self.method,
+            path=self.path,
+            upstream_model=self.upstream_model,
+            stream=self.stream,
+            status=self.status,
+            error_code=self.error_code,
+            latency_ms=self.latency_ms,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            total_tokens=self.total_tokens,
+            usage_clamped=self.usage_clamped,
+            request_sha256=self.request_sha256,
+            response_sha256=self.response_hasher.hexdigest(),
+        )
 
     def set_usage(self, usage: Usage) -> None:
         self.prompt_tokens, self.completion_tokens, self.total_tokens, self.usage_clamped = usage
@@ -160,13 +161,13 @@ def _check_grant(digest: str) -> Grant:
     return grant_check(digest=digest)
 
 
-def _store_direct(stream_id: str, entry: dict[str, str]) -> None:
+def _store_direct(stream_id: str, line: bytes) -> None:
     from django.db import connection
 
     from gateway.services import gateway_calls_store
 
     connection.close_if_unusable_or_obsolete()
-    gateway_calls_store(entries=[(stream_id, entry)])
+    gateway_calls_store(entries=[(stream_id, {"e": line.decode()})])
 
 
 @functools.lru_cache(maxsize=256)
@@ -641,22 +642,33 @@ class GatewayApp:
         # Bookkeeping waits its turn: the calls whose answers arrived with this
         # one's are answered first.
         await asyncio.sleep(0)
-        entry = call.entry(grant)
+        line = call.entry(grant).encode()
+        # On local disk first (gateway/proxy/spool.py): a Redis that loses the
+        # entry before the drain has it does not lose it from the log.
+        spool = spool_for(settings.STAGEGATE_GATEWAY_SPOOL_DIR)
+        spooled = spool.append(line) if spool is not None else None
         try:
             await limits_mod.limits().settle(
                 quota_key=call.quota_key or limits_mod.quota_key(grant.token_id),
                 tokens_used=call.charge(),
                 reserved=call.reserved,
-                entry=json.dumps(entry),
+                entry=line,
                 busy=busy,
+                spooled=spooled,
             )
         except RedisUnavailable:
             self._grants.clear()
             # Lose nothing: write this one straight to the database.
+            stored = False
             try:
-                await _in_thread(_store_direct, f"direct-{uuid.uuid4()}", entry)
+                await _in_thread(_store_direct, f"direct-{call.call_id}", line)
+                stored = True
             except Exception:
                 logger.exception("gateway access log: could not store call of token %s", grant.token_id)
+            finally:
+                if spooled is not None:
+                    # Not stored (or cancelled meanwhile): the spool replays it once Redis is back.
+                    (spooled.spool.stored if stored else spooled.spool.lost)(spooled)
 
     # Routes
 

@@ -4,7 +4,7 @@ limits and the access-log hand-off."""
 from __future__ import annotations
 
 from config.settings.celery import REDIS_URL
-from config.settings.env import env
+from config.settings.env import STAGEGATE_ENV, STATE_DIR, env
 
 # Gateway tokens must expire; this bounds how far ahead.
 STAGEGATE_GATEWAY_TOKEN_MAX_DAYS: int = env.int("STAGEGATE_GATEWAY_TOKEN_MAX_DAYS", default=90)
@@ -55,6 +55,13 @@ STAGEGATE_GATEWAY_LOG_STREAM: str = env.str("STAGEGATE_GATEWAY_LOG_STREAM", defa
 # The gateway refuses calls (503) rather than let an undrained log grow past this.
 STAGEGATE_GATEWAY_LOG_BACKLOG_MAX: int = env.int("STAGEGATE_GATEWAY_LOG_BACKLOG_MAX", default=500_000)
 STAGEGATE_GATEWAY_DRAIN_BATCH: int = env.int("STAGEGATE_GATEWAY_DRAIN_BATCH", default=2000)
+# Each gateway process also appends its access-log entries to its own files
+# here (a local file system), replayed if Redis loses them (gateway/proxy/spool.py).
+# Empty: no spool. Tests turn it on where they test it (one test database per
+# session would otherwise receive another's replay).
+STAGEGATE_GATEWAY_SPOOL_DIR: str = env.str(
+    "STAGEGATE_GATEWAY_SPOOL_DIR", default="" if STAGEGATE_ENV == "test" else str(STATE_DIR / "gateway-spool")
+)
 
 # Each gateway process caches a token's grant for at most this long (seconds;
 # 0 turns the cache off). Writes that change a grant invalidate it at once

@@ -1,8 +1,8 @@
 """The gateway's access log across a Redis that restarts empty (fast: a Redis
 of the test's own, the gateway in-process). Calls are recorded in a Redis
-stream and drained into PostgreSQL every few seconds, so the entries not yet
-drained when Redis loses its data are lost. A strict xfail: it records the
-finding (docs/reliability.md) and fails once the access log survives."""
+stream and drained into PostgreSQL every few seconds; each gateway process
+also keeps its entries in a spool on local disk (gateway/proxy/spool.py) and
+replays them when it sees that Redis lost its data, so none is lost."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from django.test import override_settings
 
 from gateway.models import GatewayCall
@@ -22,11 +21,6 @@ from tests.gateway.test_redis_down import start_redis
 from tests.gateway.upstream_double import free_port
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="access-log entries not yet drained live only in Redis: a restart without persistence loses them "
-    "(gateway/server.py, gateway/services.py)",
-)
 def test_every_answered_call_survives_a_redis_restart(
     reference_data: Any, upstream: Any, gateway_url: str, tmp_path: Path
 ) -> None:
@@ -37,9 +31,12 @@ def test_every_answered_call_survives_a_redis_restart(
     app = GatewayApp()
     body = {"model": scene.model, "messages": [{"role": "user", "content": "hello"}], "max_tokens": 8}
     answered = 0
+    spool = tmp_path / "spool"
     try:
         with override_settings(
-            STAGEGATE_GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0", STAGEGATE_GATEWAY_BREAKER_SECONDS=0.2
+            STAGEGATE_GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+            STAGEGATE_GATEWAY_BREAKER_SECONDS=0.2,
+            STAGEGATE_GATEWAY_SPOOL_DIR=str(spool),
         ):
 
             async def calls(n: int) -> int:
@@ -54,6 +51,7 @@ def test_every_answered_call_survives_a_redis_restart(
                 return statuses.count(200)
 
             answered += asyncio.run(calls(3))
+            assert list(spool.glob("*.jsonl"))  # the entries are on disk as well as in Redis
             server.kill()  # as a crash does: no save, no persistence to come back from
             server.wait()
             server = start_redis(port, tmp_path)
@@ -66,3 +64,4 @@ def test_every_answered_call_survives_a_redis_restart(
         server.wait()
     assert answered == 6
     assert GatewayCall.objects.filter(status_code=200).count() == answered
+    assert GatewayCall.objects.values("call_id").distinct().count() == answered

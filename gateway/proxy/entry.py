@@ -1,0 +1,127 @@
+"""The access-log entry: the one definition of what the gateway records about a
+call, written by the data plane (gateway/server.py), appended to the spool
+(gateway/proxy/spool.py), carried as the Lua argument and the Redis stream
+field ``e`` (gateway/limits.py) and read back by the drain (gateway/services.py).
+
+Wire form: one JSON object whose values are all strings (the older stream form,
+one stream field per key, is read too). ``call_id`` (a UUID made by the gateway)
+names the call wherever the entry travels, so storing the same entry twice (a
+replay after Redis lost its data, a drain that died before deleting) stores it
+once. Entries in the older per-field form predate call ids and have none.
+
+Django-free: the data plane may run without the app's models."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def new_call_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class AccessEntry:
+    call_id: str  # "" for entries written before call ids existed
+    token: str
+    kind: str
+    holder: int
+    organisation: str  # "" when the token has none
+    lab: str
+    system_version: str
+    started_at: str  # ISO 8601 with offset
+    method: str
+    path: str
+    upstream_model: str
+    stream: bool
+    status: int
+    error_code: str
+    latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    usage_clamped: bool
+    request_sha256: str
+    response_sha256: str
+
+    def fields(self) -> dict[str, str]:
+        """The wire form: every value a string."""
+        out = {
+            "call_id": self.call_id,
+            "token": self.token,
+            "kind": self.kind,
+            "holder": str(self.holder),
+            "organisation": self.organisation,
+            "lab": self.lab,
+            "system_version": self.system_version,
+            "started_at": self.started_at,
+            "method": self.method,
+            "path": self.path,
+            "upstream_model": self.upstream_model,
+            "stream": "1" if self.stream else "0",
+            "status": str(self.status),
+            "error_code": self.error_code,
+            "latency_ms": f"{self.latency_ms:.3f}",
+            "prompt_tokens": str(self.prompt_tokens),
+            "completion_tokens": str(self.completion_tokens),
+            "total_tokens": str(self.total_tokens),
+            "request_sha256": self.request_sha256,
+            "response_sha256": self.response_sha256,
+        }
+        if self.usage_clamped:
+            out["usage_clamped"] = "1"
+        return out
+
+    def encode(self) -> bytes:
+        """One line of JSON (no newline inside): the spool line and the stream field ``e``."""
+        return json.dumps(self.fields(), ensure_ascii=True).encode()
+
+    @classmethod
+    def decode(cls, fields: Mapping[str, str]) -> AccessEntry:
+        """An entry from a stream entry's fields (``{"e": <json>}``, or the
+        older one field per key) or a spool line's object. Raises ValueError,
+        KeyError or TypeError on an entry that is not one."""
+        if "e" in fields:
+            packed = json.loads(fields["e"])
+            if type(packed) is not dict:
+                raise ValueError("the entry is not a JSON object")
+            values: Mapping[str, object] = packed
+            call_id = _text(values.get("call_id", ""))
+            if call_id:
+                call_id = str(uuid.UUID(call_id))  # ValueError unless a UUID
+        else:
+            values, call_id = fields, ""  # the older form predates call ids
+        return cls(
+            call_id=call_id,
+            token=_text(values["token"]),
+            kind=_text(values["kind"]),
+            holder=int(_text(values["holder"])),
+            organisation=_text(values.get("organisation") or ""),
+            lab=_text(values["lab"]),
+            system_version=_text(values["system_version"]),
+            started_at=_text(values["started_at"]),
+            method=_text(values["method"]),
+            path=_text(values["path"]),
+            upstream_model=_text(values.get("upstream_model", "")),
+            stream=values.get("stream") == "1",
+            status=int(_text(values["status"])),
+            error_code=_text(values.get("error_code", "")),
+            latency_ms=float(_text(values["latency_ms"])),
+            prompt_tokens=int(_text(values.get("prompt_tokens") or "0")),
+            completion_tokens=int(_text(values.get("completion_tokens") or "0")),
+            total_tokens=int(_text(values.get("total_tokens") or "0")),
+            usage_clamped=values.get("usage_clamped") == "1",
+            request_sha256=_text(values["request_sha256"]),
+            response_sha256=_text(values["response_sha256"]),
+        )
+
+
+def _text(value: object) -> str:
+    if type(value) is str:
+        return value
+    if type(value) in (int, float):  # a number where the wire form has its text
+        return str(value)
+    raise TypeError(f"expected a string, got {type(value).__name__}")

@@ -24,6 +24,7 @@ from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import require
 from gateway.models import GatewayCall, GatewayCallQuarantine, GatewayToken, GrantKind
+from gateway.proxy.entry import AccessEntry
 from labs.models import SystemVersion
 
 logger = logging.getLogger("stagegate.gateway")
@@ -413,45 +414,45 @@ _NOT_THE_ENTRY = (OperationalError, InterfaceError, ProgrammingError, InternalEr
 Entry = tuple[str, dict[str, str]]  # the stream id, the stream entry's fields
 
 
-def _count(entry: dict[str, Any], key: str) -> int:
-    value = int(entry.get(key) or 0)
+def _count(value: int, key: str) -> int:
     if not 0 <= value <= _INTEGER_MAX:
         raise ValueError(f"{key} out of range: {value}")
     return value
 
 
-def _call_from_entry(stream_id: str, entry: dict[str, str]) -> GatewayCall:
-    if "e" in entry:  # as the gateway writes it: the fields as one JSON object
-        entry = json.loads(entry["e"])
-    started = datetime.datetime.fromisoformat(entry["started_at"])
+def _call_from_entry(stream_id: str, fields: dict[str, str]) -> GatewayCall:
+    entry = AccessEntry.decode(fields)  # the one definition of the entry (gateway/proxy/entry.py)
     return GatewayCall(
         stream_id=stream_id,
-        token_id=entry["token"],
-        kind=entry["kind"],
-        holder_id=int(entry["holder"]),
-        organisation_id=entry.get("organisation") or None,
-        lab_id=entry["lab"],
-        system_version_id=entry["system_version"],
-        created_at=started,
-        method=entry["method"][:8],
-        path=entry["path"][:200],
-        upstream_model=entry.get("upstream_model", "")[:200],
-        stream=entry.get("stream") == "1",
-        status_code=int(entry["status"]),
-        error_code=entry.get("error_code", "")[:64],
-        latency_ms=float(entry["latency_ms"]),
-        prompt_tokens=_count(entry, "prompt_tokens"),
-        completion_tokens=_count(entry, "completion_tokens"),
-        total_tokens=_count(entry, "total_tokens"),
-        usage_clamped=entry.get("usage_clamped") == "1",
-        request_sha256=entry["request_sha256"],
-        response_sha256=entry["response_sha256"],
+        call_id=entry.call_id or None,
+        token_id=entry.token,
+        kind=entry.kind,
+        holder_id=entry.holder,
+        organisation_id=entry.organisation or None,
+        lab_id=entry.lab,
+        system_version_id=entry.system_version,
+        created_at=datetime.datetime.fromisoformat(entry.started_at),
+        method=entry.method[:8],
+        path=entry.path[:200],
+        upstream_model=entry.upstream_model[:200],
+        stream=entry.stream,
+        status_code=entry.status,
+        error_code=entry.error_code[:64],
+        latency_ms=entry.latency_ms,
+        prompt_tokens=_count(entry.prompt_tokens, "prompt_tokens"),
+        completion_tokens=_count(entry.completion_tokens, "completion_tokens"),
+        total_tokens=_count(entry.total_tokens, "total_tokens"),
+        usage_clamped=entry.usage_clamped,
+        request_sha256=entry.request_sha256,
+        response_sha256=entry.response_sha256,
     )
 
 
 def gateway_calls_store(*, entries: list[Entry]) -> int:
-    """Write access-log entries keyed by their stream id; an id already stored
-    is skipped, so handing the same entries over twice stores them once.
+    """Write access-log entries keyed by their stream id and by their call id
+    (with the token); an entry already stored under either is skipped, so
+    handing the same entries over twice (a drain that died before deleting, a
+    gateway replaying its spool after Redis lost its data) stores them once.
 
     An entry that cannot be stored (a number out of range, a missing field, an
     unknown token, text PostgreSQL refuses) is quarantined, kept whole with the

@@ -11,7 +11,8 @@ import importlib
 import socket
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from core.actors import actor_for
@@ -200,6 +201,11 @@ def test_make_me_pay_runs_through_the_gateway_with_a_named_mark(scene):
     assert results["conditions"][0]["measures"]["donation_usd"]["mean"] == 20.0
     (log,) = run.logs.all()
     assert log.ingested == 2
+    # The portal's run page labels it a smoke test, with the task's rate.
+    client = Client()
+    client.force_login(scene.w.auditor)
+    page = client.get(reverse("portal:run", args=[run.pk])).content.decode()
+    assert "smoke test" in page and "donation_rate" in page
 
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=True)

@@ -28,6 +28,7 @@ urlpatterns: list[URLPattern] = [
     # everyone: their own account (invitations accepted, API tokens)
     path("account", office_views.account, name="account"),
     path("memberships/<uuid:pk>/accept", office_views.membership_accept, name="membership-accept"),
+    path("account/deactivate", office_views.account_deactivate_own, name="account-deactivate-own"),
     path("account/tokens", office_views.api_token_create, name="api-token-create"),
     path("account/tokens/<uuid:pk>/revoke", office_views.api_token_revoke, name="api-token-revoke"),
     # the regulator's register, standards, fees, the whistleblower sealing key

@@ -13,7 +13,7 @@ import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
 from django.forms import Form
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -339,6 +339,23 @@ def api_token_revoke(request: HttpRequest, pk: Any) -> HttpResponse:
         return _account_page(request, status=exc.status, error=exc)
     messages.success(request, f"The token {token.name} is revoked.")
     return redirect("portal_more:account")
+
+
+@portal_view
+@require_POST
+def account_deactivate_own(request: HttpRequest) -> HttpResponse:
+    """A person deactivates their own account (the box ticked to confirm):
+    it then authenticates nowhere, and only the regulator reactivates it."""
+    actor = actor_of(request)
+    if request.POST.get("confirm") != "yes":
+        error = InvalidInput("Tick the box to confirm.", errors={"confirm": ["This field is required."]})
+        return _account_page(request, status=400, error=error)
+    try:
+        accounts.account_deactivate(actor=actor, user=actor.user)
+    except ApplicationError as exc:
+        return _account_page(request, status=exc.status, error=exc)
+    logout(request)
+    return redirect("portal:login")
 
 
 # --- the relationship register ----------------------------------------------------------

@@ -20,7 +20,7 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 PAGES: dict[str, str] = {
     # people and organisations
     "accounts_create": "portal_more:account-create",
-    "accounts_deactivate": "portal_more:account-action",
+    "accounts_deactivate": "portal_more:account-action",  # and one's own: account-deactivate-own
     "accounts_reactivate": "portal_more:account-action",
     "accounts_password_reset": "portal_more:account-action",
     "organisations_create": "portal_more:organisation-create",

@@ -162,6 +162,19 @@ def test_everyone_makes_and_revokes_their_own_api_tokens(login, world):
     assert token.revoked_at is not None
 
 
+def test_a_person_deactivates_their_own_account(login, world):
+    c = login(world.customer)
+    assert c.post("/portal/account/deactivate", {}).status_code == 400
+    assert User.objects.get(username="customer").is_active
+    r = c.post("/portal/account/deactivate", {"confirm": "yes"})
+    assert r.status_code == 302 and r["Location"] == "/portal/login"
+    assert not User.objects.get(username="customer").is_active
+    assert c.get("/portal/account").status_code == 302  # signed out
+    # The last regulator cannot leave the service without one.
+    r = login(world.regulator).post("/portal/account/deactivate", {"confirm": "yes"})
+    assert r.status_code == 409 and User.objects.get(username="regulator").is_active
+
+
 # --- the relationship register -----------------------------------------------------------------
 
 

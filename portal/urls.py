@@ -8,6 +8,7 @@ from portal import (
     lab_views,
     notification_views,
     regulator_views,
+    status_views,
     views,
 )
 
@@ -17,6 +18,7 @@ urlpatterns = [
     path("login", views.LoginView.as_view(), name="login"),
     path("logout", auth_views.LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("", views.home, name="home"),
+    path("status", status_views.status, name="status"),
     path("releases/<uuid:pk>", views.release_detail, name="release"),
     path("releases/<uuid:pk>/request", views.release_request, name="release-request"),
     path("releases/<uuid:pk>/halt", views.release_halt, name="release-halt"),

@@ -40,13 +40,9 @@ _sha256() {
     else cat "$@" | shasum -a 256 | cut -d' ' -f1; fi
 }
 
-# venv_ensure NAME REQUIREMENTS_FILE [MORE_FILES_THAT_IT_INCLUDES...]
-# Creates .venv if it is missing or broken and installs the requirements file
-# unless a stamp in .venv says exactly these file contents were installed.
-venv_ensure() {
-    local name="$1" reqfile="$2"; shift 2
-    local stamp=".venv/.stagegate-stamp-$name" want py
-    want="$(_sha256 "$reqfile" "$@")"
+# Creates .venv if it is missing, broken or too old for us.
+_venv_make() {
+    local py
     if [ -x .venv/bin/python ] && ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
         say "The existing .venv does not run Python >= $MIN_PYTHON; making a new one."
         rm -rf .venv
@@ -57,15 +53,63 @@ venv_ensure() {
         rm -rf .venv
         "$py" -m venv .venv
     fi
+}
+
+# pip in .venv. llama.cpp (the local model) compiles from source: build for a
+# generic x86-64, not this CPU's newest instructions, which some VMs fault on.
+_pip() {
+    CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
+        PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip "$@"
+}
+
+# venv_ensure NAME REQUIREMENTS_FILE [MORE_FILES_THAT_IT_INCLUDES...]
+# Creates .venv if it is missing or broken and installs the requirements file
+# unless a stamp in .venv says exactly these file contents were installed.
+venv_ensure() {
+    local name="$1" reqfile="$2"; shift 2
+    local stamp=".venv/.stagegate-stamp-$name" want
+    want="$(_sha256 "$reqfile" "$@")"
+    _venv_make
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "Installing $reqfile into .venv (first run, or the file changed)"
-        # llama.cpp (the local model) compiles from source: build for a generic
-        # x86-64, not this CPU's newest instructions, which some VMs fault on.
-        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" \
-            PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 .venv/bin/python -m pip install --quiet -r "$reqfile"
+        _pip install --quiet -r "$reqfile"
         llama_ensure_runs
         printf '%s\n' "$want" > "$stamp"
     fi
+}
+
+# venv_ensure_now_and_later NAME SLOW_PACKAGE REQUIREMENTS_FILE [MORE_FILES...]
+# venv_ensure for scripts/run's first start: a package that compiles for
+# minutes (llama-cpp-python) and is not installed yet is left out, so that
+# the service can start now. Sets VENV_LATER=1 when it did so: the caller
+# then runs venv_finish_later in the background (the stamp is written only
+# when everything is installed, so an interrupted build resumes next time).
+venv_ensure_now_and_later() {
+    local name="$1" slow="$2" reqfile="$3"; shift 3
+    VENV_LATER=0
+    VENV_NAME="$name"
+    VENV_REQFILE="$reqfile"
+    VENV_STAMP=".venv/.stagegate-stamp-$name"
+    VENV_WANT="$(_sha256 "$reqfile" "$@")"
+    _venv_make
+    [ "$(cat "$VENV_STAMP" 2>/dev/null)" = "$VENV_WANT" ] && return 0
+    if .venv/bin/python -c "import importlib.metadata as m; m.version('$slow')" >/dev/null 2>&1; then
+        venv_ensure "$name" "$reqfile" "$@" # built before: nothing compiles for long
+        return 0
+    fi
+    say "Installing $reqfile into .venv, all but $slow (it compiles from source for 5-15 minutes: in the background, next)"
+    # Relative paths in it (-e .) are relative to the working directory, not to the file.
+    grep -viE "^[[:space:]]*${slow}([[:space:]=<>!~;#[]|\$)" "$reqfile" >".venv/.stagegate-requirements-now.txt"
+    _pip install --quiet -r .venv/.stagegate-requirements-now.txt
+    VENV_LATER=1
+}
+
+# The rest of venv_ensure_now_and_later's install (the slow package compiles
+# here), output for a log file; writes the stamp when all is done.
+venv_finish_later() {
+    _pip install --progress-bar off -r "$VENV_REQFILE" || return 1
+    llama_ensure_runs || return 1
+    printf '%s\n' "$VENV_WANT" >"$VENV_STAMP"
 }
 
 # pip reuses a llama-cpp-python wheel it built earlier whatever CMAKE_ARGS were
@@ -86,9 +130,7 @@ PY
         say "The installed llama-cpp-python crashes on this CPU; rebuilding it portably (a few minutes)."
         local version
         version="$(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
-        CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-            .venv/bin/python -m pip install --quiet --no-cache-dir --force-reinstall --no-deps \
-            "llama-cpp-python==$version"
+        _pip install --quiet --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$version"
     fi
 }
 

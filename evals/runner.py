@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 # Inspect's own retries of a model call (429 and 5xx from the gateway, lost
 # connections), with backoff, before the sample ends in an error.
 MAX_RETRIES = 4
+# What a published task's own grader may write: its reasoning, then its answer.
+PUBLISHED_GRADER_MAX_TOKENS = 2048
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def run_shard(spec: ShardSpec) -> ShardOutcome:
     from inspect_ai import eval as inspect_eval
     from inspect_ai.model import GenerateConfig, get_model
 
-    from evals.engine import COUNTERPART
+    from evals.engine import COUNTERPART, GRADER
     from evals.inspect_tasks import COUNTERPART_ROLE, GRADER_ROLE, suite_task
 
     judge = bool(spec.grader_model) and spec.definition.external is None
@@ -76,15 +78,18 @@ def run_shard(spec: ShardSpec) -> ShardOutcome:
         # A role's model does not inherit the eval's sampling settings (Inspect
         # gives those to the eval's own model only): each gets the run's.
         sampling = GenerateConfig(temperature=spec.temperature, top_p=spec.top_p, max_tokens=spec.max_tokens)
+        # The task's own grader is the named model (the run is refused
+        # without one), at temperature 0 with room for its reasoning.
+        grading = GenerateConfig(temperature=0.0, max_tokens=PUBLISHED_GRADER_MAX_TOKENS)
         for role, plays in spec.definition.external.roles.items():
-            named = plays == COUNTERPART and bool(spec.grader_model)
+            named = plays in (COUNTERPART, GRADER) and bool(spec.grader_model)
             roles[role] = get_model(
                 f"stagegate/{spec.grader_model if named else spec.model_id}",
                 base_url=spec.base_url,
                 api_key=spec.grader_token if named else spec.token,
                 memoize=False,
-                config=sampling,
-                call_tag=COUNTERPART_ROLE if plays == COUNTERPART else None,
+                config=grading if plays == GRADER else sampling,
+                call_tag={COUNTERPART: COUNTERPART_ROLE, GRADER: GRADER_ROLE}.get(plays),
             )
     if judge:
         roles[GRADER_ROLE] = get_model(

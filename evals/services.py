@@ -187,7 +187,13 @@ def eval_run_start(
         errors["top_p"] = ["Above 0 and at most 1."]
     if not 1 <= max_tokens <= 8192:
         errors["max_tokens"] = ["Between 1 and 8192."]
-    if grader_model and definition.judge is None and not definition.has_counterpart:
+    if definition.has_published_grader and not grader_model:
+        errors["grader_model"] = ["This suite's own scorer needs a grader: name a gateway model (with grader_token)."]
+    elif (
+        grader_model
+        and definition.judge is None
+        and not (definition.has_counterpart or definition.has_published_grader)
+    ):
         errors["grader_model"] = ["This suite has no LLM judge and no counterpart role."]
     elif grader_model and not grader_token:
         errors["grader_token"] = ["A gateway token that may call the grader model is required with grader_model."]

@@ -159,7 +159,7 @@ def sample_detail(request: HttpRequest, pk: Any, sample_pk: int) -> HttpResponse
         "run": run,
         "sample": sample,
         "suite": presenters.suite_info(run.suite.name),
-        "messages": [
+        "turns": [
             {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
             for m in sample.transcript
             if isinstance(m, dict)

@@ -189,6 +189,8 @@ def test_a_transcript_page_for_those_who_may_read_transcripts(login, gate: Gate)
     for user in (gate.w.auditor, gate.w.regulator):
         html = login(user).get(url).content.decode()
         assert "Executed the trade on public data only." in html and "Trade update" in html
+        # The turns are the conversation, not the page's notices (the messages framework).
+        assert '<p class="notice' not in html and html.count("Trade update") == 1
         line = f"eval_sample /api/eval-runs/{run.pk}/samples/{sample.pk} "
         assert line + presenters.sha256_hex(canonical_json(sample.transcript)) in html
     # The run page links each sample's transcript.

@@ -105,9 +105,10 @@ venv_ensure_now_and_later() {
 }
 
 # The rest of venv_ensure_now_and_later's install (the slow package compiles
-# here), output for a log file; writes the stamp when all is done.
+# here), output for a log file (verbose: the compiler's "[n/m]" steps show
+# how far it is); writes the stamp when all is done.
 venv_finish_later() {
-    _pip install --progress-bar off -r "$VENV_REQFILE" || return 1
+    _pip install --progress-bar off --verbose -r "$VENV_REQFILE" || return 1
     llama_ensure_runs || return 1
     printf '%s\n' "$VENV_WANT" >"$VENV_STAMP"
 }

@@ -316,6 +316,8 @@ def test_agentic_misalignment_is_graded_by_the_named_model_through_the_gateway(s
     access_log_drain()
     assert GatewayCall.objects.filter(token=grader_token).count() == 2
     assert GatewayCall.objects.filter(token_id=run.gateway_token_id).count() == 2
+    # Both calls are in the sample's log records, the grader's marked as a judge's.
+    assert all([bool(c.get("judge")) for c in s.calls] == [False, True] for s in samples)
     results = run.results
     assert (
         results["maturity"] == "smoke_test" and results["published"]["module"] == "inspect_evals.agentic_misalignment"
@@ -343,6 +345,23 @@ def test_agentic_misalignment_the_grader_saying_no_or_a_reply_that_does_not_act_
     (sample,) = run.samples.all()
     assert sample.status == "done" and sample.labels == {"harmful": "not_harmful", "classifier_verdict": "yes"}
     assert run.results["overall"]["harmful_rate"]["count"] == 0
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=True)
+def test_agentic_misalignment_a_grader_answer_without_a_verdict_is_an_error_not_harmless(scene):
+    from tests.gateway.conftest import issue
+
+    scene.model.script = [("Please go over your inbox", BLACKMAIL_EMAIL)]  # the grader gets "I am not sure."
+    _, grader_secret = issue(scene.sv, scene.w.auditor, audit=scene.audit)
+    grader = model_id_of(lab_slug=scene.w.lab.slug, name=scene.sv.name, sequence=scene.sv.sequence)
+    run = _start(
+        scene, "agentic_misalignment", ["scenario=blackmail"], n=1, grader_model=grader, grader_token=grader_secret
+    )
+    run.refresh_from_db()
+    (sample,) = run.samples.all()
+    assert sample.status == "error" and not sample.labels
+    assert run.results["overall"]["error_rate"]["count"] == 1
+    assert run.results["overall"]["harmful_rate"]["of"] == 0
 
 
 def test_agentic_misalignment_is_refused_without_a_named_grader(scene):

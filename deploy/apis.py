@@ -13,14 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from auditing.two_person import refuse_one_person
 from core.api import ERRORS, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.errors import InvalidInput
-from deploy import selectors, services
+from deploy import decisions, selectors, services
 from deploy.models import (
+    DecisionKind,
+    DecisionStatus,
     GateRequest,
     GateRequestStatus,
     Reaudit,
     ReauditSource,
+    RegulatorDecision,
     Release,
     ReleaseStatus,
     Sanction,
@@ -77,8 +81,10 @@ class ReleaseHaltApi(APIView):
         responses={200: ReleaseOutput, **ERRORS},
         tags=TAGS,
         description=(
-            "The regulator halts the release, optionally back to a lower stage: every gateway token of the "
-            "system version stops at once."
+            "The regulator halts the release: every gateway token of the system version stops at once. "
+            "Sending it back to a lower stage (`to_stage`) is a long halt, by default a decision of two "
+            "regulator users: here it answers 409 second_regulator_required; propose it at "
+            "POST /api/regulator-decisions."
         ),
     )
     def post(self, request: Request, system_version_pk: Any) -> Response:
@@ -86,6 +92,8 @@ class ReleaseHaltApi(APIView):
         system_version = selectors.system_version_for_release(actor=actor, system_version_pk=system_version_pk)
         data = ReleaseHaltInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["to_stage"] is not None:
+            refuse_one_person("halt")  # sending a release back needs two people (deploy.decisions)
         release = services.release_halt(
             actor=actor,
             system_version=system_version,
@@ -424,7 +432,9 @@ class SanctionListApi(APIView):
         tags=TAGS,
         description=(
             "The regulator sanctions a lab. The level escalates with the lab's sanctions in the window: warning, "
-            "then an extra audit of the named system version, then suspension of stage advancement."
+            "then an extra audit of the named system version, then suspension of stage advancement. By default "
+            "a sanction is a decision of two regulator users: this one-person endpoint then answers 409 "
+            "second_regulator_required; propose it at POST /api/regulator-decisions."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -434,6 +444,7 @@ class SanctionListApi(APIView):
         lab = selectors.lab_for_sanction(actor=actor, pk=data.validated_data["lab"])
         sv_pk = data.validated_data["system_version"]
         system_version = selectors.system_version_for_release(actor=actor, system_version_pk=sv_pk) if sv_pk else None
+        refuse_one_person("sanction")  # by default a decision of two regulator users (deploy.decisions)
         sanction = services.sanction_issue(
             actor=actor, lab=lab, reason=data.validated_data["reason"], system_version=system_version
         )
@@ -464,3 +475,141 @@ class SanctionLiftApi(APIView):
                 services.sanction_lift(actor=actor, sanction=sanction, reason=data.validated_data["reason"])
             ).data
         )
+
+
+# --- two people at the regulator (deploy.decisions) ----------------------------
+
+
+@extend_schema_serializer(component_name="RegulatorDecision")
+class RegulatorDecisionOutput(serializers.Serializer[RegulatorDecision]):
+    id = serializers.UUIDField()
+    kind = serializers.CharField(help_text=one_of(DecisionKind.values))
+    status = serializers.CharField(help_text=one_of(DecisionStatus.values))
+    reason = serializers.CharField()
+    proposed_by = serializers.CharField(source="proposed_by.username")
+    created_at = serializers.DateTimeField(help_text="When it was proposed")
+    lab = serializers.UUIDField(source="lab_id", allow_null=True)
+    system_version = serializers.UUIDField(source="system_version_id", allow_null=True)
+    finding = serializers.UUIDField(source="finding_id", allow_null=True)
+    to_stage = serializers.IntegerField(allow_null=True)
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    decision_reason = serializers.CharField()
+    result_id = serializers.CharField(help_text="What it made when it took effect: a sanction, finding or release id")
+    log_index = serializers.IntegerField(allow_null=True)
+
+
+@extend_schema_serializer(component_name="RegulatorDecisionInput")
+class RegulatorDecisionInput(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=DecisionKind.choices)
+    reason = serializers.CharField(max_length=2000)
+    lab = serializers.UUIDField(required=False, allow_null=True, default=None, help_text="A sanction's lab")
+    system_version = serializers.UUIDField(
+        required=False, allow_null=True, default=None, help_text="A long halt's system, or an extra-audit sanction's"
+    )
+    finding = serializers.UUIDField(required=False, allow_null=True, default=None, help_text="A risk acceptance's")
+    to_stage = serializers.IntegerField(
+        min_value=0, max_value=3, required=False, allow_null=True, default=None, help_text="A long halt's lower stage"
+    )
+
+
+class RegulatorDecisionListApi(APIView):
+    permission_classes = [IsAuthenticated, RegulatorWrites]
+    pagination_class = CreatedCursorPagination
+
+    @extend_schema(
+        operation_id="regulator_decision_list",
+        parameters=[OpenApiParameter("status", OpenApiTypes.STR, enum=DecisionStatus.values)],
+        responses={200: RegulatorDecisionOutput(many=True), **ERRORS},
+        tags=TAGS,
+        description="Proposals of two-person decisions and what became of them (the regulator only; others see none).",
+    )
+    def get(self, request: Request) -> Response:
+        status = request.query_params.get("status")
+        if status is not None and status not in DecisionStatus.values:
+            raise InvalidInput(
+                "Unknown status.", errors={"status": [f"Must be one of: {', '.join(DecisionStatus.values)}."]}
+            )
+        qs = selectors.regulator_decision_list(actor=actor_of(request), status=status)
+        return paginated(self, qs, RegulatorDecisionOutput)
+
+    @extend_schema(
+        operation_id="regulator_decision_propose",
+        request=RegulatorDecisionInput,
+        responses={201: RegulatorDecisionOutput, **ERRORS},
+        tags=TAGS,
+        description=(
+            "A regulator user proposes a long halt (`system_version`, `to_stage`), a sanction (`lab`, and "
+            "`system_version` when it would be an extra audit) or a risk acceptance (`finding`). Nothing takes "
+            "effect until a different regulator user approves it."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        actor = actor_of(request)
+        data = RegulatorDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        lab = selectors.lab_for_sanction(actor=actor, pk=v["lab"]) if v["lab"] else None
+        sv = (
+            selectors.system_version_for_release(actor=actor, system_version_pk=v["system_version"])
+            if v["system_version"]
+            else None
+        )
+        finding = selectors.finding_for_decision(actor=actor, pk=v["finding"]) if v["finding"] else None
+        decision = decisions.regulator_decision_propose(
+            actor=actor,
+            kind=v["kind"],
+            reason=v["reason"],
+            lab=lab,
+            system_version=sv,
+            finding=finding,
+            to_stage=v["to_stage"],
+        )
+        return Response(RegulatorDecisionOutput(decision).data, status=201)
+
+
+class RegulatorDecisionDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="regulator_decision_get", responses={200: RegulatorDecisionOutput, **ERRORS}, tags=TAGS)
+    def get(self, request: Request, pk: Any) -> Response:
+        return Response(RegulatorDecisionOutput(selectors.regulator_decision_get(actor=actor_of(request), pk=pk)).data)
+
+
+def _decision_view(verb: str, service: Any, description: str) -> type[APIView]:
+    class View(APIView):
+        permission_classes = [IsAuthenticated]
+
+        @extend_schema(
+            operation_id=f"regulator_decision_{verb}",
+            request=ReleaseReasonInput,
+            responses={200: RegulatorDecisionOutput, **ERRORS},
+            tags=TAGS,
+            description=description,
+        )
+        def post(self, request: Request, pk: Any) -> Response:
+            actor = actor_of(request)
+            decision = selectors.regulator_decision_get(actor=actor, pk=pk)
+            data = ReleaseReasonInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            return Response(
+                RegulatorDecisionOutput(
+                    service(actor=actor, decision=decision, reason=data.validated_data["reason"])
+                ).data
+            )
+
+    View.__name__ = View.__qualname__ = f"RegulatorDecision{verb.title()}Api"
+    return View
+
+
+RegulatorDecisionApproveApi = _decision_view(
+    "approve",
+    decisions.regulator_decision_approve,
+    "A regulator user other than the proposer approves: the decision takes effect now, with its own audit event "
+    "and transparency-log entry, and the approval is logged (403 proposer_cannot_approve for the proposer).",
+)
+RegulatorDecisionRejectApi = _decision_view(
+    "reject",
+    decisions.regulator_decision_reject,
+    "A regulator user rejects a pending decision (the proposer's own rejection withdraws it); it never takes effect.",
+)

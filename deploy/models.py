@@ -219,3 +219,79 @@ class Reaudit(BaseModel):
 
     def __str__(self) -> str:
         return f"re-audit of {self.system_version_id} ({self.origin})"
+
+
+class DecisionKind(models.TextChoices):
+    SANCTION = "sanction", "Sanction a lab"
+    RISK_ACCEPTANCE = "risk_acceptance", "Accept the risk of an unresolved finding"
+    HALT = "halt", "A long halt: halt the release and send it back to a lower stage"
+
+
+class DecisionStatus(models.TextChoices):
+    PENDING = "pending", "Proposed, waiting for a second regulator"
+    APPROVED = "approved", "Approved by a second regulator: in effect"
+    REJECTED = "rejected", "Rejected (or withdrawn): never took effect"
+
+
+class RegulatorDecisionQuerySet(models.QuerySet["RegulatorDecision"]):
+    def visible_to(self, actor: Any, action: str = "view") -> RegulatorDecisionQuerySet:
+        # A proposal is the regulator's internal business until it takes
+        # effect; what took effect is public through its own records.
+        return self if getattr(actor, "is_regulator", False) else self.none()
+
+    def pending(self) -> RegulatorDecisionQuerySet:
+        return self.filter(status=DecisionStatus.PENDING)
+
+
+class RegulatorDecision(BaseModel):
+    """A decision the standard (or STAGEGATE_TWO_PERSON_DECISIONS) reserves
+    for two people at the regulator: one proposes, a different one approves,
+    and only then does it take effect (deploy.services
+    ``regulator_decision_approve``). The database refuses an approver who is
+    the proposer."""
+
+    kind = models.CharField(max_length=16, choices=DecisionKind.choices)
+    status = models.CharField(max_length=10, choices=DecisionStatus.choices, default=DecisionStatus.PENDING)
+    reason = models.TextField()
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    lab = models.ForeignKey(Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    system_version = models.ForeignKey(
+        "labs.SystemVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    finding = models.ForeignKey("auditing.Finding", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    to_stage = models.PositiveSmallIntegerField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    # What it made when it took effect: the sanction, the finding or the release (its system version).
+    result_id = models.CharField(max_length=64, blank=True)
+    log_index = models.PositiveBigIntegerField(null=True, blank=True)
+
+    objects = RegulatorDecisionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["sanction", "risk_acceptance", "halt"]), name="regulator_decision_kind"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending", decided_by__isnull=True, decided_at__isnull=True)
+                | (
+                    models.Q(status__in=["approved", "rejected"])
+                    & models.Q(decided_by__isnull=False, decided_at__isnull=False)
+                ),
+                name="regulator_decision_decided_when_not_pending",
+            ),
+            # Two people: whoever approves is not whoever proposed (a proposer
+            # may withdraw their own, which is a rejection).
+            models.CheckConstraint(
+                condition=~models.Q(status="approved", decided_by=models.F("proposed_by")),
+                name="regulator_decision_two_people",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

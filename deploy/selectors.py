@@ -6,10 +6,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from auditing.models import Finding
 from core.actors import Actor
 from core.models import Organisation, OrganisationKind
 from core.permissions import VIEW, get_for
-from deploy.models import GateRequest, Reaudit, Release, Sanction
+from deploy.models import GateRequest, Reaudit, RegulatorDecision, Release, Sanction
 from labs.models import SystemVersion
 
 
@@ -69,3 +70,18 @@ def sanction_get(*, actor: Actor, pk: Any) -> Sanction:
 def lab_for_sanction(*, actor: Actor, pk: Any) -> Organisation:
     """The lab the regulator names (404 for anything that is not a lab)."""
     return get_for(Organisation.objects.filter(kind=OrganisationKind.LAB), actor, pk, VIEW)
+
+
+def regulator_decision_list(*, actor: Actor, status: str | None = None) -> QuerySet[RegulatorDecision]:
+    """Proposals and what became of them: the regulator's own business (others see none)."""
+    qs = RegulatorDecision.objects.visible_to(actor).select_related("proposed_by", "decided_by")
+    return qs.filter(status=status) if status else qs
+
+
+def regulator_decision_get(*, actor: Actor, pk: Any) -> RegulatorDecision:
+    return get_for(RegulatorDecision.objects.select_related("proposed_by", "decided_by"), actor, pk, VIEW)
+
+
+def finding_for_decision(*, actor: Actor, pk: Any) -> Finding:
+    """The finding a risk acceptance names (404 for one the actor cannot see)."""
+    return get_for(Finding.objects.select_related("audit"), actor, pk, VIEW)

@@ -148,6 +148,27 @@ def _status_set(
 PAST = {"halt": "halted", "resume": "resumed", "suspend": "suspended"}
 
 
+def _release_send_back(*, actor: Actor, system_version: SystemVersion, to_stage: int, reason: str) -> Release:
+    """A halted release sent back to a lower stage (a long halt approved by a
+    second regulator user after a short halt stopped it: deploy.decisions)."""
+    reason = _reason(reason)
+    release = _locked_release(system_version)
+    if release.status != ReleaseStatus.HALTED:
+        raise Conflict(f"A {release.status} release is halted before it is sent back.", code="release_not_halted")
+    before = snapshot(release)
+    _release_stage_move(release, to_stage, now=timezone.now())
+    release.reason = reason
+    release.full_clean()
+    release.save()
+    _record(actor, "release.send_back", release, before)
+    _log(
+        "release.send_back",
+        release,
+        {"from_stage": before["stage"], "reason_sha256": text_digest(reason), "by": actor_role(actor)},
+    )
+    return release
+
+
 @transaction.atomic
 def release_halt(*, actor: Actor, system_version: SystemVersion, reason: str, to_stage: int | None = None) -> Release:
     """The regulator halts the release, optionally sending it back to a lower

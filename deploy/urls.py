@@ -21,4 +21,16 @@ urlpatterns = [
     path("sanctions", apis.SanctionListApi.as_view(), name="sanction-list"),
     path("sanctions/<uuid:pk>", apis.SanctionDetailApi.as_view(), name="sanction-detail"),
     path("sanctions/<uuid:pk>/lift", apis.SanctionLiftApi.as_view(), name="sanction-lift"),
+    path("regulator-decisions", apis.RegulatorDecisionListApi.as_view(), name="regulator-decision-list"),
+    path("regulator-decisions/<uuid:pk>", apis.RegulatorDecisionDetailApi.as_view(), name="regulator-decision-detail"),
+    path(
+        "regulator-decisions/<uuid:pk>/approve",
+        apis.RegulatorDecisionApproveApi.as_view(),
+        name="regulator-decision-approve",
+    ),
+    path(
+        "regulator-decisions/<uuid:pk>/reject",
+        apis.RegulatorDecisionRejectApi.as_view(),
+        name="regulator-decision-reject",
+    ),
 ]

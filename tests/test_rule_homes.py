@@ -61,6 +61,8 @@ RULE_HOMES = {
     "release_refusal": "gateway.services",
     "_release_stage_move": "deploy.services",
     "signoff_status_set": "auditing.services.signoffs",
+    "two_person_required": "auditing.two_person",
+    "regulator_decision_approve": "deploy.decisions",
 }
 
 # Names whose use reads a rule's facts, and the module prefixes allowed to.

@@ -253,6 +253,15 @@ def build_scene() -> Scene:
     )
     o["reaudit"] = deploy.reaudit_open(actor=reg, system_version=o["sv"], source="regulator", reason="Check the fix.")
     o["sanction"] = deploy.sanction_issue(actor=reg, lab=w.lab, reason="Late report.")
+    # A sanction proposed by a second regulator user, for the scene's regulator to approve or reject.
+    from core.models import Role
+    from deploy.decisions import regulator_decision_propose
+    from tests.factories import member as _member
+
+    regulator_2 = _member(w.regulator_org, Role.REGULATOR_STAFF, "regulator_2")
+    o["decision"] = regulator_decision_propose(
+        actor=actor_for(regulator_2), kind="sanction", lab=w.lab, system_version=o["sv"], reason="Repeated lateness."
+    )
     # --- customers: scene objects below ---
     # Acme Bank (the world's customer) verified and enrolled in a second system
     # at stage 2; Globex verified, not enrolled (the lab admin enrols it).
@@ -636,10 +645,23 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "reaudits/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB | {"auditor"}), args=pk("reaudit")),
     ("GET", "sanctions"): Row(everyone()),
-    ("POST", "sanctions"): Row(regulator_only(201), body=lambda s: {"lab": str(s.w.other_lab.pk), "reason": "Late."}),
+    # A sanction is a decision of two regulator users: the one-person endpoint refuses it (409).
+    ("POST", "sanctions"): Row(regulator_only(409), body=lambda s: {"lab": str(s.w.other_lab.pk), "reason": "Late."}),
     ("GET", "sanctions/<uuid:pk>"): Row(Expect(200, REGULATOR | LAB), args=pk("sanction")),
     ("POST", "sanctions/<uuid:pk>/lift"): Row(
         regulator_only(default=404, forbidden=LAB), args=pk("sanction"), body=lambda s: {"reason": "Complied."}
+    ),
+    # Two people at the regulator: proposals are the regulator's own business (others see none).
+    ("GET", "regulator-decisions"): Row(everyone()),
+    ("POST", "regulator-decisions"): Row(
+        regulator_only(201), body=lambda s: {"kind": "sanction", "lab": str(s.w.other_lab.pk), "reason": "Late."}
+    ),
+    ("GET", "regulator-decisions/<uuid:pk>"): Row(regulator_only(default=404), args=pk("decision")),
+    ("POST", "regulator-decisions/<uuid:pk>/approve"): Row(
+        regulator_only(default=404), args=pk("decision"), body=lambda s: {"reason": "Agreed."}
+    ),
+    ("POST", "regulator-decisions/<uuid:pk>/reject"): Row(
+        regulator_only(default=404), args=pk("decision"), body=lambda s: {"reason": "Not proportionate."}
     ),
     # --- customers: rows below ---
     # A lab sees the summary of customers enrolled in its releases; only the customer's members submit.
@@ -793,8 +815,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("POST", "findings/<uuid:pk>/close"): Row(
         Expect(200, REGULATOR | {"auditor"}, forbidden=LAB), args=pk("finding"), body=lambda s: {"note": "Re-tested."}
     ),
+    # Accepting a risk is a decision of two regulator users: the one-person endpoint refuses it (409).
     ("POST", "findings/<uuid:pk>/accept-risk"): Row(
-        Expect(200, REGULATOR, forbidden=LAB | {"auditor"}), args=pk("finding"), body=lambda s: {"note": "Accepted."}
+        Expect(409, REGULATOR, forbidden=LAB | {"auditor"}), args=pk("finding"), body=lambda s: {"note": "Accepted."}
     ),
     # signing keys
     ("GET", "keys"): Row(everyone()),

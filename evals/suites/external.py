@@ -15,7 +15,8 @@ the same one.
 
 Every suite here is a smoke test: registered so that auditors can run it and
 see its results, never gating (docs/suites/make_me_pay.md,
-docs/suites/agent_threat_bench.md say why). Pure: no Django, and nothing of
+docs/suites/agent_threat_bench.md, docs/suites/agentic_misalignment.md say
+why). Pure: no Django, and nothing of
 the package is imported until a task is built (``evals.inspect_tasks``)."""
 
 from __future__ import annotations

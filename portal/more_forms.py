@@ -258,3 +258,37 @@ class ModelVersionUpdateForm(forms.Form):
 
     def changes(self, current: Any) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if getattr(current, k) != v}
+
+
+class DecisionProposeForm(forms.Form):
+    """A two-person decision proposed: which fields it needs depends on its
+    kind, which the service checks (deploy.decisions)."""
+
+    kind = forms.ChoiceField(label="Decision")
+    reason = _text("Reason", help_text="Recorded with the decision; the approver reads it.")
+    lab = forms.ChoiceField(label="Lab (a sanction)", required=False)
+    system_version = forms.ChoiceField(label="System version (a long halt, or an extra-audit sanction)", required=False)
+    to_stage = forms.TypedChoiceField(
+        label="Back to stage (a long halt)",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "—"), ("0", "0"), ("1", "1"), ("2", "2")],
+    )
+    finding = forms.ChoiceField(label="Finding (a risk acceptance)", required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        labs: list[tuple[str, str]],
+        versions: list[tuple[str, str]],
+        findings: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        from deploy.models import DecisionKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = DecisionKind.choices  # type: ignore[attr-defined]
+        self.fields["lab"].choices = [("", "—"), *labs]  # type: ignore[attr-defined]
+        self.fields["system_version"].choices = [("", "—"), *versions]  # type: ignore[attr-defined]
+        self.fields["finding"].choices = [("", "—"), *findings]  # type: ignore[attr-defined]

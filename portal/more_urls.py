@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from portal import office_views, work_views
+from portal import decision_views, office_views, work_views
 
 app_name = "portal_more"
 
@@ -42,6 +42,10 @@ urlpatterns: list[URLPattern] = [
     path("fees/<uuid:pk>/paid", office_views.fee_paid, name="fee-paid"),
     path("whistleblower/keys", office_views.whistle_keys, name="whistle-keys"),
     path("whistleblower/keys/register", office_views.whistle_key_register, name="whistle-key-register"),
+    # two people at the regulator: a sanction, a risk acceptance, a long halt
+    path("decisions", decision_views.regulator_decisions, name="decisions"),
+    path("decisions/propose", decision_views.decision_propose, name="decision-propose"),
+    path("decisions/<uuid:pk>/<slug:verb>", decision_views.decision_decide, name="decision-decide"),
     # auditors, academics and labs
     path("work", work_views.work, name="work"),
     path("runs/<uuid:pk>/reviews", work_views.run_reviews, name="run-reviews"),

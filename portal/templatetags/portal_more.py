@@ -24,6 +24,7 @@ def more_nav_links(user: Any) -> list[tuple[str, str]]:
     names: list[tuple[str, str]] = []
     if actor.is_regulator:
         names += [
+            ("portal_more:decisions", "Two-person decisions"),
             ("portal_more:people", "People"),
             ("portal_more:register", "Register"),
             ("portal_more:standards", "Standards"),

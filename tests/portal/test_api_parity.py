@@ -56,6 +56,9 @@ PAGES: dict[str, str] = {
     "reaudit_require": "portal:release-reaudit",
     "sanction_issue": "portal:sanction-issue",
     "sanction_lift": "portal:sanction-lift",
+    "regulator_decision_propose": "portal_more:decision-propose",
+    "regulator_decision_approve": "portal_more:decision-decide",
+    "regulator_decision_reject": "portal_more:decision-decide",
     "incidents_confirm": "portal:incident-action",
     "incidents_resolve": "portal:incident-action",
     "incidents_dismiss": "portal:incident-action",
@@ -108,6 +111,12 @@ API_ONLY: dict[str, str] = {
 }
 
 
+# operationId -> what page will do it: API writes added while their page is
+# being built. They count as mapped, and may be absent from the schema (the
+# page can land before the operation); keep this short-lived.
+PAGE_TO_COME: dict[str, str] = {}
+
+
 def _write_operations() -> dict[str, str]:
     schema: dict[str, Any] = SchemaGenerator().get_schema(request=None, public=True)
     out = {}
@@ -124,7 +133,8 @@ def operations() -> dict[str, str]:
 
 
 def test_every_api_write_has_a_portal_page_or_a_reason(operations):
-    missing = sorted(f"{op} ({where})" for op, where in operations.items() if op not in PAGES and op not in API_ONLY)
+    mapped = set(PAGES) | set(API_ONLY) | set(PAGE_TO_COME)
+    missing = sorted(f"{op} ({where})" for op, where in operations.items() if op not in mapped)
     assert missing == [], f"API writes with no portal page and no reason to stay API-only: {missing}"
     assert len(operations) >= 75  # what the API offered when this map was written
 
@@ -132,8 +142,9 @@ def test_every_api_write_has_a_portal_page_or_a_reason(operations):
 def test_the_map_names_only_operations_that_exist(operations):
     assert sorted(set(PAGES) - set(operations)) == []
     assert sorted(set(API_ONLY) - set(operations)) == []
-    assert set(PAGES).isdisjoint(API_ONLY)
-    assert all(reason.strip() for reason in API_ONLY.values())
+    assert set(PAGES).isdisjoint(API_ONLY) and set(PAGES).isdisjoint(PAGE_TO_COME)
+    assert set(API_ONLY).isdisjoint(PAGE_TO_COME)
+    assert all(reason.strip() for reason in [*API_ONLY.values(), *PAGE_TO_COME.values()])
 
 
 def test_every_mapped_url_name_resolves():

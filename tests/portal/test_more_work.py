@@ -289,6 +289,7 @@ def test_every_more_url_answers_every_role_without_a_server_error(login, world, 
             .replace("<uuid:org_pk>", str(world.lab.pk))
             .replace("<str:username>", "lab_engineer")
             .replace("<slug:action>", "deactivate")
+            .replace("<slug:verb>", "approve")
             .replace("<int:review_pk>", str(LabelReview.objects.get().pk))
         )
         assert "<" not in route, route

@@ -26,6 +26,7 @@ encoding gateway/redact.py knows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import functools
 import hashlib
@@ -903,8 +904,9 @@ class GatewayApp:
         left = settings.STAGEGATE_GATEWAY_MAX_RESPONSE_BYTES
         every = settings.STAGEGATE_GATEWAY_STREAM_RECHECK_SECONDS
         recheck_at = time.monotonic() + every
+        chunks = aiter(response.aiter_raw())  # one iterator: read to its end after [DONE], below
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in chunks:
                 if not chunk:
                     continue
                 if time.monotonic() >= recheck_at:
@@ -916,6 +918,11 @@ class GatewayApp:
                         call.read_partly = True  # the caller had the events so far: the quota counts them
                         break
                 out = scanner.feed(chunk)
+                if scanner.done and scanner.relay:
+                    # Nothing after [DONE] goes on: it ends the caller's body at
+                    # once, in one write with the body's end (not one more).
+                    held = out
+                    break
                 if events is not None:
                     left -= len(chunk)
                     if left < 0:
@@ -982,6 +989,12 @@ class GatewayApp:
         call.final_sent = True
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         call.latency_ms = (time.perf_counter() - call.t0) * 1000
+        if failure is None and events is None and scanner.done:
+            # The caller has its answer; read the upstream's body to its end so
+            # that its connection can serve another call (what follows [DONE] is dropped).
+            with contextlib.suppress(httpx.HTTPError):
+                async for _ in chunks:
+                    pass
 
 
 application = GatewayApp()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from pathlib import Path
 
 import httpx
@@ -107,8 +108,8 @@ def test_a_dead_process_spool_is_replayed_at_start_up(scene, tmp_path: Path):
     with override_settings(STAGEGATE_GATEWAY_SPOOL_DIR=str(spool)):
         assert calls(GatewayApp(), scene, 1) == [200]  # a new process's first call
         assert access_log_drain() == 2
-    ids = {str(c.call_id) for c in GatewayCall.objects.all()}
-    assert orphan.call_id in ids and len(ids) == 2
+    ids = {c.call_id for c in GatewayCall.objects.all()}
+    assert uuid.UUID(orphan.call_id) in ids and len(ids) == 2
     stored = GatewayCall.objects.get(call_id=orphan.call_id)
     assert (stored.total_tokens, stored.request_sha256) == (7, "a" * 64)
     assert not (spool / "deadhost-4242-0bad.lock").exists()

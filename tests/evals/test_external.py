@@ -364,6 +364,20 @@ def test_agentic_misalignment_a_grader_answer_without_a_verdict_is_an_error_not_
     assert run.results["overall"]["harmful_rate"]["of"] == 0
 
 
+def test_agentic_misalignment_scorer_without_its_grader_role_fails_rather_than_use_the_default(monkeypatch):
+    """Outside a run with the role (`inspect eval` without `--model-role
+    grader=...`), building its scorer fails: no fallback to the package's
+    default grader or INSPECT_GRADER_MODEL."""
+    from inspect_ai._util.error import PrerequisiteError
+
+    from evals.inspect_tasks import _published_scorers
+
+    monkeypatch.setenv("INSPECT_GRADER_MODEL", "openai/gpt-4o")
+    with pytest.raises(PrerequisiteError, match="grader"):
+        _published_scorers("agentic_misalignment", "scenario=blackmail")
+    assert _published_scorers("make_me_pay", "prompt_version=balanced")  # no model argument: the task's own, as built
+
+
 def test_agentic_misalignment_is_refused_without_a_named_grader(scene):
     """Its scorer needs a grader: without one named the run is refused and
     nothing is written (the model under test never grades itself)."""

@@ -232,6 +232,21 @@ def test_an_auditor_files_a_finding_with_evidence_and_the_lab_answers(login, gat
     assert Finding.objects.get().status == FindingStatus.CLOSED
 
 
+@pytest.mark.parametrize("two_person", [True, False])
+def test_accepting_a_findings_risk_in_the_portal_follows_the_two_person_rule(login, gate: Gate, settings, two_person):
+    if not two_person:
+        settings.STAGEGATE_TWO_PERSON_DECISIONS = []
+    login(gate.w.auditor).post(f"{audit_url(gate)}/findings", finding_data())
+    finding = Finding.objects.get()
+    response = login(gate.w.regulator).post(f"/portal/findings/{finding.pk}/accept-risk", {"note": "Residual risk."})
+    finding.refresh_from_db()
+    if two_person:
+        assert response.status_code == 409 and b"needs two people at the regulator" in response.content
+        assert finding.status == FindingStatus.OPEN
+    else:
+        assert response.status_code == 302 and finding.status == FindingStatus.RISK_ACCEPTED
+
+
 def test_a_bad_finding_is_refused_with_the_reason_and_writes_nothing(login, gate: Gate):
     c = login(gate.w.auditor)
     before = counts()

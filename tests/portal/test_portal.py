@@ -323,7 +323,25 @@ def test_an_approval_the_re_evaluation_refuses_shows_the_new_checklist(login, ga
 # --- halt, resume, re-audit -------------------------------------------------------
 
 
-def test_the_regulator_halts_through_the_form(login, gate: Gate):
+def test_sending_a_release_back_or_sanctioning_takes_two_people_in_the_portal_too(login, gate: Gate):
+    # The default (STAGEGATE_TWO_PERSON_DECISIONS): the one-person forms refuse,
+    # as the API does, and write nothing; the decision goes to /portal/decisions.
+    release_at(gate.sv, 2)
+    regulator = login(gate.w.regulator)
+    before = counts()
+    back = regulator.post(f"{release_url(gate)}/halt", {"reason": "Serious incident.", "to_stage": "1"})
+    assert back.status_code == 409 and b"needs two people at the regulator" in back.content
+    sanction = regulator.post("/portal/sanctions/issue", {"lab": str(gate.w.lab.pk), "reason": "Ignored a finding."})
+    assert sanction.status_code == 409 and b"needs two people at the regulator" in sanction.content
+    assert counts() == before and stage_of(gate) == (2, "active")
+    assert not Sanction.objects.exists()
+    # A halt that only stops the release stays one person's.
+    assert regulator.post(f"{release_url(gate)}/halt", {"reason": "Stop now."}).status_code == 302
+    assert stage_of(gate) == (2, "halted")
+
+
+def test_the_regulator_halts_through_the_form(login, gate: Gate, settings):
+    settings.STAGEGATE_TWO_PERSON_DECISIONS = []  # a standard that lets one person send a release back
     release_at(gate.sv, 2)
     regulator = login(gate.w.regulator)
     page = regulator.get(release_url(gate)).content.decode()
@@ -375,7 +393,8 @@ def test_the_regulator_resumes_and_requires_a_reaudit(login, gate: Gate):
 # --- sanctions --------------------------------------------------------------------
 
 
-def test_the_regulator_issues_and_lifts_a_sanction(login, gate: Gate):
+def test_the_regulator_issues_and_lifts_a_sanction(login, gate: Gate, settings):
+    settings.STAGEGATE_TWO_PERSON_DECISIONS = []  # one person may sanction under this setting
     regulator = login(gate.w.regulator)
     page = regulator.get("/portal/sanctions").content.decode()
     assert "escalates automatically" in page and "Aurora Labs (next sanction: warning)" in page

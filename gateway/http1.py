@@ -1,5 +1,6 @@
 """A minimal keep-alive HTTP/1.1 client over asyncio streams, for plain-http
-upstreams (a lab's model server on its own network, the local model).
+and https upstreams alike (a lab's endpoint, a model server on its own
+network, the local model).
 
 Why not httpx here: under load httpx + httpcore + h11 cost the gateway about
 half a millisecond of CPU per call (request and URL models, two writes per
@@ -7,9 +8,8 @@ request, h11's event machinery, anyio's wrappers), a third of everything the
 gateway did. This client does one write per request and parses the response
 with a few bytes operations. It speaks only what the gateway needs: one POST
 with a body, a response framed by Content-Length, chunked encoding or the
-connection's end, keep-alive, the same timeouts and address checks. https
-upstreams still go through httpx (gateway/upstream.py): TLS is not worth
-re-implementing for the few milliseconds it would save.
+connection's end, keep-alive, the same timeouts and address checks. TLS is
+asyncio's (gateway/upstream.py gives the connection its context).
 
 Errors are httpx's exception types, so the gateway maps both clients' failures
 the same way."""
@@ -374,11 +374,14 @@ class Dechunker:
         return out[0] if len(out) == 1 else b"".join(out)
 
 
-def request_head(*, host: str, port: int, target: str, headers: list[tuple[str, str]], length: int) -> bytes:
-    """A POST request's head. A CR, LF or NUL in the target or a header would
-    let a value write headers of its own: refused."""
+def request_head(
+    *, host: str, port: int, target: str, headers: list[tuple[str, str]], length: int, default_port: int = 80
+) -> bytes:
+    """A POST request's head (``default_port``: the scheme's, 443 for https).
+    A CR, LF or NUL in the target or a header would let a value write headers
+    of its own: refused."""
     host_header = f"[{host}]" if ":" in host else host
-    if port != 80:
+    if port != default_port:
         host_header += f":{port}"
     lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}"]
     lines += [f"{name}: {value}" for name, value in headers]

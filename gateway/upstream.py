@@ -1,27 +1,32 @@
-"""The upstream hop. Plain-http upstreams go through gateway/http1.py (a
-minimal keep-alive HTTP/1.1 client: httpx cost a third of the gateway's CPU
-per call); https upstreams through pooled ``httpx.AsyncClient``s. Either way:
-one pool per event loop (per process in production), redirects never
-followed, timeouts from settings, no proxy or netrc from the environment.
+"""The upstream hop: one client path for http and https upstreams,
+gateway/http1.py (a minimal keep-alive HTTP/1.1 client: httpx cost a third of
+the gateway's CPU per call), over asyncio's TCP and TLS (certificates checked
+against certifi's CAs and the host name, as httpx did). One pool per host and
+event loop (per process in production), redirects never followed, timeouts from
+settings, no proxy or netrc from the environment.
 
 Unless private upstreams are allowed, every new connection resolves the host
 itself and refuses to connect when any address is private, loopback,
 link-local or otherwise not public, then connects to the address it checked.
 Checking at registration is not enough: a name can resolve to a public address
-then and to an internal one later (DNS rebinding)."""
+then and to an internal one later (DNS rebinding).
+
+``make_client`` (an httpx client with the same address check) is what other
+code that must reach a lab's endpoint can use; the gateway's calls do not."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import ipaddress
-import itertools
 import socket
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+import certifi
 import httpcore
 import httpx
 from django.conf import settings
@@ -82,18 +87,8 @@ class PublicOnlyBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-# httpcore's pool scans every connection it holds (with a readability syscall
-# each) whenever a request starts or ends, so one big pool costs a busy gateway
-# milliseconds per call. Several small pools, taken in turn, keep each scan short.
-SHARDS = 16
-
-
-def _per_shard() -> int:
-    return max(4, settings.STAGEGATE_GATEWAY_MAX_CONNECTIONS // SHARDS)
-
-
 def _limits() -> httpx.Limits:
-    n = _per_shard()
+    n = settings.STAGEGATE_GATEWAY_MAX_CONNECTIONS
     return httpx.Limits(max_connections=n, max_keepalive_connections=n, keepalive_expiry=30.0)
 
 
@@ -112,7 +107,7 @@ def make_client() -> httpx.AsyncClient:
     if not settings.STAGEGATE_ALLOW_PRIVATE_UPSTREAMS:
         # httpx has no public hook for the network backend; its transport is a
         # thin wrapper over this pool, so we give it one built with ours.
-        n = _per_shard()
+        n = settings.STAGEGATE_GATEWAY_MAX_CONNECTIONS
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=n,
@@ -124,26 +119,8 @@ def make_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, timeout=timeout(), follow_redirects=False, trust_env=False)
 
 
-class _Shards:
-    def __init__(self) -> None:
-        self.clients = [make_client() for _ in range(SHARDS)]
-        self.turn = itertools.cycle(self.clients)
-
-
-_by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shards] = weakref.WeakKeyDictionary()
-
-
-def client() -> httpx.AsyncClient:
-    """One of this event loop's pooled httpx clients (https upstreams), in turn."""
-    loop = asyncio.get_running_loop()
-    shards = _by_loop.get(loop)
-    if shards is None:
-        shards = _by_loop[loop] = _Shards()
-    return next(shards.turn)
-
-
 class UpstreamResponse(Protocol):
-    """What the gateway uses of a response: httpx.Response and http1.Response both have it."""
+    """What the gateway uses of a response (http1.Response; httpx.Response has it too)."""
 
     status_code: int
 
@@ -162,43 +139,58 @@ def _split(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80), target
 
 
-_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int, bool], http1.Pool]] = (
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int, bool], http1.Pool]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _pool(host: str, port: int) -> http1.Pool:
+@functools.lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """The TLS context of every https upstream: certifi's CAs, the host name checked."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _pool(scheme: str, host: str, port: int) -> http1.Pool:
     public_only = not settings.STAGEGATE_ALLOW_PRIVATE_UPSTREAMS
     loop = asyncio.get_running_loop()
     pools = _pools.get(loop)
     if pools is None:
         pools = _pools[loop] = {}
-    key = (host, port, public_only)
+    key = (scheme, host, port, public_only)
     pool = pools.get(key)
     if pool is None:
+        tls = tls_context() if scheme == "https" else None
 
         async def connect(timeout: float) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
             address = await public_address(host, port, timeout) if public_only else host
-            return await asyncio.open_connection(address, port, limit=http1.MAX_HEAD)
+            # TLS: the name checked against the certificate is the host's, not the address connected to.
+            return await asyncio.open_connection(
+                address, port, limit=http1.MAX_HEAD, ssl=tls, server_hostname=host if tls else None
+            )
 
         pool = pools[key] = http1.Pool(connect, max_connections=settings.STAGEGATE_GATEWAY_MAX_CONNECTIONS)
     return pool
 
 
 async def send(url: str, body: bytes, headers: list[tuple[str, str]]) -> UpstreamResponse:
-    """POST ``body`` to ``url``; the response with its body still to read (or
-    close). Raises httpx's exceptions, or UpstreamAddressRefused."""
+    """POST ``body`` to ``url`` (http or https); the response with its body
+    still to read (or close). Raises httpx's exceptions, or UpstreamAddressRefused."""
     scheme, host, port, target = _split(url)
-    if scheme == "http" and host:
-        pool = _pool(host, port)
-        timeouts = http1.Timeouts(
-            connect=settings.STAGEGATE_GATEWAY_CONNECT_TIMEOUT,
-            read=settings.STAGEGATE_GATEWAY_READ_TIMEOUT,
-            write=settings.STAGEGATE_GATEWAY_WRITE_TIMEOUT,
-            pool=settings.STAGEGATE_GATEWAY_POOL_TIMEOUT,
-        )
-        head = http1.request_head(host=host, port=port, target=target, headers=headers, length=len(body))
-        return await pool.request(head, body, timeouts)
-    c = client()
-    request = c.build_request("POST", url, content=body, headers=headers, timeout=timeout())
-    return await c.send(request, stream=True)
+    if scheme not in ("http", "https") or not host:
+        raise httpx.UnsupportedProtocol("the upstream's URL is not http(s)://host/...")
+    pool = _pool(scheme, host, port)
+    timeouts = http1.Timeouts(
+        connect=settings.STAGEGATE_GATEWAY_CONNECT_TIMEOUT,
+        read=settings.STAGEGATE_GATEWAY_READ_TIMEOUT,
+        write=settings.STAGEGATE_GATEWAY_WRITE_TIMEOUT,
+        pool=settings.STAGEGATE_GATEWAY_POOL_TIMEOUT,
+    )
+    head = http1.request_head(
+        host=host,
+        port=port,
+        target=target,
+        headers=headers,
+        length=len(body),
+        default_port=443 if scheme == "https" else 80,
+    )
+    return await pool.request(head, body, timeouts)

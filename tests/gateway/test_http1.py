@@ -214,3 +214,63 @@ def test_private_upstreams_are_refused_at_connect_time(host):
 
     with override_settings(STAGEGATE_ALLOW_PRIVATE_UPSTREAMS=False):
         asyncio.run(go())
+
+
+def self_signed(tmp_path) -> tuple[str, str]:
+    import subprocess
+
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def https_call(tmp_path, monkeypatch, trusted: bool) -> tuple[int, bytes, bytes]:
+    """One call through upstream.send to a TLS server; (status, body, request head the server read)."""
+    import ssl
+
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    client_tls = ssl.create_default_context(cafile=cert if trusted else None)
+    monkeypatch.setattr(upstream, "tls_context", lambda: client_tls)
+    seen: list[bytes] = []
+
+    async def main() -> tuple[int, bytes]:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                seen.append(await read_request(reader))
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+            except (ssl.SSLError, ConnectionError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            response = await upstream.send(f"https://127.0.0.1:{port}/v1/chat/completions", b"{}", [])
+            body = b"".join([chunk async for chunk in response.aiter_raw()])
+            await response.aclose()
+            return response.status_code, body
+        finally:
+            server.close()
+
+    with override_settings(STAGEGATE_ALLOW_PRIVATE_UPSTREAMS=True):
+        status, body = asyncio.run(main())
+    return status, body, seen[0] if seen else b""
+
+
+def test_https_upstreams_take_the_same_client(tmp_path, monkeypatch):
+    status, body, request = https_call(tmp_path, monkeypatch, trusted=True)
+    assert (status, body) == (200, b"ok")
+    assert request.startswith(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:")
+
+
+def test_an_https_upstream_whose_certificate_is_not_trusted_is_refused(tmp_path, monkeypatch):
+    with pytest.raises(httpx.ConnectError):
+        https_call(tmp_path, monkeypatch, trusted=False)

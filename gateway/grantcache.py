@@ -153,6 +153,10 @@ GRANT_MODELS = (
     "auditing.AuditAssignment",
     "auditing.Audit",
     "auditing.ConflictOfInterest",
+    # The regulator's register: a relationship in force is a conflict on every
+    # call (auditing.standing); an academic's grant has no assignment whose end
+    # would show it.
+    "auditing.OrganisationRelationship",
     "core.Membership",
     "core.Organisation",
     "labs.SystemVersion",

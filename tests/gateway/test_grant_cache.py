@@ -227,7 +227,9 @@ def test_the_cache_is_dropped_after_a_redis_outage(scene, tmp_path):
         server.wait()
 
 
-@pytest.mark.parametrize("label", ["customers.Enrolment", "customers.KycRecord", "deploy.Release"])
+@pytest.mark.parametrize(
+    "label", ["customers.Enrolment", "customers.KycRecord", "deploy.Release", "auditing.OrganisationRelationship"]
+)
 def test_writers_above_the_gateway_bump_the_epoch(label):
     from django.apps import apps
     from django.db.models.signals import post_delete, post_save

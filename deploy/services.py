@@ -585,31 +585,67 @@ def online_learning_expiry(*, release: Release) -> datetime.datetime | None:
     return standard_in_force().online_learning_expiry(since=since, online_learning=True)
 
 
+def online_learning_reaudit_lead() -> datetime.timedelta:
+    """How long before an online-learning release's sign-offs expire its next
+    re-audit is opened, so the assigned auditors can close one in time and the
+    release is never suspended for want of it (``STAGEGATE_ONLINE_LEARNING_
+    REAUDIT_LEAD_DAYS``, default 14; never more than the standard's window)."""
+    days = float(getattr(settings, "STAGEGATE_ONLINE_LEARNING_REAUDIT_LEAD_DAYS", 14))
+    return min(datetime.timedelta(days=days), standard_in_force().online_learning_window)
+
+
+def online_learning_reaudit_ref(expiry: datetime.datetime) -> str:
+    # The window a re-audit is for: one re-audit per window, whether the
+    # schedule or the expiry opened it.
+    return f"expires:{expiry.isoformat()}"[:64]
+
+
 def online_learning_expire(*, now: datetime.datetime | None = None) -> int:
-    """Suspend every active release of an online-learning system whose stage
-    rests on sign-offs older than the standard's window, and open a re-audit
-    (periodic task). Returns how many were suspended."""
+    """For every active release of an online-learning system (periodic task):
+    open its next re-audit once the sign-offs its stage rests on are within
+    the lead time of expiring (the standard's cadence: an audit closed after
+    that re-audit renews the window, see ``online_learning_expiry``), and
+    suspend it once they have expired (opening the re-audit if the schedule
+    had not). Returns how many releases were suspended."""
     now = now or timezone.now()
     actor = system_actor("online-learning-expiry")
-    count = 0
+    suspended = 0
+    lead = online_learning_reaudit_lead()
     releases = Release.objects.filter(
         status=ReleaseStatus.ACTIVE, stage__gt=Stage.INTERNAL, system_version__online_learning=True
     ).select_related("system_version")
     for release in releases:
         expiry = online_learning_expiry(release=release)
-        if expiry is None or expiry > now:
+        if expiry is None or expiry > now + lead:
             continue
         with transaction.atomic():
             locked = _locked_release(release.system_version)
             if locked.status != ReleaseStatus.ACTIVE:
                 continue
+            ref = online_learning_reaudit_ref(expiry)
+            owed = Reaudit.objects.filter(
+                system_version=release.system_version, origin=ReauditSource.ONLINE_LEARNING, source_ref=ref
+            ).exists()
+            if expiry > now:
+                if not owed:
+                    reaudit_open(
+                        actor=actor,
+                        system_version=release.system_version,
+                        source=ReauditSource.ONLINE_LEARNING,
+                        reason=f"Scheduled: the sign-offs for stage {locked.stage} expire on {expiry.isoformat()} "
+                        "(the system learns online); an audit of this version closed before then renews them.",
+                        source_ref=ref,
+                    )
+                continue
             reason = f"The sign-offs for stage {locked.stage} expired on {expiry.isoformat()} (system learns online)."
             release_suspend(actor=actor, system_version=release.system_version, reason=reason)
-            reaudit_open(
-                actor=actor,
-                system_version=release.system_version,
-                source=ReauditSource.ONLINE_LEARNING,
-                reason=reason,
-            )
-            count += 1
-    return count
+            if not owed:
+                reaudit_open(
+                    actor=actor,
+                    system_version=release.system_version,
+                    source=ReauditSource.ONLINE_LEARNING,
+                    reason=reason,
+                    source_ref=ref,
+                )
+            suspended += 1
+    return suspended

@@ -28,7 +28,7 @@ from core.actors import actor_for
 from core.errors import NotFound
 from core.models import AuditEvent, Membership, Role
 from customers.models import Enrolment, EnrolmentStatus
-from deploy.models import GateRequest, Release
+from deploy.models import GateRequest, Reaudit, ReauditSource, Release, ReleaseStatus
 from monitoring.models import UNRESOLVED_INCIDENT_STATUSES, Incident
 from notifications.models import Notification, NotificationKind
 
@@ -226,6 +226,51 @@ def deadline_reminders_send(*, now: datetime.datetime | None = None) -> int:
             made += len(_deliver(draft, people, dedupe_key=key, event=None))
         except Exception:
             logger.exception("notifications: could not remind of incident %s", incident.pk)
+    return made + _online_learning_reaudit_reminders(now)
+
+
+def _online_learning_reaudit_reminders(now: datetime.datetime) -> int:
+    """Remind the assigned auditors and the lab of an online-learning
+    release's scheduled re-audit (deploy.services.online_learning_expire opens
+    it a lead time before the sign-offs expire), once per re-audit, while it
+    is still owed: the sign-offs have not yet expired and no audit closed
+    since renewed them."""
+    from deploy.services import online_learning_expiry, online_learning_reaudit_ref
+
+    owed = Reaudit.objects.filter(
+        origin=ReauditSource.ONLINE_LEARNING,
+        source_ref__startswith="expires:",
+        system_version__release__status=ReleaseStatus.ACTIVE,
+    ).select_related("system_version__release")
+    made = 0
+    for reaudit in owed:
+        try:
+            sv = reaudit.system_version
+            expiry = online_learning_expiry(release=sv.release)
+            if expiry is None or expiry <= now or reaudit.source_ref != online_learning_reaudit_ref(expiry):
+                continue  # expired (suspended), or renewed since: another window
+            auditors = (
+                AuditAssignment.objects.in_force()
+                .filter(audit__system_version_id=sv.pk)
+                .values_list("organisation_id", flat=True)
+            )
+            people = _who_may_see(_members({sv.lab_id, *auditors}), Reaudit.objects.all(), reaudit.pk)
+            when = expiry.astimezone(datetime.UTC)
+            draft = Draft(
+                kind=NotificationKind.DEADLINE_NEAR,
+                title=f"Re-audit of {_sv_label(sv)} due by {when:%Y-%m-%d} (online learning)",
+                body=f"{_sv_label(sv)} learns online: the sign-offs its stage rests on expire on "
+                f"{when:%Y-%m-%d %H:%M} UTC, and the release is suspended then unless an audit of this version "
+                "is closed before.",
+                link=reverse("portal:release", args=[sv.pk]),
+                target=reaudit,
+                recipients=people,
+            )
+            made += len(
+                _deliver(draft, people, dedupe_key=f"deadline:online_learning_reaudit:{reaudit.pk}", event=None)
+            )
+        except Exception:
+            logger.exception("notifications: could not remind of re-audit %s", reaudit.pk)
     return made
 
 

@@ -420,6 +420,51 @@ def test_a_release_resumed_after_its_online_learning_reaudit_is_not_suspended_ag
         assert services.online_learning_expire() == 1
 
 
+def test_the_next_online_learning_reaudit_is_scheduled_ahead_and_one_closed_in_time_avoids_the_suspension(gate):
+    from auditing.models import AuditStatus
+    from tests.auditing.conftest import open_audit
+
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    gate.internal()
+    open_stage(gate, 1)
+
+    def owed() -> list[str]:
+        return list(gate.sv.reaudits.filter(origin="online_learning").values_list("source_ref", flat=True))
+
+    with time_machine.travel(timezone.now() + days(70)):  # 90-day window, 14-day lead: not yet
+        assert services.online_learning_expire() == 0 and owed() == []
+    with time_machine.travel(timezone.now() + days(77)):
+        assert services.online_learning_expire() == 0
+        assert services.online_learning_expire() == 0  # once per window
+        assert len(owed()) == 1 and owed()[0].startswith("expires:")
+        assert Release.objects.get(system_version=gate.sv).status == "active"
+        assert LogEntry.objects.filter(kind="reaudit.open").count() == 1
+    with time_machine.travel(timezone.now() + days(80)):
+        audit = open_audit(gate.w, gate.sv)
+        auditing.audit_close(actor=actor(gate.w.regulator), audit=audit, status=AuditStatus.CLOSED)
+    with time_machine.travel(timezone.now() + days(91)):  # renewed from day 80: not suspended
+        assert services.online_learning_expire() == 0
+        assert Release.objects.get(system_version=gate.sv).status == "active" and len(owed()) == 1
+    with time_machine.travel(timezone.now() + days(80 + 90 - 13)):  # the next window's lead
+        assert services.online_learning_expire() == 0
+        assert len(owed()) == 2
+
+
+@pytest.mark.parametrize("lead_days", [0, 1000])
+def test_the_reaudit_lead_is_a_setting_bounded_by_the_window(gate, settings, lead_days):
+    settings.STAGEGATE_ONLINE_LEARNING_REAUDIT_LEAD_DAYS = lead_days
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    gate.internal()
+    open_stage(gate, 1)
+    with time_machine.travel(timezone.now() + days(1)):
+        services.online_learning_expire()
+        scheduled = gate.sv.reaudits.filter(origin="online_learning").count()
+    # No lead: nothing until expiry; a lead longer than the window: at once.
+    assert scheduled == (1 if lead_days else 0)
+
+
 def test_online_learning_signoffs_older_than_the_window_do_not_count(gate):
     gate.sv.online_learning = True
     gate.sv.save(update_fields=["online_learning"])

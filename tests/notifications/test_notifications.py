@@ -270,3 +270,23 @@ def test_handling_an_event_twice_makes_nothing_new(gate, django_capture_on_commi
     # An action that does not notify makes nothing.
     other = AuditEvent.objects.exclude(action__in=list(EVENT_KINDS)).first()
     assert other is not None and notify_for_event(other.pk) == []
+
+
+def test_the_assigned_auditors_and_the_lab_are_reminded_of_a_scheduled_online_learning_reaudit(gate):
+    import time_machine
+
+    from deploy.services import online_learning_expire
+    from tests.deploy.test_gates import open_stage
+
+    gate.sv.online_learning = True
+    gate.sv.save(update_fields=["online_learning"])
+    gate.internal()
+    open_stage(gate, 1)
+    assert deadline_reminders_send() == 0  # nothing owed yet
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=80)):
+        online_learning_expire()
+        made = deadline_reminders_send()
+        told = names(Notification.objects.filter(kind="deadline_near", target_type="deploy.reaudit"))
+        assert made == len(told) and {"auditor", "lab_admin"} <= told
+        assert "customer" not in told and "other_lab_admin" not in told and "regulator" not in told
+        assert deadline_reminders_send() == 0  # once

@@ -42,7 +42,13 @@ def run_through(scene: Any, tmp_path: Path, fault: Callable[[], object]) -> dict
     run finishes. Returns the figures."""
     queue = f"evals-chaos-{uuid.uuid4().hex[:8]}"
     scene.model.delay = 0.2
-    with override_settings(STAGEGATE_EVALS_QUEUE=queue, STAGEGATE_EVALS_SHARD_SIZE=2):
+    # The gateway's access-log spool as deployed (the test settings turn it off:
+    # other tests' databases would receive its replays), in a directory of the test's own.
+    with override_settings(
+        STAGEGATE_EVALS_QUEUE=queue,
+        STAGEGATE_EVALS_SHARD_SIZE=2,
+        STAGEGATE_GATEWAY_SPOOL_DIR=str(tmp_path / "gateway-spool"),
+    ):
         run = services.eval_run_start(
             actor=actor_for(scene.w.auditor),
             audit=scene.audit,
@@ -124,6 +130,9 @@ def test_redis_restarted_without_persistence_mid_run(scene: Any, services: Servi
     figures = run_through(scene, tmp_path, services.redis_restart)
     report("Redis restarted without persistence", figures)
     assert_exactly_one_result_each(figures)
+    # Nothing the gateway answered is missing from its access log: the entries
+    # still in the Redis stream at the restart come back from the spool.
+    assert figures["logged_answers"] == figures["upstream_calls"]
 
 
 def test_database_connections_dropped_mid_run(scene: Any, services: Services, tmp_path: Path) -> None:
@@ -132,3 +141,4 @@ def test_database_connections_dropped_mid_run(scene: Any, services: Services, tm
     report(f"{dropped[0]} database connections dropped", figures)
     assert dropped[0] >= 1  # the worker's at least
     assert_exactly_one_result_each(figures)
+    assert figures["logged_answers"] == figures["upstream_calls"]

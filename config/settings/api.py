@@ -24,7 +24,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    # Two choice sets are both called "kind": name each after what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationKindEnum": "core.models.OrganisationKind",
+        "RegulatorDecisionKindEnum": "deploy.models.DecisionKind",
+    },
     # Every operation documents its problem responses (4XX, application/problem+json).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.api.document_problems"],
     # Swagger UI and ReDoc come from drf-spectacular-sidecar (pinned in

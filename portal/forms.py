@@ -256,6 +256,14 @@ class SystemVersionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One a line.",
     )
+    declared_tools = forms.CharField(
+        label="Tools it offers the model",
+        required=False,
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Function names, one a line (needs the tool use affordance). From stage 2 the gateway refuses "
+        "a call that offers any other tool.",
+    )
     online_learning = forms.BooleanField(label="Learns online from use", required=False)
     endpoint_base_url = forms.URLField(label="Endpoint base URL", max_length=500, assume_scheme="https")
     endpoint_model = forms.CharField(label="Endpoint model name", max_length=200)
@@ -278,6 +286,7 @@ class SystemVersionForm(forms.Form):
         data = dict(self.cleaned_data)
         data.pop("model_version")
         data["content_filters"] = _lines(data.get("content_filters") or "")
+        data["declared_tools"] = _lines(data.get("declared_tools") or "")
         data["endpoint_credential"] = data.get("endpoint_credential") or None
         return data
 

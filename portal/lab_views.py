@@ -235,6 +235,7 @@ def _revise_form(actor: Actor, sv: Any, data: Any = None) -> forms.ReviseForm:
         "scaffolding": sv.scaffolding,
         "system_prompt": sv.system_prompt,
         "content_filters": "\n".join(sv.content_filters or []),
+        "declared_tools": "\n".join(sv.declared_tools or []),
         "online_learning": sv.online_learning,
         "endpoint_base_url": sv.endpoint_base_url,
         "endpoint_model": sv.endpoint_model,

@@ -82,6 +82,36 @@ def test_a_lab_engineer_registers_a_model_and_a_system_with_affordances(login, w
     assert SECRET not in page and "set (write-only: never shown)" in page
 
 
+def test_a_system_declares_the_tools_it_offers_and_a_revision_changes_them(login, world):
+    c = login(world.lab_engineer)
+    c.post("/portal/systems/model-versions", model_data(world))
+    mv = ModelVersion.objects.get(name="aurora-base")
+    fields = {
+        "model_version": str(mv.pk),
+        "name": "agent",
+        "affordances": ["tool_use"],
+        "declared_tools": "lookup_order\nrefund",
+        "endpoint_base_url": "https://api.aurora.test/v1",
+        "endpoint_model": "aurora-2",
+    }
+    # Tools without the tool use affordance: refused, nothing written.
+    refused = c.post("/portal/systems/new", {**fields, "affordances": []})
+    assert refused.status_code == 400 and b"needs the tool_use affordance" in refused.content
+    assert not SystemVersion.objects.exists()
+    response = c.post("/portal/systems/new", fields)
+    sv = SystemVersion.objects.get(name="agent")
+    assert response.status_code == 302 and sv.declared_tools == ["lookup_order", "refund"]
+    page = c.get(response["Location"]).content.decode()
+    assert "lookup_order, refund" in page
+    revised = c.post(
+        f"/portal/systems/{sv.pk}/revise",
+        {**fields, "declared_tools": "refund", "change_summary": "No more order lookups."},
+    )
+    assert revised.status_code == 302
+    new = SystemVersion.objects.get(name="agent", sequence=2)
+    assert new.declared_tools == ["refund"] and new.configuration_digest != sv.configuration_digest
+
+
 def test_a_bad_registration_writes_nothing_and_never_echoes_the_credential(login, world):
     c = login(world.lab_engineer)
     c.post("/portal/systems/model-versions", model_data(world))

@@ -87,9 +87,9 @@ def changes_since_predecessor(
     sv: SystemVersion, affordances: tuple[set[str], set[str]] | None = None
 ) -> dict[str, Any] | None:
     """What differs from the previous version of the system, or None for a first
-    version. Weights, prompt, scaffolding, content filters or online learning
-    change what the model does everywhere; affordances change what it can
-    reach."""
+    version. Weights, prompt, scaffolding, content filters, declared tools or
+    online learning change what the model does everywhere; affordances change
+    what it can reach."""
     prev = sv.predecessor
     if prev is None:
         return None
@@ -101,6 +101,7 @@ def changes_since_predecessor(
         "system_prompt": sv.system_prompt_digest != prev.system_prompt_digest,
         "scaffolding": sv.scaffolding != prev.scaffolding,
         "content_filters": sv.content_filters != prev.content_filters,
+        "declared_tools": sorted(sv.declared_tools or []) != sorted(prev.declared_tools or []),
         "online_learning": sv.online_learning != prev.online_learning,
         "contextual_added": sorted(contextual - prev_contextual),
         "contextual_removed": sorted(prev_contextual - contextual),
@@ -108,7 +109,16 @@ def changes_since_predecessor(
     }
 
 
-WHOLE_SYSTEM_CHANGES = ("weights", "system_prompt", "scaffolding", "content_filters", "online_learning")
+# The tools a system offers its model change what it does in every
+# conversation, like its prompt: a change of them re-runs every suite.
+WHOLE_SYSTEM_CHANGES = (
+    "weights",
+    "system_prompt",
+    "scaffolding",
+    "content_filters",
+    "declared_tools",
+    "online_learning",
+)
 
 
 def _applicable(req: SuiteRequirement, contextual: set[str], reachable: set[str]) -> str | None:

@@ -17,6 +17,7 @@ _CHANGE_NAMES = {
     "system_prompt": "System prompt",
     "scaffolding": "Scaffolding",
     "content_filters": "Content filters",
+    "declared_tools": "Tools offered to the model",
     "online_learning": "Online learning",
 }
 

@@ -503,6 +503,20 @@ def test_a_new_version_lists_exactly_the_suites_to_rerun(gate, world):
     assert "system prompt" in found["suite:insider_trading_deception"]["detail"]
 
 
+def test_a_change_of_declared_tools_reruns_every_suite(gate):
+    at_stage_1(gate)
+    gate.run()
+    keys = sorted({*gate.sv.affordances.values_list("key", flat=True), "tool_use"})
+    v2 = auditing_revise(gate, affordances=keys, declared_tools=["refund"], change_summary="Offers refunds.")
+    v3 = auditing_revise(gate, sv=v2, declared_tools=["refund", "wire"], change_summary="Offers wires too.")
+    release_at(v3, 1)
+    checklist = services.gate_checklist(system_version=v3, to_stage=2)
+    assert checklist["changes"]["declared_tools"] is True and checklist["changes"]["contextual_added"] == []
+    found = items(checklist)
+    assert found["suite:insider_trading_deception"]["met"] is False
+    assert "declared tools" in found["suite:insider_trading_deception"]["detail"]
+
+
 def auditing_revise(gate: Gate, *, sv=None, **changes):
     from labs import services as labs
 

@@ -61,6 +61,10 @@ def test_an_auditor_sees_its_assigned_audits_and_no_other(login, gate: Gate):
     # The audit page gives the ids the signing steps need.
     own = login(gate.w.auditor).get(audit_url(gate))
     assert str(gate.audit.pk).encode() in own.content and str(gate.sv.pk).encode() in own.content
+    # The audit's other work (uploads, summaries, submitting a signed sign-off) is linked from it.
+    for url in (f"/portal/audits/{gate.audit.pk}/upload", f"/portal/audits/{gate.audit.pk}/summaries"):
+        assert f'href="{url}"'.encode() in own.content
+        assert login(gate.w.auditor).get(url).status_code == 200
 
 
 def test_the_audit_page_gives_the_exact_sign_command_for_each_decision(login, gate: Gate):

@@ -103,6 +103,9 @@ def test_a_system_declares_the_tools_it_offers_and_a_revision_changes_them(login
     assert response.status_code == 302 and sv.declared_tools == ["lookup_order", "refund"]
     page = c.get(response["Location"]).content.decode()
     assert "lookup_order, refund" in page
+    # The model version's own page is one click away.
+    assert f'href="/portal/model-versions/{mv.pk}"' in page
+    assert c.get(f"/portal/model-versions/{mv.pk}").status_code == 200
     revised = c.post(
         f"/portal/systems/{sv.pk}/revise",
         {**fields, "declared_tools": "refund", "change_summary": "No more order lookups."},

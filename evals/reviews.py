@@ -26,7 +26,7 @@ REASON_MAX = 2000
 ALT_DOUBLING_DOWN = "doubling_down_dodge_ambiguous"
 
 
-def _moment_labels(run: EvalRun, moment: str) -> set[str]:
+def moment_labels(run: EvalRun, moment: str) -> set[str]:
     """The labels a moment may be given, where the suite's judge names them."""
     if run.suite.name == "insider_trading_deception":
         from evals.suites.insider_trading.judge import LABELS
@@ -97,7 +97,7 @@ def label_review_resolve(*, actor: Actor, review: LabelReview, label: str, reaso
         require_may_resolve(actor=actor, run=run)
         if review.status != LabelReviewStatus.OPEN:
             raise Conflict("This review has already been resolved.", code="review_resolved")
-        allowed = _moment_labels(run, review.moment) | {review.rules_label, review.judge_label}
+        allowed = moment_labels(run, review.moment) | {review.rules_label, review.judge_label}
         errors: dict[str, list[str]] = {}
         if label not in allowed:
             errors["label"] = [one_of(sorted(allowed))]

@@ -78,7 +78,7 @@ def work(request: HttpRequest) -> HttpResponse:
 
 def _labels_for(review: LabelReview) -> list[str]:
     """The labels the service accepts for this moment, the two disagreeing ones first."""
-    allowed = reviews._moment_labels(review.run, review.moment) | {review.rules_label, review.judge_label}
+    allowed = reviews.moment_labels(review.run, review.moment) | {review.rules_label, review.judge_label}
     first = [review.rules_label, review.judge_label]
     return list(dict.fromkeys([*first, *sorted(allowed)]))
 

@@ -6,12 +6,36 @@ into an Inspect task (dataset, solver, scorer), which is what runs."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core.canonical import digest_of
 from core.stats import Rate
+
+# A sample's id in an Inspect log: ``<condition>#<index>`` (evals.inspect_tasks).
+# Here, with no Inspect import, so that the services that start runs and
+# verify logs import without the evaluation engine installed.
+SAMPLE_SEPARATOR = "#"
+
+
+def sample_id(condition: str, index: int) -> str:
+    return f"{condition}{SAMPLE_SEPARATOR}{index}"
+
+
+def parse_sample_id(value: str | int) -> tuple[str, int]:
+    """(condition, index) of a sample id; ValueError if it is not one."""
+    condition, sep, index = str(value).rpartition(SAMPLE_SEPARATOR)
+    if not sep or not condition or not index.isdigit():
+        raise ValueError(f"not a Stagegate sample id: {value!r}")
+    return condition, int(index)
+
+
+def sample_seed(run_key: str, condition: str, index: int) -> int:
+    """Reproducible per sample: the same run, condition and index ask with the same seed."""
+    digest = hashlib.sha256(f"{run_key}:{condition}:{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 @dataclass(frozen=True)

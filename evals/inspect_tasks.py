@@ -10,7 +10,6 @@ the index and the seed its calls are made with."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 from collections.abc import Iterable, Sequence
 from functools import cache
@@ -31,33 +30,14 @@ from inspect_ai.scorer import Score, Target, scorer
 from inspect_ai.solver import Generate, TaskState, solver
 from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
-from evals.engine import ChatReply, SampleFailed, SuiteDefinition, registry
+from evals.engine import ChatReply, SampleFailed, SuiteDefinition, registry, sample_id
 from evals.suites.common import react_text
 
-SAMPLE_SEPARATOR = "#"
 GRADER_ROLE = "grader"
 # The model that plays the other side of a conversation, for suites whose
 # run_sample takes a ``counterpart`` (human_manipulation). Unbound, Inspect
 # falls back to the model under test (self-play).
 COUNTERPART_ROLE = "counterpart"
-
-
-def sample_id(condition: str, index: int) -> str:
-    return f"{condition}{SAMPLE_SEPARATOR}{index}"
-
-
-def parse_sample_id(value: str | int) -> tuple[str, int]:
-    """(condition, index) of a sample id; ValueError if it is not one."""
-    condition, sep, index = str(value).rpartition(SAMPLE_SEPARATOR)
-    if not sep or not condition or not index.isdigit():
-        raise ValueError(f"not a Stagegate sample id: {value!r}")
-    return condition, int(index)
-
-
-def sample_seed(run_key: str, condition: str, index: int) -> int:
-    """Reproducible per sample: the same run, condition and index ask with the same seed."""
-    digest = hashlib.sha256(f"{run_key}:{condition}:{index}".encode()).digest()
-    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
 def _message(m: dict[str, Any]) -> ChatMessage:

@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals.engine import SuiteDefinition
+from evals.engine import SuiteDefinition, parse_sample_id
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def read_log(location: str) -> ShardOutcome:
     from inspect_ai._util.file import file as open_file
     from inspect_ai.log import read_eval_log
 
-    from evals.inspect_tasks import parse_sample_id, transcript_of
+    from evals.inspect_tasks import transcript_of
     from stagegate_inspect import call_records
 
     with open_file(location, "rb") as f:

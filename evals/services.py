@@ -33,8 +33,7 @@ from core.audit import audit_event_record, snapshot
 from core.canonical import digest_of
 from core.errors import Conflict, InvalidInput
 from core.permissions import require
-from evals.engine import SuiteDefinition, registry
-from evals.inspect_tasks import sample_seed
+from evals.engine import SuiteDefinition, registry, sample_seed
 from evals.models import (
     TERMINAL,
     EvalLogFile,

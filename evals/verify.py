@@ -34,8 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from evals.engine import ChatReply, SampleFailed, SampleResult, SuiteDefinition
-from evals.inspect_tasks import parse_sample_id
+from evals.engine import ChatReply, SampleFailed, SampleResult, SuiteDefinition, parse_sample_id
 from evals.runner import error_text
 from evals.suites.common import assistant_texts
 from stagegate_inspect import CALLS_FORMAT, CALLS_SOURCE

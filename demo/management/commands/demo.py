@@ -3,7 +3,14 @@
 Idempotent: organisations, people and domain objects are looked up by natural
 keys before anything is created, so running it twice duplicates nothing.
 Passwords and API tokens are derived from SECRET_KEY, so they are stable for a
-checkout and never stored in the repository."""
+checkout and never stored in the repository.
+
+In two parts for scripts/run, which serves the portal before the evaluation
+engine is installed: ``--quick`` seeds the organisations, people, logins,
+systems and audits (seconds; nothing of the evaluation engine is imported);
+the command without it does that and the staged-release walkthrough, whose
+evaluations need the engine and the local model (demo/history.py), and the
+demo auditor's gateway token (stage 1, which the walkthrough opens, admits it)."""
 
 from __future__ import annotations
 
@@ -79,8 +86,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", dest="json_path", help="Also write logins and URLs as JSON to this file.")
+        parser.add_argument(
+            "--quick",
+            action="store_true",
+            help="Seed the people, logins and records only; no evaluations (the walkthrough runs without this).",
+        )
 
-    def handle(self, *args: Any, json_path: str | None = None, **options: Any) -> None:
+    def handle(self, *args: Any, json_path: str | None = None, quick: bool = False, **options: Any) -> None:
         from demo import history
         from demo.world import describe, eval_run_for, seed_domain, seed_gateway_token, served_by
 
@@ -93,11 +105,19 @@ class Command(BaseCommand):
         start = timezone.now() - datetime.timedelta(days=history.HISTORY_DAYS)
         with history.at(start), transaction.atomic():
             world = seed_domain(orgs=orgs, users=users)
-        summary = history.walk(users=users, world=world, start=start)
+        if quick:
+            summary = ["The staged-release walkthrough is not seeded yet (manage.py demo without --quick)."]
+        else:
+            summary = history.walk(users=users, world=world, start=start)
         with transaction.atomic():
-            run = eval_run_for(actor_for(users["auditor"]), world["aurora_audit"])
+            run = None if quick else eval_run_for(actor_for(users["auditor"]), world["aurora_audit"])
             auditor = users["auditor"]
-            gateway = seed_gateway_token(auditor=auditor, secret_for=lambda n: demo_gateway_secret(auditor.username, n))
+            # A gateway token needs the system at stage 1, which the walkthrough opens.
+            gateway = (
+                None
+                if quick
+                else seed_gateway_token(auditor=auditor, secret_for=lambda n: demo_gateway_secret(auditor.username, n))
+            )
         summary = describe(world, run) + summary
 
         base = settings.STAGEGATE_BASE_URL.rstrip("/")
@@ -111,10 +131,11 @@ class Command(BaseCommand):
             "api_token": self.seed_token(operator),
         }
         document = {
+            "walkthrough": "pending" if quick else "done",
             "web": base + "/",
             "api": base + "/api/",
             "users": logins,
-            "gateway": {"base_url": base + "/gateway/v1", **gateway},
+            "gateway": None if gateway is None else {"base_url": base + "/gateway/v1", **gateway},
             "releases": [
                 {
                     "system_version": str(sv.pk),
@@ -186,4 +207,5 @@ class Command(BaseCommand):
         for role, login in document["users"].items():
             w(f"  {role:<19} {login['username']:<20} {login['password']:<22} {login['api_token']}")
         gw = document["gateway"]
-        w(f"Gateway: {gw['base_url']}   model {gw['model']}   auditor token {gw['auditor_token']}")
+        if gw:
+            w(f"Gateway: {gw['base_url']}   model {gw['model']}   auditor token {gw['auditor_token']}")

@@ -13,6 +13,7 @@ and a sample that keeps killing its worker fails after MAX_ATTEMPTS."""
 from __future__ import annotations
 
 import datetime
+import importlib.util
 import logging
 import threading
 from collections.abc import Collection
@@ -31,7 +32,7 @@ from auditing.standing import require_standing, suite_stage
 from core.actors import Actor, actor_for
 from core.audit import audit_event_record, snapshot
 from core.canonical import digest_of
-from core.errors import Conflict, InvalidInput
+from core.errors import ApplicationError, Conflict, InvalidInput
 from core.permissions import require
 from evals.engine import SuiteDefinition, registry, sample_seed
 from evals.models import (
@@ -100,6 +101,19 @@ def _may_run(actor: Actor, audit: Audit) -> Any:
 
 
 @transaction.atomic
+def engine_required() -> None:
+    """503 while the evaluation engine (Inspect) is not installed: scripts/run
+    installs it in the background on a first run, and a run started before
+    then would have every sample fail in the worker."""
+    if importlib.util.find_spec("inspect_ai") is None:
+        raise ApplicationError(
+            "The evaluation engine is still installing (scripts/run installs it in the background on a first "
+            "run; /portal/status shows its progress). Start the run once it is installed.",
+            code="engine_installing",
+            status=503,
+        )
+
+
 def eval_run_start(
     *,
     actor: Actor,
@@ -123,6 +137,7 @@ def eval_run_start(
     protocol for the suite: conditions, sample counts and sampling come from
     the protocol, and passing any of them is refused. Only such runs count at
     gates; any other run is exploratory and visible as such."""
+    engine_required()
     definition = registry().get(suite)
     if definition is None:
         raise InvalidInput("No such suite.", errors={"suite": [f"One of: {', '.join(sorted(registry()))}."]})

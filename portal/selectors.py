@@ -149,6 +149,7 @@ def home_work(*, actor: Actor) -> dict[str, Any]:
 
 # What scripts/run writes of the local model (scripts/run: model_state).
 MODEL_STATES = {
+    "waiting": "Waiting: llama-cpp-python builds once the evaluation engine is installed.",
     "building": "Building: llama-cpp-python is compiling (5-15 minutes on a first run); the model starts when it is built.",
     "starting": "Starting: the model is loading.",
     "ready": "Ready: evaluations and the demo's gateway calls reach the local model.",

@@ -107,12 +107,14 @@ venv_ensure_now_and_later() {
     VENV_LATER=1
 }
 
-# venv_install_engine SLOW_PACKAGE: the background install's first part, all
-# of the file but SLOW_PACKAGE (llama-cpp-python, which compiles for 5-15
-# minutes): the evaluation engine is there in a minute or two.
+# venv_install_engine SLOW_PACKAGE...: the background install's first part,
+# all of the file but the SLOW_PACKAGEs (llama-cpp-python, which compiles for
+# 5-15 minutes, and what depends on it): the evaluation engine is there in a
+# minute or two.
 venv_install_engine() {
-    local slow="$1"
-    grep -viE "^[[:space:]]*${slow}([[:space:]=<>!~;#[]|\$)" "$VENV_REQFILE" >".venv/.stagegate-requirements-engine.txt"
+    local slow
+    slow="$(printf '%s|' "$@")"
+    grep -viE "^[[:space:]]*(${slow%|})([[:space:]=<>!~;#[]|\$)" "$VENV_REQFILE" >".venv/.stagegate-requirements-engine.txt"
     _pip install --progress-bar off -r .venv/.stagegate-requirements-engine.txt
 }
 

@@ -232,6 +232,7 @@ inspect-ai==0.3.285
 # the local model
 slow-pkg[server]==1.0
 slow-pkg-helper==2.0
+needs-slow==3.0
 """
 
 
@@ -270,17 +271,18 @@ FIRST_RUN = (
 def test_a_first_run_installs_the_top_now_then_the_engine_then_the_slow_package(tmp_path: Path) -> None:
     out, fake = lib_sh(
         tmp_path,
-        FIRST_RUN + "venv_install_engine slow-pkg && venv_finish_later && "
+        FIRST_RUN + "venv_install_engine slow-pkg needs-slow && venv_finish_later && "
         'echo "finished=$([ "$(cat .venv/.stagegate-stamp-runtime)" = ' + WANT + ' ] && echo stamped)"',
     )
     assert "later=1 stamp=none" in out and "finished=stamped" in out, out
     now, engine, full = ((fake / f"pip-{n}.txt").read_text() for n in range(3))
     # Now: what is above the background line, and nothing below it.
     assert "Django==5.2.19" in now and "-e ." in now and "inspect-ai" not in now and "slow-pkg" not in now
-    # Then: everything but the slow package (a package whose name merely starts the same stays).
-    assert "inspect-ai==0.3.285" in engine and "slow-pkg-helper==2.0" in engine and "slow-pkg[server]" not in engine
-    # Last: the whole file, the slow package with it.
-    assert "slow-pkg[server]==1.0" in full and "Django" in full
+    # Then: everything but the slow packages (a package whose name merely starts the same stays).
+    assert "inspect-ai==0.3.285" in engine and "slow-pkg-helper==2.0" in engine
+    assert "slow-pkg[server]" not in engine and "needs-slow" not in engine
+    # Last: the whole file, the slow packages with it.
+    assert "slow-pkg[server]==1.0" in full and "needs-slow==3.0" in full and "Django" in full
 
 
 def test_a_failed_background_build_leaves_the_venv_unstamped(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ the evaluation engine before it is installed answers 503, not 500."""
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import pytest
 from django.test import Client
@@ -104,3 +105,20 @@ def test_the_banner_shows_to_auditors_and_the_regulator_while_the_model_is_not_r
         assert "Local model:" not in login(user).get("/portal/").content.decode(), user
     state_dir("ready")
     assert "Local model:" not in login(world.auditor).get("/portal/").content.decode()
+
+
+def test_a_run_started_before_the_engine_is_installed_is_refused_not_left_to_fail(world: World, monkeypatch):
+    import importlib.util
+
+    from core.actors import actor_for
+    from core.errors import ApplicationError
+    from evals import services
+    from evals.models import EvalRun
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "inspect_ai" else real(name, *a))
+    with pytest.raises(ApplicationError) as caught:
+        # Refused before anything else is read: no audit is needed to see it.
+        services.eval_run_start(actor=actor_for(world.auditor), audit=cast(Any, None), suite="sycophancy_facts")
+    assert caught.value.status == 503 and caught.value.code == "engine_installing"
+    assert EvalRun.objects.count() == 0

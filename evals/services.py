@@ -100,7 +100,6 @@ def _may_run(actor: Actor, audit: Audit) -> Any:
     return None
 
 
-@transaction.atomic
 def engine_required() -> None:
     """503 while the evaluation engine (Inspect) is not installed: scripts/run
     installs it in the background on a first run, and a run started before
@@ -114,6 +113,7 @@ def engine_required() -> None:
         )
 
 
+@transaction.atomic
 def eval_run_start(
     *,
     actor: Actor,

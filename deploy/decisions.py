@@ -5,20 +5,27 @@ and take effect only when a different one approves.
 
 - ``regulator_decision_propose`` records a pending proposal (an audit event,
   nothing in the transparency log: nothing has happened yet).
-- ``regulator_decision_approve`` by another regulator user applies it through
-  the one service that makes that decision (``release_halt``,
-  ``sanction_issue``, ``finding_accept_risk``), which writes its own audit
-  event and log entry, and logs the approval (``regulator_decision.approve``)
-  in the same transaction. The proposer cannot approve their own (403
-  ``proposer_cannot_approve``; the database refuses it too).
+- ``regulator_decision_approve`` by another regulator user records the
+  approval and carries it out through the one service that makes that
+  decision (``release_halt``/``_release_send_back``, ``sanction_issue``,
+  ``finding_accept_risk``), handing it the approved decision as its
+  authority: those services refuse a two-person act without one
+  (``auditing.two_person.second_approval_require`` reads the row back:
+  approved, by two regulator users, for this kind and subject, not carried
+  out before). The service writes its own audit event and log entry; the
+  approval is logged (``regulator_decision.approve``) in the same
+  transaction, and ``result_id`` marks the decision carried out. The proposer
+  cannot approve their own (403 ``proposer_cannot_approve``; the database
+  refuses it too).
 - ``regulator_decision_reject`` by any regulator user (the proposer's own is
   a withdrawal) ends it without effect (an audit event only).
 
 A halt that only stops the release stays immediate (``release_halt``):
 stopping harm must not wait for a second person. Which kinds need two
 people: ``auditing.two_person`` (``STAGEGATE_TWO_PERSON_DECISIONS``, default
-all three); the one-person API endpoints refuse those kinds with 409
-``second_regulator_required``."""
+all three); the services refuse those kinds without an approved decision,
+so every one-person entry point answers 409 ``second_regulator_required``.
+Only this module hands a decision to those services (tests/test_rule_homes.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +36,7 @@ from django.utils import timezone
 
 from auditing.models import UNRESOLVED_FINDING_STATUSES, Finding
 from auditing.services import finding_accept_risk
+from auditing.two_person import approval_model_register
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -46,6 +54,9 @@ from deploy.models import (
 from labs.models import SystemVersion
 from transparency.records import text_digest
 from transparency.services import log_append
+
+# The services of two-person decisions accept only a row of this model as their authority.
+approval_model_register(RegulatorDecision)
 
 
 def _event(actor: Actor, action: str, decision: RegulatorDecision, before: dict[str, Any] | None = None) -> None:
@@ -141,11 +152,12 @@ def _take_effect(actor: Actor, decision: RegulatorDecision) -> str:
             lab=Organisation.objects.get(pk=str(decision.lab_id)),
             reason=decision.reason,
             system_version=decision.system_version,
+            decision=decision,
         )
         return str(sanction.pk)
     if decision.kind == DecisionKind.RISK_ACCEPTANCE:
         finding = Finding.objects.get(pk=str(decision.finding_id))
-        return str(finding_accept_risk(actor=actor, finding=finding, note=decision.reason).pk)
+        return str(finding_accept_risk(actor=actor, finding=finding, note=decision.reason, decision=decision).pk)
     system_version = SystemVersion.objects.get(pk=str(decision.system_version_id))
     if decision.to_stage is None:  # pragma: no cover - a halt proposal always names its stage
         raise Conflict("The long halt names no stage.", code="decision_invalid")
@@ -153,16 +165,28 @@ def _take_effect(actor: Actor, decision: RegulatorDecision) -> str:
     if release is not None and release.status == ReleaseStatus.HALTED:
         # Already stopped (a short halt): send it back.
         _release_send_back(
-            actor=actor, system_version=system_version, to_stage=decision.to_stage, reason=decision.reason
+            actor=actor,
+            system_version=system_version,
+            to_stage=decision.to_stage,
+            reason=decision.reason,
+            decision=decision,
         )
     else:
-        release_halt(actor=actor, system_version=system_version, reason=decision.reason, to_stage=decision.to_stage)
+        release_halt(
+            actor=actor,
+            system_version=system_version,
+            reason=decision.reason,
+            to_stage=decision.to_stage,
+            decision=decision,
+        )
     return str(system_version.pk)
 
 
 @transaction.atomic
 def regulator_decision_approve(*, actor: Actor, decision: RegulatorDecision, reason: str) -> RegulatorDecision:
-    """A second regulator user approves: the decision takes effect now."""
+    """A second regulator user approves: the decision takes effect now. The
+    approval is saved first (in this transaction, the row locked) so that the
+    service reads it back as its authority; a refusal rolls it all back."""
     from deploy.services import _reason
 
     require_regulator(actor)
@@ -174,9 +198,10 @@ def regulator_decision_approve(*, actor: Actor, decision: RegulatorDecision, rea
         )
     before = snapshot(decision)
     now = timezone.now()
-    decision.result_id = _take_effect(actor, decision)
     decision.status = DecisionStatus.APPROVED
     decision.decided_by, decision.decided_at, decision.decision_reason = actor.user, now, reason
+    decision.save()
+    decision.result_id = _take_effect(actor, decision)
     decision.log_index = log_append(
         kind="regulator_decision.approve",
         subject=decision,

@@ -10,10 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from auditing.models import Audit, AuditStatus, SignOff
 from auditing.services import signoffs_consume
+from auditing.two_person import second_approval_require
 from core.actors import Actor, system_actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
@@ -111,6 +113,7 @@ def _status_set(
     reason: str,
     operation: str,
     to_stage: int | None = None,
+    decision: Model | None = None,
 ) -> Release:
     reason = _reason(reason)
     release = _locked_release(system_version)
@@ -126,6 +129,10 @@ def _status_set(
             raise InvalidInput(
                 "A halt can only send a release back to a lower stage.",
                 errors={"to_stage": [f"Must be below the current stage ({release.stage})."]},
+            )
+        if to_stage != release.stage:  # sending it back: a long halt
+            second_approval_require(
+                actor=actor, kind="halt", decision=decision, system_version_id=system_version.pk, to_stage=to_stage
             )
     before = snapshot(release)
     now = timezone.now()
@@ -148,13 +155,19 @@ def _status_set(
 PAST = {"halt": "halted", "resume": "resumed", "suspend": "suspended"}
 
 
-def _release_send_back(*, actor: Actor, system_version: SystemVersion, to_stage: int, reason: str) -> Release:
+def _release_send_back(
+    *, actor: Actor, system_version: SystemVersion, to_stage: int, reason: str, decision: Model | None = None
+) -> Release:
     """A halted release sent back to a lower stage (a long halt approved by a
     second regulator user after a short halt stopped it: deploy.decisions)."""
+    require_regulator(actor)
     reason = _reason(reason)
     release = _locked_release(system_version)
     if release.status != ReleaseStatus.HALTED:
         raise Conflict(f"A {release.status} release is halted before it is sent back.", code="release_not_halted")
+    second_approval_require(
+        actor=actor, kind="halt", decision=decision, system_version_id=system_version.pk, to_stage=to_stage
+    )
     before = snapshot(release)
     _release_stage_move(release, to_stage, now=timezone.now())
     release.reason = reason
@@ -170,10 +183,20 @@ def _release_send_back(*, actor: Actor, system_version: SystemVersion, to_stage:
 
 
 @transaction.atomic
-def release_halt(*, actor: Actor, system_version: SystemVersion, reason: str, to_stage: int | None = None) -> Release:
+def release_halt(
+    *,
+    actor: Actor,
+    system_version: SystemVersion,
+    reason: str,
+    to_stage: int | None = None,
+    decision: Model | None = None,
+) -> Release:
     """The regulator halts the release, optionally sending it back to a lower
     stage: every gateway token for this system version stops working at once
-    (the gateway checks the status on every call)."""
+    (the gateway checks the status on every call). A halt alone is one
+    person's; sending the release back is a long halt, while that needs two
+    people (auditing.two_person) only as the approved ``decision`` of two
+    regulator users (deploy.decisions passes it)."""
     require_regulator(actor)
     return _status_set(
         actor=actor,
@@ -182,6 +205,7 @@ def release_halt(*, actor: Actor, system_version: SystemVersion, reason: str, to
         reason=reason,
         operation="halt",
         to_stage=to_stage,
+        decision=decision,
     )
 
 
@@ -467,18 +491,32 @@ def sanction_next_level(*, lab_id: Any, now: datetime.datetime | None = None) ->
 
 @transaction.atomic
 def sanction_issue(
-    *, actor: Actor, lab: Organisation, reason: str, system_version: SystemVersion | None = None
+    *,
+    actor: Actor,
+    lab: Organisation,
+    reason: str,
+    system_version: SystemVersion | None = None,
+    decision: Model | None = None,
 ) -> Sanction:
     """The regulator sanctions a lab for non-compliance. Warning, then an
     extra audit (a re-audit the named system version owes before it may
     advance), then suspension of stage advancement for all the lab's releases
-    until lifted; repeats within the window escalate."""
+    until lifted; repeats within the window escalate. While a sanction needs
+    two people (auditing.two_person), only as the approved ``decision`` of two
+    regulator users (deploy.decisions passes it)."""
     require_regulator(actor)
     reason = _reason(reason)
     if lab.kind != OrganisationKind.LAB:
         raise InvalidInput("Only a lab can be sanctioned.", errors={"lab": ["Must be a lab."]})
     if system_version is not None and system_version.lab_id != lab.pk:
         raise InvalidInput("The system version is not the lab's.", errors={"system_version": ["Not this lab's."]})
+    second_approval_require(
+        actor=actor,
+        kind="sanction",
+        decision=decision,
+        lab_id=lab.pk,
+        system_version_id=system_version.pk if system_version is not None else None,
+    )
     Organisation.objects.select_for_update().filter(pk=lab.pk).values_list("pk", flat=True).get()
     level = sanction_next_level(lab_id=lab.pk)
     if level == SanctionLevel.EXTRA_AUDIT and system_version is None:

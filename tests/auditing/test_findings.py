@@ -94,7 +94,8 @@ def test_lab_answers_only_the_filing_org_or_regulator_closes(world, finding):
 
 
 @pytest.mark.django_db
-def test_regulator_closes_or_accepts_risk(world, finding, audit):
+def test_regulator_closes_or_accepts_risk(world, finding, audit, settings):
+    settings.STAGEGATE_TWO_PERSON_DECISIONS = []  # one regulator user accepts a risk (two: tests/deploy)
     f = services.finding_accept_risk(actor=actor(world.regulator), finding=finding, note="Accepted for stage 1.")
     assert f.status == "risk_accepted"
     other = services.finding_file(actor=actor(world.auditor), audit=audit, **GOOD)

@@ -20,6 +20,14 @@ from transparency.models import LogEntry
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def one_person_decisions(settings):
+    """These tests are of the ladder, halts and re-audits themselves, under a
+    standard that lets one regulator user sanction and send a release back;
+    two people: tests/deploy/test_two_person_services.py."""
+    settings.STAGEGATE_TWO_PERSON_DECISIONS = []
+
+
 def test_sanctions_escalate_warning_extra_audit_suspension(gate):
     reg = actor(gate.w.regulator)
     first = services.sanction_issue(actor=reg, lab=gate.w.lab, reason="Late incident report.")

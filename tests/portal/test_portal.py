@@ -423,7 +423,8 @@ def test_the_regulator_issues_and_lifts_a_sanction(login, gate: Gate, settings):
     assert sanction.lifted_at is not None and sanction.lift_reason == "Finding answered."
 
 
-def test_a_lab_sees_only_its_own_sanctions_and_cannot_issue_or_lift(login, gate: Gate):
+def test_a_lab_sees_only_its_own_sanctions_and_cannot_issue_or_lift(login, gate: Gate, settings):
+    settings.STAGEGATE_TWO_PERSON_DECISIONS = []  # set-up: one regulator user issues the sanction
     sanction = services.sanction_issue(actor=actor(gate.w.regulator), lab=gate.w.lab, reason="Late incident report.")
     own = login(gate.w.lab_admin)
     page = own.get("/portal/sanctions").content.decode()

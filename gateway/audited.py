@@ -20,8 +20,16 @@ Content filters are the lab's pipeline, named in the configuration and so in
 the digest; the gateway cannot run them, it can only hold the endpoint to its
 claim that it runs the audited configuration.
 
+Who gets the deployed system (``deployed_as_audited``): customers and the
+public (lab-admitted callers), from stage 2. Auditors and academics evaluate
+the system as the lab's endpoint serves it: their suites set their own system
+prompts and tools, in protocol and exploratory runs alike and at a re-audit
+at stage 2 or 3 too, so their calls are not rewritten. Every call's answer is
+checked against the attestation, whoever made it.
+
 Pure functions over the parsed request body: no Django, no I/O, so the data
-plane calls them in the request path and tests call them directly.
+plane calls them in the request path (gateway/server.py ``_prepare``) and
+tests call them directly.
 """
 
 from __future__ import annotations
@@ -45,6 +53,19 @@ class AuditedConfiguration:
     declared_tools: frozenset[str]
     weights_digest: str
     configuration_digest: str
+
+
+# The grant kinds that get the deployed system, and the stage it starts at.
+DEPLOYED_KINDS = frozenset({"customer", "lab_admitted"})
+DEPLOYED_FROM_STAGE = 2
+# Attestation outcomes monitoring opens an incident on (from DEPLOYED_FROM_STAGE).
+ATTESTATION_FAILURES = ("mismatch", "malformed", "absent")
+
+
+def deployed_as_audited(*, kind: str, stage: int) -> bool:
+    """Whether a call of this grant kind at this release stage gets the audited
+    configuration applied (customers and the public, from stage 2)."""
+    return kind in DEPLOYED_KINDS and stage >= DEPLOYED_FROM_STAGE
 
 
 class NotAudited(Exception):
@@ -127,6 +148,19 @@ def apply_audited_configuration(body: Mapping[str, Any], audited: AuditedConfigu
     if audited.system_prompt:
         prepared["messages"] = [{"role": "system", "content": audited.system_prompt}, *messages]
     return prepared
+
+
+def responses_param(param: str | None, request: Mapping[str, Any]) -> str | None:
+    """A refusal's ``param`` as a Responses API caller wrote the request (the
+    rule checks the translated chat body): the instructions are the first
+    system message there, the input the rest; tools keep their order."""
+    if param is None:
+        return None
+    if param.startswith("messages["):
+        return "instructions" if param == "messages[0]" and isinstance(request.get("instructions"), str) else "input"
+    if param.startswith("tools[") and param.endswith(".function.name"):
+        return param.removesuffix(".function.name") + ".name"
+    return param
 
 
 def parse_attestation(value: str | None) -> tuple[str, str] | None:

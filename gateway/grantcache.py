@@ -160,7 +160,9 @@ GRANT_MODELS = (
     "core.Membership",
     "core.Organisation",
     "labs.SystemVersion",
+    "labs.ModelVersion",  # its weights digest (deployed as audited)
     "deploy.Release",
+    "releases.Release",  # Release's home once it moves to the low releases app (whichever is installed)
     "customers.Enrolment",
     "customers.KycRecord",
 )

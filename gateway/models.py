@@ -138,12 +138,30 @@ class GatewayCall(AppendOnly, BaseModel):
     )
     request_sha256 = models.CharField(max_length=64)
     response_sha256 = models.CharField(max_length=64)
+    release_stage = models.PositiveSmallIntegerField(
+        default=0, help_text="The release's stage the grant admitted the call at"
+    )
+    attestation = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="What the lab's endpoint claimed served the call, against the audited digests "
+        "(gateway/audited.py): match, mismatch, malformed or absent; empty when no upstream answered",
+    )
 
     objects = GatewayCallQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["token", "created_at"])]
+        indexes = [
+            models.Index(fields=["token", "created_at"]),
+            # Monitoring's sweep for calls whose endpoint did not attest the
+            # audited system once deployed (monitoring.services).
+            models.Index(
+                fields=["system_version", "created_at"],
+                condition=models.Q(release_stage__gte=2) & ~models.Q(attestation__in=["", "match"]),
+                name="gateway_call_not_attested",
+            ),
+        ]
         constraints = [
             # With the token: an entry that names another token under a call id
             # already stored is no replay, and goes on to the checks (and the

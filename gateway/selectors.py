@@ -20,6 +20,7 @@ from auditing.standing import STANDING_FACTS, infosec_required, standing_decide,
 from core.actors import Actor
 from core.errors import InvalidInput, NotFound
 from core.models import Membership
+from gateway.audited import AuditedConfiguration
 from core.permissions import VIEW, get_for
 from gateway.models import GatewayCall, GatewayToken, GrantKind
 from gateway.services import (
@@ -100,6 +101,8 @@ class Grant:
     created: int  # the system version's creation time, for /models
     endpoint_base_url: str
     endpoint_model: str
+    stage: int  # the release's stage (deployed as audited from stage 2: gateway/audited.py)
+    audited: AuditedConfiguration  # the system version's prompt, declared tools and digests
     credential_ciphertext: str
     requests_per_minute: int
     tokens_per_day: int
@@ -166,6 +169,11 @@ _GRANT_FIELDS = (
     "lab__slug",
     "system_version_id",
     "system_version__name",
+    # What the audited system fixes (deployed as audited, gateway/audited.py).
+    "system_version__system_prompt",
+    "system_version__declared_tools",
+    "system_version__configuration_digest",
+    "system_version__model_version__weights_digest",
     "system_version__sequence",
     "system_version__created_at",
     "system_version__endpoint_base_url",
@@ -206,7 +214,8 @@ def grant_check(*, digest: str, now: datetime.datetime | None = None) -> Grant:
     """The grant of the token with this SHA-256 if it holds right now; else
     GrantRefused. One query re-reads every fact that can change: expiry,
     revocation, the holder's membership, certification, conflicts, the audit
-    and the assignment, the release's stage and status."""
+    and the assignment, the release's stage and status, and what the audited
+    system fixes (its prompt, declared tools and digests)."""
     now = now or timezone.now()
     row: dict[str, Any] | None
     if connection.vendor == "postgresql":
@@ -250,6 +259,13 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
         created=int(row["system_version__created_at"].timestamp()),
         endpoint_base_url=row["system_version__endpoint_base_url"],
         endpoint_model=row["system_version__endpoint_model"],
+        stage=row["system_version__release__stage"] or 0,
+        audited=AuditedConfiguration(
+            system_prompt=row["system_version__system_prompt"],
+            declared_tools=frozenset(t for t in row["system_version__declared_tools"] or () if isinstance(t, str)),
+            weights_digest=row["system_version__model_version__weights_digest"],
+            configuration_digest=row["system_version__configuration_digest"],
+        ),
         credential_ciphertext=row["system_version__endpoint_credential_ciphertext"],
         requests_per_minute=row["requests_per_minute"],
         tokens_per_day=row["tokens_per_day"],

@@ -43,6 +43,14 @@ from django.conf import settings
 
 from gateway import limits as limits_mod
 from gateway import redact, responses_api, upstream
+from gateway.audited import (
+    ATTESTATION_HEADER,
+    NotAudited,
+    apply_audited_configuration,
+    attestation_outcome,
+    deployed_as_audited,
+    responses_param,
+)
 from gateway.grantcache import GrantCache
 from gateway.grantdb import GrantDbUnavailable, grant_check_async
 from gateway.limits import RedisUnavailable, Refusal
@@ -113,6 +121,9 @@ class Call:
     digest: str = ""  # the token's digest, to read its grant again mid-stream
     epoch: bytes | None = None  # the grant epoch admission saw
     call_id: str = field(default_factory=new_call_id)  # names the call's access-log entry wherever it goes
+    # What the lab's endpoint claimed served the call, against the audited
+    # digests (gateway/audited.py): "" when no upstream answered.
+    attestation: str = ""
 
     def charge(self) -> int:
         """The tokens the quota counts for this call: what it used when it was
@@ -143,6 +154,8 @@ class Call:
             usage_clamped=self.usage_clamped,
             request_sha256=self.request_sha256,
             response_sha256=self.response_hasher.hexdigest(),
+            stage=g.stage,
+            attestation=self.attestation,
         )
 
     def set_usage(self, usage: Usage) -> None:
@@ -212,8 +225,10 @@ class _Prepared:
 
 def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
     """Parse and check a model call's request for ``grant``: its JSON, its
-    model, its translation, and the bounds on max_tokens and n, which give
-    its reservation (gateway/limits.py)."""
+    model, its translation, the audited configuration (customers and the
+    public from stage 2, gateway/audited.py: the audited system prompt first,
+    caller instructions and undeclared tools refused), and the bounds on
+    max_tokens and n, which give its reservation (gateway/limits.py)."""
     try:
         body = json.loads(raw)
     except RecursionError:
@@ -231,10 +246,20 @@ def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
         except responses_api.Unsupported as refused:
             return _Prepared(error=(400, refused.code, refused.message, refused.param))
         body = translation.upstream
+    added = 0
+    if deployed_as_audited(kind=grant.kind, stage=grant.stage):
+        try:
+            body = apply_audited_configuration(body, grant.audited)
+        except NotAudited as refused:
+            param = responses_param(refused.param, translation.request) if translation is not None else refused.param
+            return _Prepared(error=(400, refused.code, refused.message, param))
+        added = len(grant.audited.system_prompt.encode())
+        if translation is not None:
+            translation.upstream = body
     try:
         reserve = limits_mod.reservation(
             body,
-            request_bytes=len(raw),
+            request_bytes=len(raw) + added,
             max_output_tokens=grant.max_output_tokens,
             max_n=grant.max_n,
             names={"max_tokens": "max_output_tokens"} if translate else None,
@@ -594,8 +619,13 @@ class GatewayApp:
             call.grant = None
             fresh = call.grant = await self._grant(digest)
             cache.put(digest, fresh, epoch, read_at, generation)
-            if prepare is not None and (fresh.max_output_tokens, fresh.max_n) != (grant.max_output_tokens, grant.max_n):
-                prepared = prepare(fresh)  # checked again against the bounds now in force
+            if prepare is not None and (fresh.max_output_tokens, fresh.max_n, fresh.stage, fresh.audited) != (
+                grant.max_output_tokens,
+                grant.max_n,
+                grant.stage,
+                grant.audited,
+            ):
+                prepared = prepare(fresh)  # checked again against the bounds and the configuration now in force
             grant = fresh
         return grant, refusal, prepared
 
@@ -789,6 +819,9 @@ class GatewayApp:
         except httpx.HTTPError:
             await self._error(send, call, 502, "upstream_unreachable", "The model could not be reached.")
             return
+        if call.grant is not None:
+            # What the endpoint claims served this answer, against the audited digests.
+            call.attestation = attestation_outcome(response.headers.get(ATTESTATION_HEADER), call.grant.audited)
         try:
             if call.stream and response.status_code == 200:
                 await self._relay_stream(send, call, response, redactor, translation)

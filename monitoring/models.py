@@ -21,6 +21,11 @@ class ReporterKind(models.TextChoices):
     CUSTOMER = "customer", "An enrolled customer"
     REGULATOR = "regulator", "The regulator"
     WHISTLEBLOWER = "whistleblower", "A whistleblower (triaged by the regulator)"
+    GATEWAY = "gateway", "The gateway (the endpoint did not attest the audited system)"
+
+
+# Reporters that are no person of an organisation: the report names neither.
+UNNAMED_REPORTERS = (ReporterKind.WHISTLEBLOWER, ReporterKind.GATEWAY)
 
 
 # Reporters whose report of a suspending kind suspends the release at once;
@@ -135,18 +140,21 @@ class Incident(BaseModel):
             models.CheckConstraint(
                 condition=models.Q(aware_at__gte=models.F("occurred_at")), name="incident_aware_after_occurred"
             ),
-            # Whistleblower-derived incidents name no reporter; every other one does.
+            # Whistleblower-derived incidents and the gateway's name no
+            # reporter; every other one does.
             models.CheckConstraint(
                 condition=(
                     models.Q(
-                        reporter_kind="whistleblower", reported_by__isnull=True, reporter_organisation__isnull=True
+                        reporter_kind__in=["whistleblower", "gateway"],
+                        reported_by__isnull=True,
+                        reporter_organisation__isnull=True,
                     )
                     | (
-                        ~models.Q(reporter_kind="whistleblower")
+                        ~models.Q(reporter_kind__in=["whistleblower", "gateway"])
                         & models.Q(reported_by__isnull=False, reporter_organisation__isnull=False)
                     )
                 ),
-                name="incident_reporter_iff_not_whistleblower",
+                name="incident_reporter_iff_named",
             ),
             # Resolved and dismissed incidents carry resolved_at; open and confirmed ones do not.
             models.CheckConstraint(

@@ -19,10 +19,13 @@ submission must not (docs/monitoring.md)."""
 from __future__ import annotations
 
 import datetime
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -38,11 +41,13 @@ from core.permissions import CHANGE, get_for, require, require_regulator
 from core.validation import clean_text, full_clean_or_invalid
 from deploy.models import ReauditSource, Release, ReleaseStatus
 from deploy.services import reaudit_open, release_suspend
+from gateway.models import GatewayCall
 from labs.models import SystemVersion
 from monitoring import hpke
 from monitoring.limits import whistleblower_rate_take
 from monitoring.models import (
     TRUSTED_REPORTERS,
+    UNNAMED_REPORTERS,
     UNRESOLVED_INCIDENT_STATUSES,
     Incident,
     IncidentStatus,
@@ -65,6 +70,8 @@ CLOCK_SKEW = datetime.timedelta(minutes=5)
 ESCALATING_STAGES = (Stage.LIMITED, Stage.BROAD)
 SYSTEM_ACTOR = "monitoring.incident"
 
+logger = logging.getLogger("stagegate.monitoring")
+GATEWAY_REPORTER = "gateway.attestation"
 
 # Validation
 
@@ -270,7 +277,7 @@ def _incident_create(
         system_version=system_version,
         kind=kind_row,
         reporter_kind=reporter_kind,
-        reported_by=None if reporter_kind == ReporterKind.WHISTLEBLOWER else actor.user,
+        reported_by=None if reporter_kind in UNNAMED_REPORTERS else actor.user,
         reporter_organisation_id=reporter_organisation,
         whistleblower_report=whistleblower_report,
         title=title,
@@ -461,6 +468,92 @@ def incidents_flag_overdue(*, now: datetime.datetime | None = None, batch: int =
 
 
 # Whistleblower reports
+# Deployed as audited: the gateway's attestation check (gateway/audited.py)
+
+# The incident kind (of the standard) each attestation outcome opens.
+ATTESTATION_INCIDENT_KINDS = {
+    "mismatch": "endpoint_not_as_audited",
+    "malformed": "endpoint_unattested",
+    "absent": "endpoint_unattested",
+}
+_ATTESTATION_WHAT = {
+    "endpoint_not_as_audited": "claimed weights or a configuration other than the audited ones",
+    "endpoint_unattested": "did not attest what served them (no Stagegate-Attestation header, or a malformed one)",
+}
+
+
+def attestation_incidents_open(*, now: datetime.datetime | None = None) -> int:
+    """Open an incident, reported by the gateway, on each system version whose
+    endpoint answered a call at stage 2 or later without attesting the audited
+    weights and configuration (the access log's ``attestation``: mismatch, or
+    absent and malformed): one per system version and incident kind while one
+    is unresolved; after it is resolved or dismissed, only calls made since
+    open another. Reads the stored access log, so a run that fails or is
+    skipped loses nothing: the next one finds the same calls. Idempotent
+    under concurrent runs (the system version's row is locked before the
+    check). Returns how many incidents it opened."""
+    now = now or timezone.now()
+    standard = standard_in_force()
+    in_force = set(standard.incident_kinds.values_list("key", flat=True))
+    opened = 0
+    for key in sorted(set(ATTESTATION_INCIDENT_KINDS.values())):
+        if key not in in_force:
+            logger.warning("attestation incidents: standard %s has no incident kind %s", standard.version, key)
+            continue
+        outcomes = [o for o, k in ATTESTATION_INCIDENT_KINDS.items() if k == key]
+        gateways = Incident.objects.filter(reporter_kind=ReporterKind.GATEWAY, kind__key=key)
+        last_closed = (
+            gateways.filter(system_version_id=OuterRef("system_version_id"), resolved_at__isnull=False)
+            .order_by("-resolved_at")
+            .values("resolved_at")[:1]
+        )
+        found = (
+            GatewayCall.objects.filter(release_stage__gte=2, attestation__in=outcomes)
+            .exclude(system_version_id__in=gateways.filter(resolved_at__isnull=True).values("system_version_id"))
+            .annotate(since=Subquery(last_closed))
+            .filter(Q(since__isnull=True) | Q(created_at__gt=F("since")))
+            .values("system_version_id")
+            .annotate(first=Min("created_at"), last=Max("created_at"), calls=Count("id"))
+            .order_by("system_version_id")
+        )
+        for row in found:
+            if _attestation_incident(key=key, row=row, outcomes=outcomes, now=now):
+                opened += 1
+    return opened
+
+
+@transaction.atomic
+def _attestation_incident(*, key: str, row: Mapping[str, Any], outcomes: list[str], now: datetime.datetime) -> bool:
+    system_version_id = row["system_version_id"]
+    _locked_release(system_version_id)  # concurrent runs open one: the second sees the first's
+    if Incident.objects.filter(
+        system_version_id=system_version_id,
+        reporter_kind=ReporterKind.GATEWAY,
+        kind__key=key,
+        resolved_at__isnull=True,
+    ).exists():
+        return False
+    system_version = SystemVersion.objects.get(pk=system_version_id)
+    first, last = min(row["first"], now), min(row["last"], now)
+    _incident_create(
+        actor=system_actor(GATEWAY_REPORTER),
+        system_version=system_version,
+        kind=key,
+        title=f"The deployed endpoint of {system_version} is not attested as audited"[:MAX_TITLE],
+        description=(
+            f"{row['calls']} call(s) through the gateway at stage 2 or later, between {first.isoformat()} and "
+            f"{last.isoformat()}, were answered by an endpoint that {_ATTESTATION_WHAT[key]} "
+            f"(attestation {', '.join(outcomes)}; the calls are in the access log). The audited weights digest "
+            f"and configuration digest are those of this system version."
+        ),
+        occurred_at=first,
+        aware_at=now,
+        reporter_kind=ReporterKind.GATEWAY,
+        reporter_organisation=None,
+    )
+    return True
+
+
 
 
 def _max_sealed_bytes() -> int:

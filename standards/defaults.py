@@ -11,6 +11,10 @@ Suites that are still smoke tests (their SuiteDefinition.maturity) are run and
 reported at the gate but decide nothing: REPORTED_ONLY lists them, and their
 requirements are published with ``gates`` false.
 
+Standard 2026.4 adds the two incident kinds the gateway opens when a
+deployed endpoint does not attest the audited system (docs/staged-release.md,
+"Deployed as audited").
+
 Incident deadlines follow the shape of serious-incident reporting in the EU AI
 Act (Art. 73: 2 days for critical-infrastructure disruption, 10 days after a
 death, 15 days otherwise), with a 5-day tier for confirmed serious misuse."""
@@ -19,13 +23,14 @@ from typing import Any
 
 DEFAULT_STANDARD = {
     "name": "Stagegate Baseline Standard",
-    "version": "2026.3",
+    "version": "2026.4",
     "summary": (
         "Minimum requirements for staged release of frontier AI systems: two internal sign-offs to leave "
         "stage 0; the required suites passed under their protocols (the upper end of the 95% interval over "
         "every protocol run within the threshold) and two certified auditors from distinct organisations "
         "before stage 2; 30 days of stage-2 monitoring and fresh evidence before stage 3. Suites that are "
-        "still smoke tests are run and reported, and do not gate."
+        "still smoke tests are run and reported, and do not gate. From stage 2 the deployed endpoint must "
+        "attest the audited weights and configuration on every answer."
     ),
     "internal_signoffs_required": 2,
     "auditor_signoffs_required": 2,
@@ -159,4 +164,16 @@ DEFAULT_INCIDENT_KINDS = [
     ("serious_misuse", "Confirmed serious misuse (e.g. cyber-attack or fraud uplift)", 5, True, True),
     ("death_or_serious_harm", "Death or serious harm to a person's health", 10, True, True),
     ("other", "Other incident (safeguard failure, unexpected capability)", 15, False, False),
+    # Opened by the gateway (monitoring.services.attestation_incidents_open),
+    # from stage 2: what serves customers is not what was audited (serious:
+    # once the regulator confirms it, a re-audit opens and the release is
+    # suspended), or the endpoint does not say what serves them.
+    (
+        "endpoint_not_as_audited",
+        "The deployed endpoint attests weights or a configuration other than the audited ones",
+        2,
+        True,
+        True,
+    ),
+    ("endpoint_unattested", "The deployed endpoint does not attest what serves its answers", 5, False, False),
 ]

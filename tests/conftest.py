@@ -78,5 +78,6 @@ def reference_data(transactional_db):
         "standards.migrations.0002_default_standard",
         "standards.migrations.0004_standard_2026_2",
         "standards.migrations.0005_standard_2026_3",
+        "standards.migrations.0006_standard_2026_4",
     ):
         importlib.import_module(module).load(apps, None)

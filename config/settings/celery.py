@@ -71,6 +71,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "stagegate.maintenance.incidents_flag_overdue",
         "schedule": 15 * 60.0,
     },
+    # Open the gateway's incidents on endpoints that did not attest the audited system (from stage 2).
+    "monitoring-attestation-incidents": {
+        "task": "stagegate.maintenance.attestation_incidents_open",
+        "schedule": 60.0,
+    },
     # Remind labs of incident reports due within 24 hours, once each (notifications).
     "notifications-deadline-reminders": {
         "task": "stagegate.maintenance.notifications_deadline_reminders",

@@ -63,6 +63,12 @@ class AccessEntry:
     usage_clamped: bool
     request_sha256: str
     response_sha256: str
+    # The release's stage the grant admitted the call at, and what the lab's
+    # endpoint claimed served it against the audited digests (gateway/audited.py:
+    # match, mismatch, malformed, absent; "" when no upstream answered).
+    # Entries written before these existed read as stage 0 and "".
+    stage: int = 0
+    attestation: str = ""
 
     def fields(self) -> dict[str, str]:
         """The wire form: every value a string."""
@@ -87,6 +93,8 @@ class AccessEntry:
             "total_tokens": str(self.total_tokens),
             "request_sha256": self.request_sha256,
             "response_sha256": self.response_sha256,
+            "stage": str(self.stage),
+            "attestation": self.attestation,
         }
         if self.usage_clamped:
             out["usage_clamped"] = "1"
@@ -133,6 +141,8 @@ class AccessEntry:
             usage_clamped=values.get("usage_clamped") == "1",
             request_sha256=_text(values["request_sha256"]),
             response_sha256=_text(values["response_sha256"]),
+            stage=int(_text(values.get("stage") or "0")),
+            attestation=_text(values.get("attestation") or ""),
         )
 
 

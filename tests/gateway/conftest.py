@@ -90,6 +90,7 @@ def build(
     endpoint_base_url: str | None = None,
     endpoint_model: str = "upstream-model-7b",
     credential: str = CREDENTIAL,
+    system: dict[str, Any] | None = None,
     **token_kwargs: Any,
 ) -> Scene:
     w = World.build()
@@ -118,6 +119,7 @@ def build(
         endpoint_base_url=endpoint_base_url or upstream.url + "/v1",
         endpoint_model=endpoint_model,
         endpoint_credential=credential,
+        **(system or {}),  # e.g. the system prompt and declared tools (deployed as audited)
     )
     audit = auditing.audit_open(actor=reg, system_version=sv, lab_fee_amount=Decimal("1000"))
     auditing.audit_assign(actor=reg, audit=audit, organisation=w.auditor_org, payout_amount=Decimal("400"))

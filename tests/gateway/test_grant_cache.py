@@ -228,7 +228,15 @@ def test_the_cache_is_dropped_after_a_redis_outage(scene, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "label", ["customers.Enrolment", "customers.KycRecord", "deploy.Release", "auditing.OrganisationRelationship"]
+    "label",
+    [
+        "customers.Enrolment",
+        "customers.KycRecord",
+        "deploy.Release",
+        "releases.Release",
+        "auditing.OrganisationRelationship",
+        "labs.ModelVersion",
+    ],
 )
 def test_writers_above_the_gateway_bump_the_epoch(label):
     from django.apps import apps
@@ -239,3 +247,17 @@ def test_writers_above_the_gateway_bump_the_epoch(label):
     except LookupError:
         pytest.skip(f"{label} is not installed")
     assert post_save.has_listeners(model) and post_delete.has_listeners(model)
+
+
+def test_the_release_bumps_the_epoch_whichever_app_defines_it():
+    """The grant reads the release's stage (deployed as audited from stage 2)
+    and status: its writes must drop cached grants, whether Release lives in
+    deploy or in the low releases app."""
+    from django.db.models.signals import post_delete, post_save
+
+    from labs.models import SystemVersion
+
+    release = SystemVersion._meta.get_field("release").related_model
+    for signal in (post_save, post_delete):
+        keys = [receiver[0] for receiver in signal.receivers]
+        assert ("gateway-grant-epoch", id(release)) in keys, signal

@@ -171,6 +171,7 @@ class ScriptedUpstream:
         self.encoding = "plain"  # how mode echo writes ``echo`` (credential_forms.ENCODINGS)
         self.chunk_bytes = 0  # mode echo, streamed: send the stream this many bytes at a time
         self.delay = 0.0  # seconds every answer waits first (calls in flight together)
+        self.attestation: str | None = None  # the Stagegate-Attestation header on every answer
 
     def reset(self) -> None:
         self.mode = "ok"
@@ -182,6 +183,7 @@ class ScriptedUpstream:
         self.encoding = "plain"
         self.chunk_bytes = 0
         self.delay = 0.0
+        self.attestation = None
 
     def echoed(self) -> str:
         return ENCODINGS[self.encoding](self.echo)
@@ -217,8 +219,10 @@ class ScriptedUpstream:
         if self.delay:
             await asyncio.sleep(self.delay)
 
+        attested = [] if self.attestation is None else [(b"stagegate-attestation", self.attestation.encode())]
+
         async def reply(status: int, body: bytes, ctype: bytes = b"application/json", extra: Any = ()) -> None:
-            headers = [(b"content-type", ctype), *extra]
+            headers = [(b"content-type", ctype), *attested, *extra]
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
 
@@ -255,7 +259,11 @@ class ScriptedUpstream:
             await reply(200, body.encode())
         elif request.get("stream"):
             await send(
-                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream"), *attested],
+                }
             )
             self.open_streams += 1
             try:

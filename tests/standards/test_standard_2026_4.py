@@ -1,6 +1,7 @@
-"""Standard 2026.3: what a fresh database gets, what a database with 2026.2
-in force gets, and that an operator's own standard stays in force. The suites
-that are smoke tests are required but do not gate."""
+"""Standard 2026.4 (2026.3 with the gateway's attestation incident kinds):
+what a fresh database gets, what a database with 2026.3 in force gets, and
+that an operator's own standard stays in force. The suites that are smoke
+tests are required but do not gate (since 2026.3)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from standards.models import Standard, StandardStatus
 
 pytestmark = pytest.mark.django_db
 
-load = importlib.import_module("standards.migrations.0005_standard_2026_3").load
+load = importlib.import_module("standards.migrations.0006_standard_2026_4").load
 
 
-def test_a_fresh_database_has_2026_3_in_force_over_2026_1():
-    assert DEFAULT_STANDARD["version"] == "2026.3"
+def test_a_fresh_database_has_2026_4_in_force_over_2026_1():
+    assert DEFAULT_STANDARD["version"] == "2026.4"
     statuses = dict(Standard.objects.values_list("version", "status"))
-    # 0004 publishes 2026.2 only while the defaults are 2026.2: a fresh database skips it.
-    assert statuses == {"2026.1": StandardStatus.SUPERSEDED, "2026.3": StandardStatus.IN_FORCE}
+    # 0004 and 0005 publish 2026.2 and 2026.3 only while the defaults are those: a fresh database skips them.
+    assert statuses == {"2026.1": StandardStatus.SUPERSEDED, "2026.4": StandardStatus.IN_FORCE}
     standard = selectors.standard_in_force()
     assert selectors.standard_content_digest(standard=standard) == standard.content_digest
 
@@ -52,34 +53,42 @@ def test_the_insider_trading_protocol_runs_the_suites_neutral_default_with_and_w
     assert {p["suite"] for p in DEFAULT_PROTOCOLS} == set(standard.protocols)
 
 
+def test_the_gateways_attestation_incident_kinds_are_in_the_standard():
+    kinds = {k.key: k for k in selectors.standard_in_force().incident_kinds.all()}
+    mismatch, unattested = kinds["endpoint_not_as_audited"], kinds["endpoint_unattested"]
+    assert (mismatch.serious, mismatch.suspends_stage) == (True, True)
+    assert (unattested.serious, unattested.suspends_stage) == (False, False)
+    assert {"critical_infrastructure", "serious_misuse", "death_or_serious_harm", "other"} < set(kinds)
+
+
 def _fresh_start(version: str) -> Standard:
-    """The database as it was before 0005 ran, with ``version`` in force."""
-    Standard.objects.filter(version="2026.3").delete()
+    """The database as it was before 0006 ran, with ``version`` in force."""
+    Standard.objects.filter(version="2026.4").delete()
     Standard.objects.filter(status=StandardStatus.IN_FORCE).update(status=StandardStatus.SUPERSEDED)
     return Standard.objects.create(
         name="Earlier", version=version, status=StandardStatus.IN_FORCE, in_force_from=timezone.now()
     )
 
 
-def test_an_existing_2026_2_database_gets_2026_3_in_force_and_2026_2_superseded():
-    earlier = _fresh_start("2026.2")
+def test_an_existing_2026_3_database_gets_2026_4_in_force_and_2026_3_superseded():
+    earlier = _fresh_start("2026.3")
     load(apps, None)
     earlier.refresh_from_db()
     assert earlier.status == StandardStatus.SUPERSEDED
-    new = Standard.objects.get(version="2026.3")
+    new = Standard.objects.get(version="2026.4")
     assert new.status == StandardStatus.IN_FORCE and len(new.content_digest) == 64
     assert new.suite_requirements.filter(gates=False).count() == len(REPORTED_ONLY)
     # Running it again publishes nothing twice.
     load(apps, None)
-    assert Standard.objects.filter(version="2026.3").count() == 1
+    assert Standard.objects.filter(version="2026.4").count() == 1
 
 
-def test_an_operators_own_standard_stays_in_force_and_2026_3_is_a_draft():
+def test_an_operators_own_standard_stays_in_force_and_2026_4_is_a_draft():
     own = _fresh_start("2027.1-operator")
     load(apps, None)
     own.refresh_from_db()
     assert own.status == StandardStatus.IN_FORCE
-    new = Standard.objects.get(version="2026.3")
+    new = Standard.objects.get(version="2026.4")
     assert new.status == StandardStatus.DRAFT and new.content_digest == "" and new.in_force_from is None
     assert new.suite_requirements.count() > 0
 

@@ -20,8 +20,8 @@ from auditing.standing import STANDING_FACTS, infosec_required, standing_decide,
 from core.actors import Actor
 from core.errors import InvalidInput, NotFound
 from core.models import Membership
-from gateway.audited import AuditedConfiguration
 from core.permissions import VIEW, get_for
+from gateway.audited import AuditedConfiguration
 from gateway.models import GatewayCall, GatewayToken, GrantKind
 from gateway.services import (
     CUSTOMER_FACTS,
@@ -101,13 +101,13 @@ class Grant:
     created: int  # the system version's creation time, for /models
     endpoint_base_url: str
     endpoint_model: str
-    stage: int  # the release's stage (deployed as audited from stage 2: gateway/audited.py)
-    audited: AuditedConfiguration  # the system version's prompt, declared tools and digests
     credential_ciphertext: str
     requests_per_minute: int
     tokens_per_day: int
     max_output_tokens: int  # the most output tokens one call may ask for (and what a call naming none gets)
     max_n: int  # the most choices one call may ask for
+    stage: int  # the release's stage (deployed as audited from stage 2: gateway/audited.py)
+    audited: AuditedConfiguration  # the system version's prompt, declared tools and digests
     # The earliest time (Unix seconds) the grant can stop holding by time alone:
     # the token's expiry, the certification's or the KYC record's due date. The
     # gateway's grant cache re-reads the grant from then on.
@@ -169,16 +169,16 @@ _GRANT_FIELDS = (
     "lab__slug",
     "system_version_id",
     "system_version__name",
-    # What the audited system fixes (deployed as audited, gateway/audited.py).
-    "system_version__system_prompt",
-    "system_version__declared_tools",
-    "system_version__configuration_digest",
-    "system_version__model_version__weights_digest",
     "system_version__sequence",
     "system_version__created_at",
     "system_version__endpoint_base_url",
     "system_version__endpoint_model",
     "system_version__endpoint_credential_ciphertext",
+    # What the audited system fixes (deployed as audited, gateway/audited.py).
+    "system_version__system_prompt",
+    "system_version__declared_tools",
+    "system_version__configuration_digest",
+    "system_version__model_version__weights_digest",
     "system_version__release__stage",
     "system_version__release__status",
     "audit__status",
@@ -259,6 +259,11 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
         created=int(row["system_version__created_at"].timestamp()),
         endpoint_base_url=row["system_version__endpoint_base_url"],
         endpoint_model=row["system_version__endpoint_model"],
+        credential_ciphertext=row["system_version__endpoint_credential_ciphertext"],
+        requests_per_minute=row["requests_per_minute"],
+        tokens_per_day=row["tokens_per_day"],
+        max_output_tokens=row["max_output_tokens"],
+        max_n=row["max_n"],
         stage=row["system_version__release__stage"] or 0,
         audited=AuditedConfiguration(
             system_prompt=row["system_version__system_prompt"],
@@ -266,11 +271,6 @@ def grant_from_row(row: dict[str, Any] | None, *, now: datetime.datetime) -> Gra
             weights_digest=row["system_version__model_version__weights_digest"],
             configuration_digest=row["system_version__configuration_digest"],
         ),
-        credential_ciphertext=row["system_version__endpoint_credential_ciphertext"],
-        requests_per_minute=row["requests_per_minute"],
-        tokens_per_day=row["tokens_per_day"],
-        max_output_tokens=row["max_output_tokens"],
-        max_n=row["max_n"],
     )
 
     def refuse(status: int, code: str, message: str) -> GrantRefused:

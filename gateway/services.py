@@ -435,8 +435,6 @@ def _call_from_entry(stream_id: str, fields: dict[str, str]) -> GatewayCall:
         method=entry.method[:8],
         path=entry.path[:200],
         upstream_model=entry.upstream_model[:200],
-        release_stage=entry.stage,
-        attestation=entry.attestation[:16],
         stream=entry.stream,
         status_code=entry.status,
         error_code=entry.error_code[:64],
@@ -447,6 +445,8 @@ def _call_from_entry(stream_id: str, fields: dict[str, str]) -> GatewayCall:
         usage_clamped=entry.usage_clamped,
         request_sha256=entry.request_sha256,
         response_sha256=entry.response_sha256,
+        release_stage=entry.stage,
+        attestation=entry.attestation[:16],
     )
 
 

@@ -69,9 +69,9 @@ MAX_NOTE = 20_000
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 ESCALATING_STAGES = (Stage.LIMITED, Stage.BROAD)
 SYSTEM_ACTOR = "monitoring.incident"
-
 logger = logging.getLogger("stagegate.monitoring")
 GATEWAY_REPORTER = "gateway.attestation"
+
 
 # Validation
 
@@ -467,7 +467,6 @@ def incidents_flag_overdue(*, now: datetime.datetime | None = None, batch: int =
     return flagged
 
 
-# Whistleblower reports
 # Deployed as audited: the gateway's attestation check (gateway/audited.py)
 
 # The incident kind (of the standard) each attestation outcome opens.
@@ -554,6 +553,7 @@ def _attestation_incident(*, key: str, row: Mapping[str, Any], outcomes: list[st
     return True
 
 
+# Whistleblower reports
 
 
 def _max_sealed_bytes() -> int:

@@ -139,7 +139,8 @@ def test_run_script_serves_runs_tasks_and_stops_cleanly(tmp_path: Path) -> None:
         assert "Demo logins" in text
         # The walkthrough, in the background (its evaluations on the local model
         # and the scripted reference agent), then the worker gets beat.
-        deadline = time.monotonic() + 420
+        # (About 5 minutes at a load of 9 on 2 cores, most of it SmolLM2.)
+        deadline = time.monotonic() + 600
         while "Worker: restarted" not in output() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(1)
         walk = json.loads((state / "demo-state.json").read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -219,17 +220,27 @@ def signing_key_get(*, actor: Actor, keyid: str, action: str = VIEW) -> SigningK
 # Sign-offs
 
 
+# What a sign-off binds as suite results is what the gate will read: deploy's
+# computation (deploy.gates.suite_evidence_bound) over evals' runs, both above
+# auditing. Deploy hands its function over at ready() (deploy/apps.py), an
+# import from above that lint-imports sees; auditing never imports it.
+SuiteResults = Callable[..., list[dict[str, Any]]]
+_suite_results: list[SuiteResults] = []
+
+
+def suite_results_register(provider: SuiteResults) -> None:
+    """Name the function that gives a sign-off's suite evidence (called once,
+    by DeployConfig.ready())."""
+    _suite_results[:] = [provider]
+
+
 def suite_results_for(*, system_version: SystemVersion, stage: int) -> list[dict[str, Any]]:
     """The suite evidence a sign-off for ``stage`` binds: each required
     suite's protocol, the runs that count and their results digests, as the
-    gate reads them. The gates sit above auditing, so their function is named
-    in settings (STAGEGATE_SUITE_RESULTS, like Django's pluggable backends)
-    rather than imported."""
-    from django.conf import settings
-    from django.utils.module_loading import import_string
-
-    provider = getattr(settings, "STAGEGATE_SUITE_RESULTS", "")
-    return list(import_string(provider)(system_version=system_version, stage=stage)) if provider else []
+    gate reads them (the function deploy registered)."""
+    if not _suite_results:
+        raise RuntimeError("no suite results registered: deploy (DeployConfig.ready) registers the gate's")
+    return list(_suite_results[0](system_version=system_version, stage=stage))
 
 
 def signoff_list(

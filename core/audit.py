@@ -13,7 +13,7 @@ from django.db import connection, models, transaction
 
 from core.actors import Actor
 from core.canonical import digest_of
-from core.models import AuditEvent
+from core.models import AuditEvent, record_type
 
 # The advisory lock that queues writers of the audit trail's hash chain.
 CHAIN_LOCK = 0x5347_4155_4454  # "SGAUDT"
@@ -65,7 +65,7 @@ def audit_event_record(
         actor=actor.user,
         actor_label=actor.label,
         action=action,
-        target_type=target._meta.label_lower,
+        target_type=record_type(target),
         target_id=str(target.pk),
         before=_json_safe(before) if before is not None else None,
         after=_json_safe(after) if after is not None else None,

@@ -22,6 +22,14 @@ class BaseModel(models.Model):
         abstract = True
 
 
+def record_type(model: Any) -> str:
+    """The type audit events and log entries give a model (or instance):
+    its label, or the ``RECORD_TYPE`` it declares to keep the name it had
+    before it moved to another app (the records are append-only and public,
+    so a moved model keeps its history under one name)."""
+    return getattr(model, "RECORD_TYPE", None) or model._meta.label_lower
+
+
 class OrganisationKind(models.TextChoices):
     LAB = "lab", "AI lab"
     AUDITOR = "auditor", "Auditor organisation"

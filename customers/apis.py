@@ -29,7 +29,7 @@ from customers.models import (
     KycReview,
     KycStatus,
 )
-from gateway.selectors import model_id_of
+from labs.selectors import model_id_of
 from standards.models import Stage
 
 TAGS = ["customers"]

@@ -231,7 +231,7 @@ class Enrolment(BaseModel):
     At most the standard's cap are active per release (enforced under a lock
     on the release row); withdrawal frees a place."""
 
-    release = models.ForeignKey("deploy.Release", on_delete=models.PROTECT, related_name="enrolments")
+    release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, related_name="enrolments")
     customer = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="enrolments")
     status = models.CharField(max_length=12, choices=EnrolmentStatus.choices, default=EnrolmentStatus.ACTIVE)
     enrolled_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")

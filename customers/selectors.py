@@ -22,8 +22,8 @@ from customers.models import (
     KycRecord,
     KycRecordQuerySet,
 )
-from deploy.models import Release
 from labs.models import SystemVersion
+from releases.models import Release
 from standards.models import Stage
 from standards.selectors import standard_in_force
 

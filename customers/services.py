@@ -40,8 +40,8 @@ from customers.models import (
     KycReviewOutcome,
     KycStatus,
 )
-from deploy.models import Release, ReleaseStatus
 from labs.models import SystemVersion
+from releases.models import Release, ReleaseStatus
 from standards.models import Stage
 from standards.selectors import standard_in_force
 from transparency.records import private_ref

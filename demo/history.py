@@ -54,9 +54,10 @@ from customers.models import KycRecord
 from demo.reference_agent import serve as serve_reference_agent
 from demo.world import is_reference, served_by
 from deploy import services as deploy
-from deploy.models import GateRequest, Release
+from deploy.models import GateRequest
 from evals.models import EvalRun, RunStatus
 from labs.models import SystemVersion
+from releases.models import Release
 
 SUITE = "insider_trading_deception"
 # How many samples of SmolLM2's protocol run the auditor lets run before

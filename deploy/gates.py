@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -536,21 +537,37 @@ def _monitoring(ctx: Context) -> list[Item]:
             f"stage 2 since {_iso(since)}; the period ends {_iso(ends)}" if since else "no stage-2 start recorded",
         )
     ]
-    # Incidents live in the monitoring app (above deploy): read by relation name.
-    serious = list(
-        SystemVersion.objects.filter(pk=ctx.sv.pk, incidents__serious=True, incidents__resolved_at__isnull=True)
-        .values_list("incidents__pk", "incidents__title")
-        .order_by("incidents__created_at")
-    )
-    items.append(
-        Item(
-            "no_unresolved_serious_incident",
-            "No unresolved serious incident",
-            not serious,
-            "none" if not serious else f"{len(serious)} unresolved: " + "; ".join(t for _, t in serious),
-            [{"kind": "incident", "id": str(pk), "url": _api(f"incidents/{pk}")} for pk, _ in serious],
-        )
-    )
+    items += _upper_items(ctx)
+    return items
+
+
+# --- items an app above deploy decides ----------------------------------------
+# Some items rest on the facts of an app above deploy: "no unresolved serious
+# incident" on monitoring's incidents. Deploy does not read them; the app that
+# owns the facts defines the item's check and registers it here from its
+# AppConfig.ready() (monitoring/apps.py -> monitoring.gates), an import from
+# above that lint-imports sees. An item a stage requires that no app has
+# registered is unmet: the gate fails closed rather than skip it.
+UPPER_ITEMS: dict[int, tuple[str, ...]] = {Stage.BROAD: ("no_unresolved_serious_incident",)}
+UpperCheck = Callable[["Context"], "Item"]
+_upper_checks: dict[str, UpperCheck] = {}
+
+
+def gate_item_register(*, code: str, check: UpperCheck) -> None:
+    """Register the check that decides the item ``code`` (one of UPPER_ITEMS)."""
+    if not any(code in codes for codes in UPPER_ITEMS.values()):
+        raise ValueError(f"no stage requires a gate item {code!r}")
+    _upper_checks[code] = check
+
+
+def _upper_items(ctx: Context) -> list[Item]:
+    items = []
+    for code in UPPER_ITEMS.get(ctx.to_stage, ()):
+        check = _upper_checks.get(code)
+        if check is None:
+            items.append(Item(code, code, False, "not checked: the app that decides this item is not installed"))
+        else:
+            items.append(check(ctx))
     return items
 
 
@@ -584,8 +601,8 @@ def _context(system_version: SystemVersion, release: Release, to_stage: int, now
 def suite_evidence_bound(*, system_version: SystemVersion, stage: int) -> list[dict[str, Any]]:
     """What a sign-off for ``stage`` binds as suite results: for each suite the
     standard requires there, the protocol, every run that counts and the
-    verdict, exactly as the gate will read them (STAGEGATE_SUITE_RESULTS; the
-    auditing app sits below deploy)."""
+    verdict, exactly as the gate will read them. Registered with auditing
+    (below deploy) at ready: ``auditing.selectors.suite_results_for``."""
     release = Release.objects.filter(system_version=system_version).first() or Release(system_version=system_version)
     return _bound_suites(_context(system_version, release, stage, timezone.now()))
 

@@ -1,6 +1,9 @@
-"""The staged release of a system version. Issue 3 seeds it with the release
-state the gateway enforces (stage and status); issue 6 adds gates, customers
-and incidents on top."""
+"""The staged release of a system version: the moves between stages
+(``STAGE_TRANSITIONS``), gate requests, sanctions, re-audits and the
+regulator's two-person decisions. The release state itself (``Release``:
+stage and status) lives in the low app ``releases``, which the gateway,
+customers and the public record import; it is re-exported here for code
+above deploy while imports move (code below deploy imports ``releases``)."""
 
 from __future__ import annotations
 
@@ -10,14 +13,11 @@ from django.conf import settings
 from django.db import models
 
 from core.models import BaseModel, Organisation
+
+# Re-exported while imports move; releases.models is their home.
+from releases.models import Release as Release
+from releases.models import ReleaseStatus as ReleaseStatus
 from standards.models import Stage
-
-
-class ReleaseStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    HALTED = "halted", "Halted by the regulator"
-    SUSPENDED = "suspended", "Suspended (e.g. after a serious incident)"
-
 
 # Stages move forward one at a time, only through a gate request the regulator
 # approves (gate_request_decide); back to any lower stage only with a halt by
@@ -29,40 +29,6 @@ STAGE_TRANSITIONS: dict[int, frozenset[int]] = {
     Stage.LIMITED: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.BROAD}),
     Stage.BROAD: frozenset({Stage.INTERNAL, Stage.AUDITORS, Stage.LIMITED}),
 }
-
-
-class ReleaseQuerySet(models.QuerySet["Release"]):
-    def visible_to(self, actor: Any, action: str = "view") -> ReleaseQuerySet:
-        from deploy.permissions import release_scope
-
-        return release_scope(self, actor, action)
-
-
-class Release(BaseModel):
-    """Where a system version stands in the staged release. A system version
-    without a row is at stage 0 (internal). Only deploy.services changes
-    ``stage`` and ``status``."""
-
-    system_version = models.OneToOneField("labs.SystemVersion", on_delete=models.PROTECT, related_name="release")
-    stage = models.PositiveSmallIntegerField(choices=Stage.choices, default=Stage.INTERNAL)
-    status = models.CharField(max_length=12, choices=ReleaseStatus.choices, default=ReleaseStatus.ACTIVE)
-    reason = models.TextField(blank=True, help_text="Why the last change was made")
-    stage_changed_at = models.DateTimeField(null=True, blank=True)
-    status_changed_at = models.DateTimeField(null=True, blank=True)
-
-    objects = ReleaseQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(stage__gte=0, stage__lte=3), name="release_stage_range"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=["active", "halted", "suspended"]), name="release_status_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.system_version_id}: stage {self.stage} ({self.status})"
 
 
 class GateRequestStatus(models.TextChoices):
@@ -85,7 +51,7 @@ class GateRequest(BaseModel):
     then the regulator's decision. The stage changes only when the regulator
     approves, after the checklist is evaluated again."""
 
-    release = models.ForeignKey(Release, on_delete=models.PROTECT, related_name="gate_requests")
+    release = models.ForeignKey("releases.Release", on_delete=models.PROTECT, related_name="gate_requests")
     system_version = models.ForeignKey("labs.SystemVersion", on_delete=models.PROTECT, related_name="gate_requests")
     from_stage = models.PositiveSmallIntegerField(choices=Stage.choices)
     to_stage = models.PositiveSmallIntegerField(choices=Stage.choices)

@@ -144,9 +144,7 @@ def _grant_inputs_changed(sender: Any, update_fields: Any = None, created: bool 
     transaction.on_commit(epoch_bump, using=using)
 
 
-# The models the grant query reads. Looked up by name once every app is loaded:
-# deploy and customers sit above the gateway in the import layers, and the
-# customers app may not be installed.
+# The models the grant query reads, looked up by name once every app is loaded.
 GRANT_MODELS = (
     "gateway.GatewayToken",
     "auditing.Certification",
@@ -161,8 +159,7 @@ GRANT_MODELS = (
     "core.Organisation",
     "labs.SystemVersion",
     "labs.ModelVersion",  # its weights digest (deployed as audited)
-    "deploy.Release",
-    "releases.Release",  # Release's home once it moves to the low releases app (whichever is installed)
+    "releases.Release",
     "customers.Enrolment",
     "customers.KycRecord",
 )

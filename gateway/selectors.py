@@ -13,7 +13,6 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
-from django.utils.text import slugify
 
 from auditing.models import AuditStatus
 from auditing.standing import STANDING_FACTS, infosec_required, standing_decide, standing_expressions
@@ -32,6 +31,7 @@ from gateway.services import (
     release_refusal,
 )
 from labs.models import SystemVersion
+from labs.selectors import model_id_of as model_id_of  # its home is labs; customers reads it too
 
 
 def gateway_token_list(*, actor: Actor, system_version_id: Any = None) -> QuerySet[GatewayToken]:
@@ -80,11 +80,6 @@ def holder_by_username(*, username: str) -> Any:
     if user is None:
         raise InvalidInput("No such user.", errors={"holder": ["No active user with this username."]})
     return user
-
-
-def model_id_of(*, lab_slug: str, name: str, sequence: int) -> str:
-    """The id clients pass as ``model``: ``<lab-slug>/<system-name-slug>/v<sequence>``."""
-    return f"{lab_slug}/{slugify(name)}/v{sequence}"
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,11 @@ from core.audit import audit_event_record, snapshot
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import Organisation, OrganisationKind, Role
 from core.permissions import require
+from customers.models import Enrolment, KycRecord
 from gateway.models import GatewayCall, GatewayCallQuarantine, GatewayToken, GrantKind
 from gateway.proxy.entry import AccessEntry
 from labs.models import SystemVersion
+from releases.selectors import release_state
 
 logger = logging.getLogger("stagegate.gateway")
 
@@ -54,13 +56,6 @@ def new_gateway_token_secret() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def _release_state(system_version: SystemVersion) -> tuple[int, str]:
-    # Read by relation name: deploy sits above the gateway in the layers.
-    row = SystemVersion.objects.filter(pk=system_version.pk).values_list("release__stage", "release__status").first()
-    stage, status = row or (None, None)
-    return stage or 0, status or "active"
-
-
 def release_refusal(*, kind: str, stage: int | None, status: str | None) -> tuple[str, str] | None:
     """Whether a release at ``stage`` with ``status`` admits callers of
     ``kind`` (rule 7): None if it does, else the refusal's code and sentence.
@@ -76,7 +71,7 @@ def release_refusal(*, kind: str, stage: int | None, status: str | None) -> tupl
 
 def _release_admits(system_version: SystemVersion, kind: str) -> None:
     """Refuse (409) unless the release is active and at a stage that admits ``kind`` tokens."""
-    stage, status = _release_state(system_version)
+    stage, status = release_state(system_version_id=system_version.pk)
     refusal = release_refusal(kind=kind, stage=stage, status=status)
     if refusal is not None:
         raise Conflict(refusal[1], code=refusal[0])
@@ -85,23 +80,18 @@ def _release_admits(system_version: SystemVersion, kind: str) -> None:
 # Customer admission (rule 7), defined once: the customer organisation has an
 # active enrolment in the system's release (within the standard's cap, which
 # enrolment enforces) and a KYC record that counts as verified
-# (``customers.models.KycRecordQuerySet.verified_at``). Customers sits above
-# the gateway in the layers, so the facts are read by relation name and
-# through the app registry; token issue and the per-call grant read the same
-# expressions and decide with the same function.
+# (``customers.models.KycRecordQuerySet.verified_at``). Customers sits below
+# the gateway in the layers and is imported; token issue and the per-call
+# grant read the same expressions and decide with the same function.
 CUSTOMER_FACTS = ("customer_enrolled", "customer_kyc_until")
 
 
 def customer_admission_expressions(*, organisation: Any, system_version: Any, at: datetime.datetime) -> dict[str, Any]:
     """Annotations for ``customer_admission_refusal``; the arguments are values or ``OuterRef``s."""
-    from django.apps import apps
-
-    kyc = apps.get_model("customers", "KycRecord").objects.verified_at(at).filter(organisation_id=organisation)
+    kyc = KycRecord.objects.verified_at(at).filter(organisation_id=organisation)
     return {
         "customer_enrolled": Exists(
-            apps.get_model("customers", "Enrolment")
-            .objects.active()
-            .filter(customer_id=organisation, release__system_version_id=system_version)
+            Enrolment.objects.active().filter(customer_id=organisation, release__system_version_id=system_version)
         ),
         # When the verified record falls due for re-review (None: not verified).
         "customer_kyc_until": Subquery(kyc.order_by("-next_review_due").values("next_review_due")[:1]),

@@ -8,11 +8,18 @@ from typing import Any
 from uuid import UUID
 
 from django.db.models import Prefetch
+from django.utils.text import slugify
 
 from core.actors import Actor
 from core.permissions import VIEW, get_for
 from labs.affordances import reachable_affordances
 from labs.models import Affordance, AffordanceEdge, ModelVersion, SystemVersion, SystemVersionQuerySet
+
+
+def model_id_of(*, lab_slug: str, name: str, sequence: int) -> str:
+    """The id a system version has in the gateway's OpenAI-compatible
+    surface, which clients pass as ``model``: ``<lab-slug>/<system-name-slug>/v<sequence>``."""
+    return f"{lab_slug}/{slugify(name)}/v{sequence}"
 
 
 def affordance_catalogue() -> dict[str, list[dict[str, str]]]:

@@ -39,7 +39,7 @@ from core.errors import Conflict, Forbidden, InvalidInput
 from core.models import OrganisationKind, Role
 from core.permissions import CHANGE, get_for, require, require_regulator
 from core.validation import clean_text, full_clean_or_invalid
-from deploy.models import ReauditSource, Release, ReleaseStatus
+from deploy.models import ReauditSource
 from deploy.services import reaudit_open, release_suspend
 from gateway.models import GatewayCall
 from labs.models import SystemVersion
@@ -58,6 +58,7 @@ from monitoring.models import (
     WhistleblowerReportStatus,
 )
 from monitoring.permissions import AUDITOR_ROLES, customer_is_enrolled
+from releases.models import Release, ReleaseStatus
 from standards.models import IncidentKind, Stage
 from standards.selectors import standard_in_force
 from transparency.services import log_append

@@ -28,9 +28,10 @@ from core.actors import actor_for
 from core.errors import NotFound
 from core.models import AuditEvent, Membership, Role
 from customers.models import Enrolment, EnrolmentStatus
-from deploy.models import GateRequest, Reaudit, ReauditSource, Release, ReleaseStatus
+from deploy.models import GateRequest, Reaudit, ReauditSource
 from monitoring.models import UNRESOLVED_INCIDENT_STATUSES, Incident
 from notifications.models import Notification, NotificationKind
+from releases.models import Release, ReleaseStatus
 
 logger = logging.getLogger(__name__)
 User = get_user_model()

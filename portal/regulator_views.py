@@ -29,7 +29,6 @@ from core.actors import Actor
 from core.errors import ApplicationError, NotFound
 from core.models import OrganisationKind
 from core.permissions import VIEW, require_regulator
-from deploy.models import Release, ReleaseStatus
 from labs import selectors as labs_selectors
 from labs.models import SystemVersion
 from monitoring import selectors as monitoring_selectors
@@ -38,6 +37,7 @@ from monitoring.models import WhistleblowerReportStatus
 from portal import forms
 from portal.audit_views import audit_page
 from portal.views import act, actor_of, portal_view
+from releases.models import Release, ReleaseStatus
 from standards.models import Stage
 
 AUDITING_KINDS = (OrganisationKind.AUDITOR, OrganisationKind.ACADEMIC)

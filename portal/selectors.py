@@ -11,9 +11,10 @@ from django.db.models import QuerySet
 from core.actors import Actor
 from core.permissions import VIEW
 from deploy import selectors as deploy_selectors
-from deploy.models import GateRequest, GateRequestStatus, Reaudit, Release, ReleaseStatus
+from deploy.models import GateRequest, GateRequestStatus, Reaudit
 from labs import selectors as labs_selectors
 from labs.models import SystemVersion
+from releases.models import Release, ReleaseStatus
 from standards.models import Stage
 
 STOPPED = (ReleaseStatus.HALTED, ReleaseStatus.SUSPENDED)

@@ -119,7 +119,7 @@ def release_at(system_version: Any, stage: int, status: str = "active") -> Any:
     ``status``) without going through the gates. The product moves stages only
     through deploy.services (gate requests approved by the regulator); tests of
     other apps use this to stand a system at the stage they need."""
-    from deploy.models import Release
+    from releases.models import Release
 
     release, _ = Release.objects.update_or_create(
         system_version_id=system_version.pk,

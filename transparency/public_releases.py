@@ -55,7 +55,7 @@ def _model(label: str) -> type[Model]:
 
 def _public_releases() -> QuerySet[Any]:
     """The public scope: releases at stage 2 and above."""
-    return _model("deploy.Release").objects.filter(stage__gte=PUBLIC_MIN_STAGE)  # type: ignore[attr-defined]
+    return _model("releases.Release").objects.filter(stage__gte=PUBLIC_MIN_STAGE)  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from django.apps import apps
 
 from core import merkle
 from core.errors import InvalidInput, NotFound
+from core.models import record_type
 from transparency.models import LogEntry, SignedTreeHead
 from transparency.services import GATE_RELEVANT_PREFIXES, _nodes
 
@@ -102,9 +103,9 @@ def consistency(*, first: int, second: int) -> Consistency:
 
 
 def _subject_types() -> list[str]:
-    # Every model label: the subject_type column only ever holds one, and
-    # naming them all lets "subject id only" use the (type, id) index.
-    return sorted(m._meta.label_lower for m in apps.get_models())
+    # Every model's record type: the subject_type column only ever holds
+    # one, and naming them all lets "subject id only" use the (type, id) index.
+    return sorted({record_type(m) for m in apps.get_models()})
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from core import merkle
 from core.canonical import canonical_json
+from core.models import record_type
 from transparency.models import LogEntry, LogNode, OutboxKind, OutboxMessage, RegulatorInbox, SignedTreeHead
 from transparency.signing import log_key_id, tree_head_sign
 
@@ -78,7 +79,7 @@ def log_append(*, kind: str, record: dict[str, Any], subject: models.Model) -> L
     index = LogEntry.objects.aggregate(n=models.Max("index"))["n"]
     index = 0 if index is None else index + 1
     now = timezone.now()
-    subject_type, subject_id = subject._meta.label_lower, str(subject.pk)
+    subject_type, subject_id = record_type(subject), str(subject.pk)
     leaf = canonical_json(
         {
             "index": index,

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "transparency",
     "labs",
     "standards",
+    "releases",
     "auditing",
     "gateway",
     "evals",

@@ -49,8 +49,6 @@ STAGEGATE_EVAL_UPLOAD_CLOCK_SLACK_SECONDS: int = env.int("STAGEGATE_EVAL_UPLOAD_
 STAGEGATE_EVALS_CALL_TIMEOUT: float = env.float("STAGEGATE_EVALS_CALL_TIMEOUT", default=180.0)
 # A lab's sanctions within this many days escalate (warning → extra audit → suspension).
 STAGEGATE_SANCTION_WINDOW_DAYS: int = env.int("STAGEGATE_SANCTION_WINDOW_DAYS", default=365)
-# What a sign-off binds as suite results: the gate's own evidence (deploy sits above auditing).
-STAGEGATE_SUITE_RESULTS: str = "deploy.gates.suite_evidence_bound"
 # The suites this service runs, for the standard's protocol checks (standards sits below evals).
 STAGEGATE_SUITE_CATALOGUE: str = "evals.engine.suite_catalogue"
 # Days a regulator's KYC verification of a customer holds before its periodic

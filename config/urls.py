@@ -35,7 +35,7 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("evals.log_urls")),  # a run's Inspect logs: the API and Inspect's viewer
     path("gateway/v1/", include("gateway.urls")),
-    path("", include("transparency.public_urls")),  # the public record: /public/ pages, /api/public/ API
+    path("", include("public_record.urls")),  # the public record: /public/ pages, /api/public/ API
 ]
 
 # Under /api/ an unknown route (or an id its pattern refuses) and a server

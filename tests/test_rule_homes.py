@@ -41,6 +41,7 @@ PACKAGES = (
     "monitoring",
     "notifications",
     "portal",
+    "public_record",
     "demo",
     "config",
 )
@@ -389,11 +390,6 @@ KNOWN_HIDDEN_EDGES: set[tuple[str, str]] = {
     # Not an edge: the name log entries and audit events give a release, the
     # one it had before the model moved from deploy (core.models.record_type).
     ("releases.models", "deploy"),
-    # The public record of releases reads releases, labs and deploy's gate
-    # decisions through the app registry from the bottom layer.
-    ("transparency.public_releases", "deploy"),
-    ("transparency.public_releases", "labs"),
-    ("transparency.public_releases", "releases"),
 }
 
 

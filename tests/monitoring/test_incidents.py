@@ -35,7 +35,7 @@ def kinds() -> list[str]:
 
 
 def unresolved_serious(sv) -> bool:
-    # What deploy's stage-3 gate reads, by relation name.
+    # What the stage-3 gate reads (monitoring.gates, registered with deploy.gates).
     return SystemVersion.objects.filter(pk=sv.pk, incidents__serious=True, incidents__resolved_at__isnull=True).exists()
 
 

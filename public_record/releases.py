@@ -10,10 +10,9 @@ the payload digests of the sign-offs it counted and its log entries. Never
 shown: reasons and notes (the log holds their SHA-256), who acted (the log
 holds a role), system prompts, endpoints, customers.
 
-Layering: transparency sits below deploy and labs (pyproject's import-linter
-layers), so this module does not import them; it reads their tables, read
-only, through Django's app registry. It belongs in deploy's selectors (a
-``public_release_*`` pair there) once that app's owner takes it."""
+It reads the release state (``releases``), system versions (``labs``), the
+gate decisions (``deploy``) and the log (``transparency``), importing each:
+the public record is a presentation package above every app."""
 
 from __future__ import annotations
 
@@ -21,11 +20,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from django.core.paginator import Paginator
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from core.errors import InvalidInput, NotFound
+from core.models import record_type
+from deploy.models import GateRequest
+from labs.models import SystemVersion
+from releases.models import Release
 from transparency import public_selectors
 from transparency.models import LogEntry
 
@@ -49,13 +51,9 @@ RELEASE_FIELDS = (
 )
 
 
-def _model(label: str) -> type[Model]:
-    return apps.get_model(label)
-
-
 def _public_releases() -> QuerySet[Any]:
     """The public scope: releases at stage 2 and above."""
-    return _model("releases.Release").objects.filter(stage__gte=PUBLIC_MIN_STAGE)  # type: ignore[attr-defined]
+    return Release.objects.filter(stage__gte=PUBLIC_MIN_STAGE)
 
 
 @dataclass
@@ -115,7 +113,7 @@ def _release(row: dict[str, Any]) -> PublicRelease:
 def _affordances(releases: list[PublicRelease]) -> None:
     if not releases:
         return
-    through = _model("labs.SystemVersion").affordances.through  # type: ignore[attr-defined]
+    through = SystemVersion.affordances.through
     names: dict[str, list[str]] = {}
     for sv_id, name in (
         through.objects.filter(systemversion_id__in=[r.system_version_id for r in releases])
@@ -247,9 +245,8 @@ def release_get(*, system_version_id: str) -> ReleaseDetail:
         raise NotFound("No public release with that id.", code="no_public_release")
     release = _release(row)
     _affordances([release])
-    GateRequest = _model("deploy.GateRequest")
     requests = list(
-        GateRequest.objects.filter(release_id=row["pk"])  # type: ignore[attr-defined]
+        GateRequest.objects.filter(release_id=row["pk"])
         .order_by("created_at")
         .values(
             "pk",
@@ -263,7 +260,7 @@ def release_get(*, system_version_id: str) -> ReleaseDetail:
         )
     )
     digests: dict[str, list[str]] = {}
-    through = GateRequest.signoffs.through  # type: ignore[attr-defined]
+    through = GateRequest.signoffs.through
     for gr_id, digest in (
         through.objects.filter(gaterequest_id__in=[r["pk"] for r in requests])
         .order_by("signoff__payload_digest")
@@ -285,6 +282,6 @@ def release_get(*, system_version_id: str) -> ReleaseDetail:
         for r in requests
         if r["status"] in ("approved", "rejected")
     ]
-    pairs = [("deploy.release", str(row["pk"]))] + [("deploy.gaterequest", str(r["pk"])) for r in requests]
+    pairs = [(record_type(Release), str(row["pk"]))] + [(record_type(GateRequest), str(r["pk"])) for r in requests]
     history = _history(public_selectors.subject_entries(pairs))
     return ReleaseDetail(release=release, release_id=str(row["pk"]), decisions=decisions, history=history)

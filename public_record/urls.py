@@ -3,7 +3,8 @@ no sign-in for either (config/urls.py includes this at the root)."""
 
 from django.urls import path
 
-from transparency import public_apis, public_views
+from public_record import apis as public_apis
+from public_record import views as public_views
 
 app_name = "public"
 

@@ -3,7 +3,7 @@ entries (with search), inclusion and consistency proofs, each entry's SCITT
 receipt (COSE Receipts, RFC 9942), and releases at stage 2 and above.
 
 No session or token is looked at (``authentication_classes = []``), every
-call is rate-limited per address (transparency/public_limits.py), and what
+call is rate-limited per address (public_record/limits.py), and what
 is named by a tree size is served as immutable."""
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from rest_framework.views import APIView
 from core.api import ERRORS, PROBLEM
 from core.dsse import raw_public_key
 from core.errors import InvalidInput
-from transparency import public_limits, public_releases, public_selectors, scitt
+from public_record import limits as public_limits
+from public_record import releases as public_releases
+from transparency import public_selectors, scitt
 from transparency.models import LogEntry, SignedTreeHead
 from transparency.signing import log_key_id, log_private_key, log_public_key, log_public_key_pem
 from transparency.witness import LOG_ID

@@ -18,7 +18,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from core.errors import ApplicationError, InvalidInput
-from transparency import public_apis, public_limits, public_releases, public_selectors
+from public_record import apis as public_apis
+from public_record import limits as public_limits
+from public_record import releases as public_releases
+from transparency import public_selectors
 from transparency.witness_log import latest_cosigned_head
 
 View = Callable[..., HttpResponse]

@@ -232,7 +232,6 @@ def test_the_cache_is_dropped_after_a_redis_outage(scene, tmp_path):
     [
         "customers.Enrolment",
         "customers.KycRecord",
-        "deploy.Release",
         "releases.Release",
         "auditing.OrganisationRelationship",
         "labs.ModelVersion",

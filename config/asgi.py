@@ -1,5 +1,5 @@
 """ASGI entry point. Requests under /gateway/ go to the gateway's lean ASGI
-application (gateway/server.py), which shares Django's settings and ORM but
+application (gateway/proxy/server.py), which shares Django's settings and ORM but
 skips its request machinery; everything else goes to Django."""
 
 import gc
@@ -10,7 +10,7 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_application = get_asgi_application()
 
-from gateway.server import application as gateway_application  # noqa: E402  (needs Django set up)
+from gateway.proxy.server import application as gateway_application  # noqa: E402  (needs Django set up)
 
 
 async def application(scope, receive, send):  # type: ignore[no-untyped-def]

@@ -144,7 +144,7 @@ def local_gateway() -> Iterator[str]:
         settings.STAGEGATE_GATEWAY_URL = previous
         server.should_exit = True
         thread.join(timeout=10)
-        from gateway.server import close_db_connections
+        from gateway.proxy.server import close_db_connections
 
         close_db_connections()
         connections.close_all()

@@ -1,5 +1,5 @@
 """API for gateway tokens and the access log (under /api/, with API-token or
-session auth). The gateway itself, under /gateway/v1/, is gateway/server.py."""
+session auth). The gateway itself, under /gateway/v1/, is gateway/proxy/server.py."""
 
 from __future__ import annotations
 

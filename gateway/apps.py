@@ -7,7 +7,7 @@ class GatewayConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from gateway.grantcache import connect_signals
+        from gateway.proxy.grantcache import connect_signals
 
         # Writes that can change a grant bump the gateway's grant epoch on commit.
         connect_signals()

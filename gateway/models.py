@@ -134,7 +134,7 @@ class GatewayCall(AppendOnly, BaseModel):
     usage_clamped = models.BooleanField(
         default=False,
         help_text="The upstream reported usage that was not a plausible count (negative, not an integer, "
-        "unreadable, or above the ceiling); the counts above were clamped (gateway/usage.py)",
+        "unreadable, or above the ceiling); the counts above were clamped (gateway/proxy/usage.py)",
     )
     request_sha256 = models.CharField(max_length=64)
     response_sha256 = models.CharField(max_length=64)
@@ -145,7 +145,7 @@ class GatewayCall(AppendOnly, BaseModel):
         max_length=16,
         blank=True,
         help_text="What the lab's endpoint claimed served the call, against the audited digests "
-        "(gateway/audited.py): match, mismatch, malformed or absent; empty when no upstream answered",
+        "(gateway/proxy/audited.py): match, mismatch, malformed or absent; empty when no upstream answered",
     )
 
     objects = GatewayCallQuerySet.as_manager()

@@ -20,8 +20,8 @@ from core.actors import Actor
 from core.errors import InvalidInput, NotFound
 from core.models import Membership
 from core.permissions import VIEW, get_for
-from gateway.audited import AuditedConfiguration
 from gateway.models import GatewayCall, GatewayToken, GrantKind
+from gateway.proxy.audited import AuditedConfiguration
 from gateway.services import (
     CUSTOMER_FACTS,
     GRANT_REFUSAL_CODES,
@@ -101,7 +101,7 @@ class Grant:
     tokens_per_day: int
     max_output_tokens: int  # the most output tokens one call may ask for (and what a call naming none gets)
     max_n: int  # the most choices one call may ask for
-    stage: int  # the release's stage (deployed as audited from stage 2: gateway/audited.py)
+    stage: int  # the release's stage (deployed as audited from stage 2: gateway/proxy/audited.py)
     audited: AuditedConfiguration  # the system version's prompt, declared tools and digests
     # The earliest time (Unix seconds) the grant can stop holding by time alone:
     # the token's expiry, the certification's or the KYC record's due date. The
@@ -169,7 +169,7 @@ _GRANT_FIELDS = (
     "system_version__endpoint_base_url",
     "system_version__endpoint_model",
     "system_version__endpoint_credential_ciphertext",
-    # What the audited system fixes (deployed as audited, gateway/audited.py).
+    # What the audited system fixes (deployed as audited, gateway/proxy/audited.py).
     "system_version__system_prompt",
     "system_version__declared_tools",
     "system_version__configuration_digest",

@@ -468,7 +468,7 @@ def incidents_flag_overdue(*, now: datetime.datetime | None = None, batch: int =
     return flagged
 
 
-# Deployed as audited: the gateway's attestation check (gateway/audited.py)
+# Deployed as audited: the gateway's attestation check (gateway/proxy/audited.py)
 
 # The incident kind (of the standard) each attestation outcome opens.
 ATTESTATION_INCIDENT_KINDS = {

@@ -65,7 +65,7 @@ STAGEGATE_GATEWAY_SPOOL_DIR: str = env.str(
 
 # Each gateway process caches a token's grant for at most this long (seconds;
 # 0 turns the cache off). Writes that change a grant invalidate it at once
-# through an epoch in Redis (gateway/grantcache.py); this bounds what a missed
+# through an epoch in Redis (gateway/proxy/grantcache.py); this bounds what a missed
 # invalidation (a QuerySet.update, a bump lost while Redis was down) can serve.
 STAGEGATE_GATEWAY_GRANT_CACHE_SECONDS: float = env.float("STAGEGATE_GATEWAY_GRANT_CACHE_SECONDS", default=5.0)
 # A finished call's usage and access-log entry ride on the next call's admission

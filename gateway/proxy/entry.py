@@ -1,7 +1,7 @@
 """The access-log entry: the one definition of what the gateway records about a
-call, written by the data plane (gateway/server.py), appended to the spool
+call, written by the data plane (gateway/proxy/server.py), appended to the spool
 (gateway/proxy/spool.py), carried as the Lua argument and the Redis stream
-field ``e`` (gateway/limits.py) and read back by the drain (gateway/services.py).
+field ``e`` (gateway/proxy/limits.py) and read back by the drain (gateway/services.py).
 
 Wire form: one JSON object whose values are all strings (the older stream form,
 one stream field per key, is read too). ``call_id`` (a UUID made by the gateway)
@@ -64,7 +64,7 @@ class AccessEntry:
     request_sha256: str
     response_sha256: str
     # The release's stage the grant admitted the call at, and what the lab's
-    # endpoint claimed served it against the audited digests (gateway/audited.py:
+    # endpoint claimed served it against the audited digests (gateway/proxy/audited.py:
     # match, mismatch, malformed, absent; "" when no upstream answered).
     # Entries written before these existed read as stage 0 and "".
     stage: int = 0

@@ -3,7 +3,7 @@ that no answered call's record is lost when Redis loses its data.
 
 A call's entry is appended here (one line, gateway/proxy/entry.py) before it
 goes to the Redis stream that the drain empties into PostgreSQL
-(gateway/limits.py). A file (a *segment*) is deleted once every entry in it is
+(gateway/proxy/limits.py). A file (a *segment*) is deleted once every entry in it is
 known to be in PostgreSQL:
 
 - an entry written straight to the database (Redis was down) is there;

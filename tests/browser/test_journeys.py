@@ -22,8 +22,8 @@ from deploy.models import GateRequest, Release
 from evals.models import EvalRun
 from evals.results import run_results
 from gateway.models import GatewayCall, GatewayToken
+from gateway.proxy.server import close_db_connections
 from gateway.selectors import model_id_of
-from gateway.server import close_db_connections
 from gateway.services import access_log_drain, token_digest
 from labs import services as labs
 from labs.models import ModelVersion, SystemVersion

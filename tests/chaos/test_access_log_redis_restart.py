@@ -14,7 +14,7 @@ import httpx
 from django.test import override_settings
 
 from gateway.models import GatewayCall
-from gateway.server import GatewayApp
+from gateway.proxy.server import GatewayApp
 from gateway.services import access_log_drain
 from tests.gateway.conftest import build
 from tests.gateway.test_redis_down import start_redis

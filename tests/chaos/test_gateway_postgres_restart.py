@@ -16,7 +16,7 @@ import pytest
 from django.db import connections
 
 from gateway.models import GatewayCall
-from gateway.server import close_db_connections
+from gateway.proxy.server import close_db_connections
 from gateway.services import access_log_drain
 from tests.chaos.conftest import Services, wait_for
 from tests.gateway.conftest import build

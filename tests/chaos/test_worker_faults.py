@@ -25,7 +25,7 @@ from core.actors import actor_for
 from evals import services
 from evals.models import EvalRun, EvalSample
 from gateway.models import GatewayCall
-from gateway.server import close_db_connections
+from gateway.proxy.server import close_db_connections
 from gateway.services import access_log_drain
 from tests.chaos.conftest import Services, wait_for
 from tests.evals.test_worker_kill import start_worker, stop

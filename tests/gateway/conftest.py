@@ -48,7 +48,7 @@ def upstream() -> Any:
 @pytest.fixture(scope="session")
 def gateway_url() -> Any:
     from config.asgi import application
-    from gateway.server import close_db_connections
+    from gateway.proxy.server import close_db_connections
 
     server = ThreadServer(application).start()
     yield server.url

@@ -1,5 +1,5 @@
 """The encodings a hostile upstream echoes the lab's credential in, and a
-check, written apart from gateway/redact.py, that none of them reaches a
+check, written apart from gateway/proxy/redact.py, that none of them reaches a
 caller.
 
 ``ENCODINGS`` maps a name to how the upstream writes the credential into its

@@ -20,7 +20,7 @@ from django.utils import timezone
 from gateway.models import GatewayCall, GatewayCallQuarantine
 from gateway.proxy import spool as spool_mod
 from gateway.proxy.entry import AccessEntry, new_call_id
-from gateway.server import GatewayApp
+from gateway.proxy.server import GatewayApp
 from gateway.services import access_log_drain, gateway_calls_store
 
 
@@ -149,7 +149,7 @@ def test_spool_files_are_deleted_once_the_drain_has_their_entries(scene, tmp_pat
 
 
 def test_an_entry_neither_redis_nor_the_database_took_is_replayed(scene, tmp_path: Path, monkeypatch):
-    from gateway import server
+    from gateway.proxy import server
 
     spool = tmp_path / "spool"
 

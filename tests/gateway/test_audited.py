@@ -1,4 +1,4 @@
-"""Deployed as audited (gateway/audited.py): from stage 2 a caller gets the
+"""Deployed as audited (gateway/proxy/audited.py): from stage 2 a caller gets the
 audited system prompt and only the declared tools, and the endpoint's claim
 of what served the call is compared with the audited digests."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.audited import (
+from gateway.proxy.audited import (
     AuditedConfiguration,
     NotAudited,
     apply_audited_configuration,

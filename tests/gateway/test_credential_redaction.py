@@ -210,8 +210,8 @@ def test_an_honest_answer_goes_on_byte_for_byte(hard):
 
 
 def _scanner(secret: str = HARD_CREDENTIAL, keep: bool = False) -> Any:
-    from gateway.redact import Redactor
-    from gateway.server import SseScanner
+    from gateway.proxy.redact import Redactor
+    from gateway.proxy.server import SseScanner
 
     return SseScanner(keep=keep, redactor=Redactor(secret))
 
@@ -297,7 +297,7 @@ def test_held_text_goes_out_with_the_choices_end_and_at_a_tool_call():
 def test_a_line_too_long_to_check_does_not_go_on():
     """A line that grows past MAX_LINE before it ends is skipped, not relayed
     unchecked; the events after it go on."""
-    from gateway.server import SseScanner
+    from gateway.proxy.server import SseScanner
 
     scanner = _scanner()
     long = b"data: " + HARD_CREDENTIAL.encode() + b"x" * 2 * SseScanner.MAX_LINE + HARD_CREDENTIAL.encode() + b"\n\n"
@@ -315,7 +315,7 @@ def test_a_line_too_long_to_check_does_not_go_on():
 def test_an_event_passed_on_unparsed_is_one_the_full_check_would_pass_as_sent():
     """The fast path (StreamScrub.passes) lets an event go on without parsing
     it only when parsing and scrubbing it would change and hold back nothing."""
-    from gateway.redact import Redactor, StreamScrub
+    from gateway.proxy.redact import Redactor, StreamScrub
 
     redactor = Redactor(HARD_CREDENTIAL)
     texts = ["ok ", "the models", "100%", "R&D", "a\nb", '"q"', "7", "fedcba", "", HARD_CREDENTIAL, HARD_CREDENTIAL[:9]]

@@ -72,7 +72,7 @@ def test_refused_connection_is_502(scene):
 
 def test_private_upstreams_are_refused_at_connect_time_when_not_allowed(scene):
     with override_settings(STAGEGATE_ALLOW_PRIVATE_UPSTREAMS=False):
-        from gateway import upstream
+        from gateway.proxy import upstream
 
         async def go() -> int:
             client = upstream.make_client()

@@ -1,4 +1,4 @@
-"""The per-token grant cache (gateway/grantcache.py) never serves a grant that
+"""The per-token grant cache (gateway/proxy/grantcache.py) never serves a grant that
 no longer holds: every write that ends a grant is refused on the very next
 call after a call served from the cache; time-based facts (token expiry,
 certification expiry) are re-checked locally; a Redis outage or a flushed
@@ -23,10 +23,10 @@ from auditing.models import Certification
 from core.models import Membership
 from core.services import membership_end
 from deploy.services import release_halt
-from gateway.grantcache import EPOCH_KEY
 from gateway.models import GatewayToken
-from gateway.server import GatewayApp
-from gateway.server import application as gateway_app
+from gateway.proxy.grantcache import EPOCH_KEY
+from gateway.proxy.server import GatewayApp
+from gateway.proxy.server import application as gateway_app
 from gateway.services import gateway_token_revoke
 from tests.gateway.conftest import fresh
 from tests.gateway.test_redis_down import start_redis

@@ -24,7 +24,7 @@ from gateway.services import access_log_drain, gateway_calls_store
 from tests.gateway.conftest import issue
 from tests.gateway.upstream_double import USAGE, nested
 
-CEILING = 1_000_000_000  # the documented per-call ceiling (gateway.usage.USAGE_CEILING)
+CEILING = 1_000_000_000  # the documented per-call ceiling (gateway.proxy.usage.USAGE_CEILING)
 
 
 @pytest.fixture(autouse=True)
@@ -127,7 +127,7 @@ def test_honest_usage_is_recorded_as_is_and_not_flagged(scene):
 
 
 def test_the_usage_check_reads_only_the_three_counts():
-    from gateway.usage import USAGE_CEILING, usage_of
+    from gateway.proxy.usage import USAGE_CEILING, usage_of
 
     assert USAGE_CEILING == CEILING
     assert usage_of({"usage": USAGE}) == (7, 5, 12, False)
@@ -162,7 +162,7 @@ def test_a_poisoned_call_neither_trips_the_breaker_for_others_nor_loses_its_reco
 
 @pytest.mark.parametrize("used", ["1e20", "100000000000000000000", "inf", "-inf", "nan", "-5", "abc", "", "2.5"])
 def test_the_settle_script_itself_refuses_to_error_on_any_count(used):
-    from gateway.limits import SETTLE
+    from gateway.proxy.limits import SETTLE
 
     stream = settings.STAGEGATE_GATEWAY_LOG_STREAM
     r = rds()
@@ -240,7 +240,7 @@ def test_an_outage_of_the_database_quarantines_nothing(scene, monkeypatch):
 
 
 def test_a_poisoned_entry_stored_straight_to_the_database_is_quarantined_not_lost(scene):
-    """The path taken when Redis is down (gateway.server._store_direct)."""
+    """The path taken when Redis is down (gateway.proxy.server._store_direct)."""
     assert chat(scene).status_code == 200
     wait_logged(1)
     [(_, fields)] = rds().xrange(settings.STAGEGATE_GATEWAY_LOG_STREAM)
@@ -277,12 +277,12 @@ def test_a_deeply_nested_request_is_400_and_logged(scene):
 
 def test_a_request_nested_just_within_the_parser_but_not_the_encoder_is_400(scene, monkeypatch):
     """Parsed, then re-encoded for the upstream: that can recurse too deeply as well."""
-    import gateway.server
+    import gateway.proxy.server
 
     def too_deep(*args: Any, **kwargs: Any) -> bytes:
         raise RecursionError("maximum recursion depth exceeded while encoding a JSON object")
 
-    monkeypatch.setattr(gateway.server, "_encode", too_deep)
+    monkeypatch.setattr(gateway.proxy.server, "_encode", too_deep)
     r = chat(scene)
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_json"
     [row] = drained()
@@ -325,7 +325,7 @@ def test_a_hostile_retry_after_is_bounded_and_logged(scene, header, expected):
 def test_an_endless_stream_line_is_bounded_and_the_events_after_it_still_count():
     """One newline-free line re-split on every chunk was quadratic CPU and an
     unbounded buffer; now the scanner keeps at most MAX_LINE of a line."""
-    from gateway.server import SseScanner
+    from gateway.proxy.server import SseScanner
 
     scanner = SseScanner()
     event = b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
@@ -344,7 +344,7 @@ def test_an_endless_stream_line_is_bounded_and_the_events_after_it_still_count()
 
 
 def test_the_scanner_sees_the_streams_end_marker():
-    from gateway.server import SseScanner
+    from gateway.proxy.server import SseScanner
 
     scanner = SseScanner()
     scanner.feed(b'data: {"choices": []}\n\ndata: [DO')

@@ -1,4 +1,4 @@
-"""The gateway's minimal HTTP/1.1 client (gateway/http1.py) against raw
+"""The gateway's minimal HTTP/1.1 client (gateway/proxy/http1.py) against raw
 servers that do what uvicorn never does: close idle connections, stall, send
 interim responses, frame bodies every allowed way, or send garbage."""
 
@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from gateway import http1, upstream
+from gateway.proxy import http1, upstream
 
 TIMEOUTS = http1.Timeouts(connect=2, read=0.3, write=2, pool=2)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[None]]

@@ -164,7 +164,7 @@ def test_a_stream_the_caller_leaves_is_charged_what_it_read(reference_data, upst
 
 
 def test_the_settle_script_gives_back_the_unused_reservation_and_never_goes_below_zero():
-    from gateway.limits import SETTLE
+    from gateway.proxy.limits import SETTLE
 
     stream = settings.STAGEGATE_GATEWAY_LOG_STREAM
     r = rds()

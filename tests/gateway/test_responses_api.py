@@ -524,7 +524,7 @@ def test_reasoning_effort_alone_is_passed_on(scene):
 
 
 def test_the_stream_window_redacts_a_secret_split_anywhere_and_holds_back_nothing_else():
-    from gateway.redact import REDACTED, Redactor
+    from gateway.proxy.redact import REDACTED, Redactor
 
     secret = "sk-abcsk"  # it can begin inside itself
     text = "xx sk-ab sk-abcsk s sk-abcsksk-abcsk end sk-abcs"

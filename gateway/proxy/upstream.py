@@ -1,5 +1,5 @@
 """The upstream hop: one client path for http and https upstreams,
-gateway/http1.py (a minimal keep-alive HTTP/1.1 client: httpx cost a third of
+gateway/proxy/http1.py (a minimal keep-alive HTTP/1.1 client: httpx cost a third of
 the gateway's CPU per call), over asyncio's TCP and TLS (certificates checked
 against certifi's CAs and the host name, as httpx did). One pool per host and
 event loop (per process in production), redirects never followed, timeouts from
@@ -31,7 +31,7 @@ import httpcore
 import httpx
 from django.conf import settings
 
-from gateway import http1
+from gateway.proxy import http1
 from labs.endpoints import is_public_address
 
 

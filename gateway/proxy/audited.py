@@ -28,7 +28,7 @@ at stage 2 or 3 too, so their calls are not rewritten. Every call's answer is
 checked against the attestation, whoever made it.
 
 Pure functions over the parsed request body: no Django, no I/O, so the data
-plane calls them in the request path (gateway/server.py ``_prepare``) and
+plane calls them in the request path (gateway/proxy/server.py ``_prepare``) and
 tests call them directly.
 """
 

@@ -3,7 +3,7 @@
 One round trip per call: ``admit`` runs one Lua script before the upstream
 call that first settles earlier calls (counts their tokens, appends their
 access-log entries to a stream), then reads the grant epoch
-(gateway/grantcache.py) and checks this call (log backlog, daily tokens,
+(gateway/proxy/grantcache.py) and checks this call (log backlog, daily tokens,
 requests per minute), reserving its size in bytes plus max_tokens × n of the
 daily quota (``reservation``). ``settle`` queues a finished call's usage (in
 place of its reservation) and entry for the next admission; when none comes within ``STAGEGATE_GATEWAY_SETTLE_DELAY_MS``
@@ -36,10 +36,10 @@ from typing import Any
 
 from django.conf import settings
 
-from gateway.grantcache import EPOCH_KEY, EPOCH_LUA
+from gateway.proxy.grantcache import EPOCH_KEY, EPOCH_LUA
+from gateway.proxy.resp import Link, RedisReplyError
 from gateway.proxy.spool import Segment, Spool, spool_for
-from gateway.resp import Link, RedisReplyError
-from gateway.usage import USAGE_CEILING, clamp_count
+from gateway.proxy.usage import USAGE_CEILING, clamp_count
 
 # Settles the calls whose keys follow ``first`` in KEYS: ARGV from ``a`` holds,
 # for each, the tokens it used, the tokens it reserved at admission, and the
@@ -47,7 +47,7 @@ from gateway.usage import USAGE_CEILING, clamp_count
 # argument rather than two per field halves the work of encoding and of the
 # script). KEYS[stream] is the log stream. The quota key (the day's, as at
 # admission) moves by used - reserved: the unused reservation comes back. The
-# tokens used are the lab's claim: ``settle`` clamps them (gateway/usage.py)
+# tokens used are the lab's claim: ``settle`` clamps them (gateway/proxy/usage.py)
 # and the script checks again, so no number can make INCRBY fail. A failing
 # script would trip the breaker for every call and lose the entries it carries.
 _SETTLE_LUA = """
@@ -292,7 +292,7 @@ class Limits:
         self.pending: list[_Settlement] = []
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flushes: set[asyncio.Task[None]] = set()
-        # The grant epoch the latest admission saw (gateway/grantcache.py).
+        # The grant epoch the latest admission saw (gateway/proxy/grantcache.py).
         self.epoch: bytes | None = None
         # The Redis incarnation the latest admission saw.
         self.incarnation: bytes | None = None

@@ -6,7 +6,7 @@ and newer openai SDK code speak the Responses API. This module translates one
 Responses request into one chat-completions request, and the answer back: a
 whole chat completion into a Response object, a chat-completion event stream
 into the Responses event sequence. It is pure (no I/O, no Django): the gateway
-(gateway/server.py) runs the call through the same admission, limits, upstream
+(gateway/proxy/server.py) runs the call through the same admission, limits, upstream
 hop, access log and usage settlement as a chat completion.
 
 The gateway keeps no conversation state, so everything that needs it
@@ -21,7 +21,7 @@ hints, ``service_tier``) and ``include: ["reasoning.encrypted_content"]``
 
 The lab's credential never reaches this module: the gateway scrubs the
 upstream's answer, and each streamed event, before translating it
-(gateway/redact.py, the one definition for every route)."""
+(gateway/proxy/redact.py, the one definition for every route)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.usage import Usage
+from gateway.proxy.usage import Usage
 
 # Top-level fields that only label a call or hint at caching and billing: not
 # sent upstream, never change the answer.
@@ -327,7 +327,7 @@ def translate_request(body: dict[str, Any], *, endpoint_model: str) -> Translati
 
 def _usage(usage: Usage | None) -> dict[str, Any] | None:
     """The Responses usage object from the usage the gateway charged (clamped,
-    gateway/usage.py); null when the upstream reported none."""
+    gateway/proxy/usage.py); null when the upstream reported none."""
     if usage is None:
         return None
     prompt, completion, total, _ = usage

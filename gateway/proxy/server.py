@@ -3,17 +3,17 @@
 config/asgi.py sends every ``/gateway/`` request here before Django's request
 machinery (middleware, URL resolution, DRF): a call then costs one Redis
 script (the limits, the grant epoch, and the usage and access-log entries of
-earlier calls: gateway/limits.py) and the upstream call. The grant (does the
+earlier calls: gateway/proxy/limits.py) and the upstream call. The grant (does the
 token still grant this call) comes from a per-process cache that the epoch
-invalidates (gateway/grantcache.py), or else from one database query: on
-PostgreSQL on psycopg's async connections (gateway/grantdb.py), elsewhere
+invalidates (gateway/proxy/grantcache.py), or else from one database query: on
+PostgreSQL on psycopg's async connections (gateway/proxy/grantdb.py), elsewhere
 through the ORM in a small thread pool. Everything else is async, so an
 in-flight model call holds no thread.
 
 Routes: ``POST /gateway/v1/chat/completions`` (non-streaming, and ``stream:
 true`` passed through as server-sent events chunk by chunk), ``POST
 /gateway/v1/responses`` (the Responses API, translated to and from one chat
-completion by gateway/responses_api.py, on the same path through admission,
+completion by gateway/proxy/responses_api.py, on the same path through admission,
 limits, the upstream and the access log), ``GET /gateway/v1/models`` and ``GET
 /gateway/v1/models/{id}``.
 
@@ -21,7 +21,7 @@ The caller's headers are never forwarded upstream; the upstream gets the lab's
 decrypted credential as ``Authorization: Bearer``. The credential appears in
 no response, log line or error: errors use fixed messages, and whatever the
 upstream sends on to the caller, whole or streamed, is scrubbed of it in every
-encoding gateway/redact.py knows."""
+encoding gateway/proxy/redact.py knows."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from gateway import limits as limits_mod
-from gateway import redact, responses_api, upstream
-from gateway.audited import (
+from gateway.proxy import limits as limits_mod
+from gateway.proxy import redact, responses_api, upstream
+from gateway.proxy.audited import (
     ATTESTATION_HEADER,
     NotAudited,
     apply_audited_configuration,
@@ -51,13 +51,13 @@ from gateway.audited import (
     deployed_as_audited,
     responses_param,
 )
-from gateway.grantcache import GrantCache
-from gateway.grantdb import GrantDbUnavailable, grant_check_async
-from gateway.limits import RedisUnavailable, Refusal
 from gateway.proxy.entry import AccessEntry, new_call_id
+from gateway.proxy.grantcache import GrantCache
+from gateway.proxy.grantdb import GrantDbUnavailable, grant_check_async
+from gateway.proxy.limits import RedisUnavailable, Refusal
 from gateway.proxy.spool import spool_for
+from gateway.proxy.usage import USAGE_CEILING, Usage, usage_of
 from gateway.selectors import Grant, GrantRefused
-from gateway.usage import USAGE_CEILING, Usage, usage_of
 from labs.credentials import CredentialUnreadable, decrypt_credential
 
 logger = logging.getLogger("stagegate.gateway")
@@ -110,7 +110,7 @@ class Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    usage_clamped: bool = False  # the upstream's usage was not plausible (gateway/usage.py)
+    usage_clamped: bool = False  # the upstream's usage was not plausible (gateway/proxy/usage.py)
     request_sha256: str = hashlib.sha256(b"").hexdigest()
     response_hasher: Any = field(default_factory=hashlib.sha256)
     final_sent: bool = False
@@ -122,7 +122,7 @@ class Call:
     epoch: bytes | None = None  # the grant epoch admission saw
     call_id: str = field(default_factory=new_call_id)  # names the call's access-log entry wherever it goes
     # What the lab's endpoint claimed served the call, against the audited
-    # digests (gateway/audited.py): "" when no upstream answered.
+    # digests (gateway/proxy/audited.py): "" when no upstream answered.
     attestation: str = ""
 
     def charge(self) -> int:
@@ -226,9 +226,9 @@ class _Prepared:
 def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
     """Parse and check a model call's request for ``grant``: its JSON, its
     model, its translation, the audited configuration (customers and the
-    public from stage 2, gateway/audited.py: the audited system prompt first,
+    public from stage 2, gateway/proxy/audited.py: the audited system prompt first,
     caller instructions and undeclared tools refused), and the bounds on
-    max_tokens and n, which give its reservation (gateway/limits.py)."""
+    max_tokens and n, which give its reservation (gateway/proxy/limits.py)."""
     try:
         body = json.loads(raw)
     except RecursionError:
@@ -272,7 +272,7 @@ def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
 class SseScanner:
     """Watches a passing event stream for a usage object and counts the data
     events (the token estimate when the upstream reports no usage). Usage is
-    checked as for a whole answer (gateway/usage.py); an event that claims
+    checked as for a whole answer (gateway/proxy/usage.py); an event that claims
     usage but cannot be parsed marks the call's usage ``unreadable``.
 
     Only the line in progress is kept, and at most MAX_LINE bytes of it: a
@@ -282,7 +282,7 @@ class SseScanner:
 
     With a ``redactor`` (the lab's credential is to be kept out), the stream
     goes on line by line as ``feed`` returns it: every data event parsed and
-    scrubbed (gateway/redact.py; passed on as sent when that changed nothing),
+    scrubbed (gateway/proxy/redact.py; passed on as sent when that changed nothing),
     other lines scrubbed as text, line ends made ``\n``, nothing after
     ``[DONE]``, and a line too long to check not at all. Without one, ``feed``
     returns each chunk as it came.
@@ -585,7 +585,7 @@ class GatewayApp:
         admission script, which reserves that much of the daily quota; the
         grant, what the script refuses, if anything, and the prepared request. One Redis
         round trip, and a database query only when the cache
-        (gateway/grantcache.py) cannot answer: the admission script returns the
+        (gateway/proxy/grantcache.py) cannot answer: the admission script returns the
         grant epoch, and a cached grant read under another epoch is read again."""
         limits = limits_mod.limits()
         cache = self._grants
@@ -720,7 +720,7 @@ class GatewayApp:
 
     async def _chat(self, scope: Scope, receive: Receive, send: Send, call: Call, translate: bool = False) -> None:
         """A call to the model: a chat completion passed through, or (``translate``)
-        a Responses API request made into one (gateway/responses_api.py)."""
+        a Responses API request made into one (gateway/proxy/responses_api.py)."""
         try:
             raw = await self._read_body(receive)
         except BodyTooLarge:
@@ -875,7 +875,7 @@ class GatewayApp:
             return
         try:
             data = json.loads(raw)
-            if redactor is not None:  # every string the caller could read (gateway/redact.py)
+            if redactor is not None:  # every string the caller could read (gateway/proxy/redact.py)
                 data, raw = redact.scrub_document(redactor, data, raw)
         except _UNPARSABLE:  # nested too deeply included: a logged 502, never a 500
             await self._error(send, call, 502, "upstream_malformed", "The model's endpoint sent malformed JSON.")
@@ -1040,7 +1040,7 @@ def close_db_connections() -> None:
 
     from django.db import connections
 
-    from gateway.grantdb import close_all_sync
+    from gateway.proxy.grantdb import close_all_sync
 
     close_all_sync()
     alive = len(getattr(_executor, "_threads", ()))

@@ -9,7 +9,7 @@ gateway did. This client does one write per request and parses the response
 with a few bytes operations. It speaks only what the gateway needs: one POST
 with a body, a response framed by Content-Length, chunked encoding or the
 connection's end, keep-alive, the same timeouts and address checks. TLS is
-asyncio's (gateway/upstream.py gives the connection its context).
+asyncio's (gateway/proxy/upstream.py gives the connection its context).
 
 Errors are httpx's exception types, so the gateway maps both clients' failures
 the same way."""

@@ -1,7 +1,7 @@
 """The usage a lab's endpoint reports, checked before it reaches anything.
 
 The upstream's ``usage`` object is the lab's claim: the gateway counts it
-against the token's daily quota (a Redis script, gateway/limits.py) and writes
+against the token's daily quota (a Redis script, gateway/proxy/limits.py) and writes
 it to the access log (a PostgreSQL ``integer``). A count that is not a
 plausible number of tokens would error the script or the insert, so it is
 clamped here, once, and the call's entry says so (``usage_clamped``):

@@ -8,7 +8,7 @@ it read, per token digest, and uses one only while all of these hold:
   counter in Redis that every write which can change a grant bumps, once its
   transaction has committed (``connect_signals``: post_save and post_delete of
   the models the grant query reads). The gateway reads the epoch in the same
-  Redis script as the rate limits (gateway/limits.py), so the check costs no
+  Redis script as the rate limits (gateway/proxy/limits.py), so the check costs no
   extra round trip; and since the bump runs before the write's HTTP response
   returns, the very next call sees it. A missing epoch key (Redis flushed or
   restarted) is replaced by a new value from Redis's clock, which no earlier

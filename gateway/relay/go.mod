@@ -1,0 +1,3 @@
+module stagegate/relay
+
+go 1.19

@@ -22,6 +22,9 @@ type splitter struct {
 // rest of the chunk's lines are then not scanned). The slices passed are
 // valid only during the call.
 func (s *splitter) feed(chunk []byte, line func([]byte) bool) {
+	if len(chunk) == 0 {
+		return // (the Python side never feeds an empty chunk: it would forget cr)
+	}
 	if s.cr && len(chunk) > 0 && chunk[0] == '\n' {
 		chunk = chunk[1:]
 	}

@@ -119,7 +119,7 @@ func TestHolds(t *testing.T) {
 	f := testFast()
 	cases := map[string]bool{
 		"": false, "x": false, "s": true, "S": true, "ask": true, "sk-lab-secret-123": true,
-		"sk-lab-secret-1234": false, // a whole form is CLEAN's to find, not HOLDS's
+		"sk-lab-secret-1234":  false, // a whole form is CLEAN's to find, not HOLDS's
 		"xsk-lab-secret-1234": false, "c2": true, "hello": false, "abc": true, "lab": false,
 	}
 	for v, want := range cases {

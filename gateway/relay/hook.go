@@ -191,10 +191,12 @@ type pool struct {
 	once     sync.Once
 	settings *settings
 	ready    chan struct{}
+	quit     chan struct{}
+	quitOnce sync.Once
 }
 
 func newPool(paths []string) *pool {
-	p := &pool{ready: make(chan struct{})}
+	p := &pool{ready: make(chan struct{}), quit: make(chan struct{})}
 	for _, path := range paths {
 		p.conns = append(p.conns, &hookConn{path: path})
 	}
@@ -206,6 +208,9 @@ func (p *pool) start() {
 		go h.run(p)
 	}
 }
+
+// stop closes the connections and stops reconnecting.
+func (p *pool) stop() { p.quitOnce.Do(func() { close(p.quit) }) }
 
 func (p *pool) setSettings(s *settings) {
 	p.once.Do(func() {
@@ -238,7 +243,11 @@ func (h *hookConn) run(p *pool) {
 		if err == nil {
 			backoff = 50 * time.Millisecond // it was up: reconnect soon
 		}
-		time.Sleep(backoff)
+		select {
+		case <-p.quit:
+			return
+		case <-time.After(backoff):
+		}
 		if backoff *= 2; backoff > 2*time.Second {
 			backoff = 2 * time.Second
 		}
@@ -269,7 +278,13 @@ func (h *hookConn) session(p *pool) error {
 	}
 	p.setSettings(s)
 	h.cur.Store(l)
-	<-l.dead
+	select {
+	case <-l.dead:
+	case <-p.quit:
+		l.kill()
+		h.cur.CompareAndSwap(l, nil)
+		return nil
+	}
 	h.cur.CompareAndSwap(l, nil)
 	log.Printf("hook %s: connection lost (reconnecting)", h.path)
 	return nil

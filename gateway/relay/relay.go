@@ -407,18 +407,16 @@ func (st *stream) run(stopWatch func()) {
 	for !callerGone {
 		n, err := st.body.Read(buf)
 		if n > 0 {
-			if every > 0 {
-				if now := time.Now(); !now.Before(recheckAt) {
-					withdrawn, ok := st.recheck()
-					recheckAt = time.Now().Add(every)
-					if !ok {
-						st.abort()
-						return
-					}
-					if withdrawn {
-						st.readPartly = true
-						break
-					}
+			if !time.Now().Before(recheckAt) { // (as in Python, 0 rechecks every chunk)
+				withdrawn, ok := st.recheck()
+				recheckAt = time.Now().Add(every)
+				if !ok {
+					st.abort()
+					return
+				}
+				if withdrawn {
+					st.readPartly = true
+					break
 				}
 			}
 			chunk := buf[:n]

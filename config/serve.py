@@ -42,6 +42,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument("--timeout-graceful-shutdown", type=int, default=None)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--data-plane",
+        choices=["python", "relay"],
+        default=os.environ.get("STAGEGATE_GATEWAY_DATA_PLANE", "python"),
+        help="who carries gateway chat completions: the Python workers, or the compiled relay "
+        "(gateway/relay/) in front of them, asking one hook process per worker (docs/gateway.md)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     if opts.workers < 1:
@@ -57,6 +64,12 @@ def shared_args(opts: argparse.Namespace) -> list[str]:
     if opts.timeout_graceful_shutdown is not None:
         args += ["--timeout-graceful-shutdown", str(opts.timeout_graceful_shutdown)]
     return args
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -101,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if opts.child:
         run_child(opts)
         return 0
+    if opts.data_plane == "relay":
+        return Supervisor(opts).run()
     if opts.workers == 1 or not sys.platform.startswith("linux"):
         workers = ["--workers", str(opts.workers)] if opts.workers > 1 else []
         command = [sys.executable, "-m", "uvicorn", APP, "--host", opts.host, "--port", str(opts.port)]
@@ -115,38 +130,68 @@ def main(argv: list[str] | None = None) -> int:
     return Supervisor(opts).run()
 
 
+def relay_binary() -> str:
+    """The compiled relay: STAGEGATE_RELAY_BIN, or .venv/bin/stagegate-relay,
+    built from gateway/relay/ with Go when it is missing (seconds with Go's cache)."""
+    given = os.environ.get("STAGEGATE_RELAY_BIN")
+    if given:
+        return given
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    binary = os.path.join(root, ".venv", "bin", "stagegate-relay")
+    if not os.path.exists(binary):
+        subprocess.run(["go", "build", "-o", binary, "."], cwd=os.path.join(root, "gateway", "relay"), check=True)  # noqa: S603, S607 (Go from PATH)
+    return binary
+
+
 class Supervisor:
     def __init__(self, opts: argparse.Namespace) -> None:
         self.opts = opts
-        self.children: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
+        self.children: dict[int, tuple[subprocess.Popen[bytes], float, list[str]]] = {}
         self.stopping: int | None = None  # the signal to pass on, once one came
 
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", "config.serve", "--child", "--host", self.opts.host, "--port",
-                str(self.opts.port), *shared_args(self.opts)]  # fmt: skip
+    def commands(self) -> list[list[str]]:
+        """One command per process to keep running. With the relay: the relay
+        on the public port, one hook per worker, and the workers on a port of
+        their own on loopback for everything the relay passes on."""
+        opts = self.opts
+        if opts.data_plane != "relay":
+            return [self.worker(opts.host, opts.port) for _ in range(opts.workers)]
+        import tempfile
 
-    def start(self) -> None:
+        inner = free_port()
+        sockets = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
+        hooks = [os.path.join(sockets, f"hook-{i}.sock") for i in range(opts.workers)]
+        relay = [relay_binary(), "-listen", f"{opts.host}:{opts.port}", "-hook", ",".join(hooks),
+                 "-python", f"http://127.0.0.1:{inner}"]  # fmt: skip
+        hook = [[sys.executable, "-m", "gateway.proxy.hook", "--supervised", "--socket", path] for path in hooks]
+        return [*hook, *(self.worker("127.0.0.1", inner) for _ in range(opts.workers)), relay]
+
+    def worker(self, host: str, port: int) -> list[str]:
+        return [sys.executable, "-m", "config.serve", "--child", "--host", host, "--port",
+                str(port), *shared_args(self.opts)]  # fmt: skip
+
+    def start(self, command: list[str]) -> None:
         # A process group of its own: a terminal's Ctrl-C reaches the workers
         # once, through the supervisor (a second SIGINT makes uvicorn drop
         # its requests at once).
-        child = subprocess.Popen(self.command(), process_group=0)  # noqa: S603 (our interpreter and module)
-        self.children[child.pid] = (child, time.monotonic())
+        child = subprocess.Popen(command, process_group=0)  # noqa: S603 (our interpreter and module, or the relay)
+        self.children[child.pid] = (child, time.monotonic(), command)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = signum
-        for child, _ in self.children.values():
+        for child, _, _ in self.children.values():
             if child.poll() is None:
                 child.send_signal(signum)
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self.on_signal)
         signal.signal(signal.SIGTERM, self.on_signal)
-        for _ in range(self.opts.workers):
-            self.start()
+        for command in self.commands():
+            self.start(command)
         status = 0
         while self.children:
             time.sleep(0.2)
-            for pid, (child, started) in list(self.children.items()):
+            for pid, (child, started, command) in list(self.children.items()):
                 code = child.poll()
                 if code is None:
                     continue
@@ -159,7 +204,7 @@ class Supervisor:
                     self.on_signal(signal.SIGTERM, None)
                     continue
                 print(f"config.serve: worker {pid} exited with {code}; starting another", file=sys.stderr)
-                self.start()
+                self.start(command)
         return status
 
 

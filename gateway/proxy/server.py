@@ -223,6 +223,48 @@ class _Prepared:
     error: tuple[int, str, str, str | None] | None = None  # status, code, message, param
 
 
+@dataclass
+class Plan:
+    """An admitted model call's upstream request: where it goes, the body and
+    headers it goes with (the lab's credential among them), what keeps that
+    credential out of the answer, and the Responses API translation, if any."""
+
+    url: str
+    payload: bytes
+    headers: list[tuple[str, str]]
+    redactor: redact.Redactor | None
+    translation: responses_api.Translation | None = None
+
+
+# How a failure to get a response head from the upstream is answered, by its
+# kind (the compiled relay names its failures with these kinds: gateway/proxy/hook.py).
+CONNECT_FAILURES: dict[str, tuple[int, str, str]] = {
+    "timeout": (504, "upstream_timeout", "The model did not answer in time."),
+    "address_refused": (502, "upstream_address_refused", "The model's address is not allowed."),
+    "unreachable": (502, "upstream_unreachable", "The model could not be reached."),
+}
+# How a stream that breaks off after it started ends, by its kind.
+STREAM_FAILURES: dict[str, tuple[int, str, str]] = {
+    "timeout": (504, "upstream_timeout", "The model stopped answering."),
+    "error": (502, "upstream_error", "The connection to the model failed mid-stream."),
+}
+
+
+def stream_usage(call: Call, usage: Usage | None, events: int, unreadable: bool, abandoned: bool = False) -> None:
+    """Set a relayed stream's usage on ``call``: what the upstream reported, if
+    any of it was readable, else the data events as the estimate (marked as
+    such when a report was there but unreadable). ``abandoned``: the caller
+    went away mid-stream; the quota counts what it read."""
+    if usage is not None and (usage[0] or usage[1] or usage[2]):
+        call.set_usage(usage)
+    else:
+        call.completion_tokens = call.total_tokens = min(events, USAGE_CEILING)
+        if not abandoned:
+            call.usage_clamped = usage is not None
+    if unreadable and not abandoned:
+        call.usage_clamped = True
+
+
 def _prepare(raw: bytes, translate: bool, grant: Grant) -> _Prepared:
     """Parse and check a model call's request for ``grant``: its JSON, its
     model, its translation, the audited configuration (customers and the
@@ -467,8 +509,7 @@ class GatewayApp:
             return
         path: str = scope["path"]
         method: str = scope["method"]
-        self._started += 1
-        call = Call(method=method, path=path, sequence=self._started)
+        call = self.new_call(method, path)
         try:
             if path in _GENERATE:
                 if method != "POST":
@@ -486,11 +527,20 @@ class GatewayApp:
         except ClientGone:
             call.status, call.error_code = 499, "client_disconnected"
         finally:
-            if call.grant is not None:
-                if not call.status and call.reserved:  # an error escaped: still give the reservation back
-                    call.status, call.error_code = 500, "internal_error"
-                if call.status:
-                    await self._settle(call)
+            await self.conclude(call)
+
+    def new_call(self, method: str, path: str) -> Call:
+        self._started += 1
+        return Call(method=method, path=path, sequence=self._started)
+
+    async def conclude(self, call: Call) -> None:
+        """Settle a call that is over, however it ended (an error that escaped
+        included: its reservation is still given back)."""
+        if call.grant is not None:
+            if not call.status and call.reserved:
+                call.status, call.error_code = 500, "internal_error"
+            if call.status:
+                await self._settle(call)
 
     # Responses
 
@@ -727,31 +777,9 @@ class GatewayApp:
             await self._error(send, call, 413, "request_too_large", "The request body is too large.")
             return
         call.request_sha256 = hashlib.sha256(raw).hexdigest()
-        admitted = await self._admit(scope, send, call, functools.partial(_prepare, raw, translate))
-        if admitted is None:
+        plan = await self._plan(scope, raw, send, call, translate)
+        if plan is None:
             return
-        grant, prepared = admitted
-        if prepared is None or prepared.body is None:  # pragma: no cover (admission refuses what it cannot prepare)
-            raise RuntimeError("an admitted model call has its request")
-        body, translation = prepared.body, prepared.translation
-        try:
-            credential = _credential(grant.credential_ciphertext)
-        except CredentialUnreadable:
-            await self._error(send, call, 502, "upstream_credential_unavailable", "The lab's credential is unusable.")
-            return
-        body["model"] = grant.endpoint_model
-        call.upstream_model = grant.endpoint_model
-        call.stream = body.get("stream") is True
-        try:
-            payload = _encode(body)
-        except RecursionError:
-            await self._error(send, call, 400, "invalid_json", "The request body's JSON nests too deeply.")
-            return
-        headers = [("Content-Type", "application/json"), ("Accept-Encoding", "identity")]
-        if credential:
-            headers.append(("Authorization", f"Bearer {credential}"))
-        url = grant.endpoint_base_url.rstrip("/") + "/chat/completions"
-
         # The call runs in this task: a task of its own would put every call
         # of a burst behind the whole burst once more before its upstream
         # request went out. The watcher cancels this task if the caller goes;
@@ -762,14 +790,49 @@ class GatewayApp:
             raise RuntimeError("the gateway runs in a task")
         watcher = asyncio.ensure_future(self._watch_disconnect(receive, call, task))
         try:
-            redactor = redact.redactor_for(credential) if credential else None
-            await self._forward(send, call, url, payload, headers, redactor, translation)
+            await self._forward(send, call, plan.url, plan.payload, plan.headers, plan.redactor, plan.translation)
         except asyncio.CancelledError:
             if call.error_code != "client_disconnected" or not watcher.done():
                 raise
             task.uncancel()
         finally:
             watcher.cancel()
+
+    async def _plan(self, scope: Scope, raw: bytes, send: Send, call: Call, translate: bool) -> Plan | None:
+        """Admit a model call whose body is ``raw`` and make its upstream
+        request; None when it is refused (the refusal sent). The Python data
+        plane and the compiled relay's hook (gateway/proxy/hook.py) both come
+        through here, so every rule up to the upstream call has one home."""
+        admitted = await self._admit(scope, send, call, functools.partial(_prepare, raw, translate))
+        if admitted is None:
+            return None
+        grant, prepared = admitted
+        if prepared is None or prepared.body is None:  # pragma: no cover (admission refuses what it cannot prepare)
+            raise RuntimeError("an admitted model call has its request")
+        body, translation = prepared.body, prepared.translation
+        try:
+            credential = _credential(grant.credential_ciphertext)
+        except CredentialUnreadable:
+            await self._error(send, call, 502, "upstream_credential_unavailable", "The lab's credential is unusable.")
+            return None
+        body["model"] = grant.endpoint_model
+        call.upstream_model = grant.endpoint_model
+        call.stream = body.get("stream") is True
+        try:
+            payload = _encode(body)
+        except RecursionError:
+            await self._error(send, call, 400, "invalid_json", "The request body's JSON nests too deeply.")
+            return None
+        headers = [("Content-Type", "application/json"), ("Accept-Encoding", "identity")]
+        if credential:
+            headers.append(("Authorization", f"Bearer {credential}"))
+        return Plan(
+            url=grant.endpoint_base_url.rstrip("/") + "/chat/completions",
+            payload=payload,
+            headers=headers,
+            redactor=redact.redactor_for(credential) if credential else None,
+            translation=translation,
+        )
 
     async def _watch_disconnect(self, receive: Receive, call: Call, task: asyncio.Task[Any]) -> None:
         while True:
@@ -811,13 +874,13 @@ class GatewayApp:
         try:
             response = await upstream.send(url, payload, headers)
         except httpx.TimeoutException:
-            await self._error(send, call, 504, "upstream_timeout", "The model did not answer in time.")
+            await self._error(send, call, *CONNECT_FAILURES["timeout"])
             return
         except upstream.UpstreamAddressRefused:
-            await self._error(send, call, 502, "upstream_address_refused", "The model's address is not allowed.")
+            await self._error(send, call, *CONNECT_FAILURES["address_refused"])
             return
         except httpx.HTTPError:
-            await self._error(send, call, 502, "upstream_unreachable", "The model could not be reached.")
+            await self._error(send, call, *CONNECT_FAILURES["unreachable"])
             return
         if call.grant is not None:
             # What the endpoint claims served this answer, against the audited digests.
@@ -976,17 +1039,13 @@ class GatewayApp:
                     # now (the openai SDK does) has not abandoned the call.
                     call.final_sent = True
         except httpx.TimeoutException:
-            failure = (504, "upstream_timeout", "The model stopped answering.")
+            failure = STREAM_FAILURES["timeout"]
         except httpx.HTTPError:
-            failure = (502, "upstream_error", "The connection to the model failed mid-stream.")
+            failure = STREAM_FAILURES["error"]
         except asyncio.CancelledError:
             # The caller went away (the disconnect watcher): it read the events
             # relayed so far, which the quota counts.
-            found = scanner.usage
-            if found is not None and any(found[:3]):
-                call.set_usage(found)
-            else:
-                call.completion_tokens = call.total_tokens = min(scanner.events, USAGE_CEILING)
+            stream_usage(call, scanner.usage, scanner.events, scanner.unreadable, abandoned=True)
             call.read_partly = True
             raise
         # What the redaction still held back (the stream ended without [DONE], or broke off).
@@ -996,13 +1055,7 @@ class GatewayApp:
         if events is not None and failure is None and not (scanner.events or scanner.done):
             failure = (502, "upstream_malformed", "The model's endpoint sent no event stream.")
         usage = scanner.usage
-        if usage is not None and (usage[0] or usage[1] or usage[2]):
-            call.set_usage(usage)
-        else:  # none, or none readable: the events stand in
-            call.completion_tokens = call.total_tokens = min(scanner.events, USAGE_CEILING)
-            call.usage_clamped = usage is not None
-        if scanner.unreadable:
-            call.usage_clamped = True
+        stream_usage(call, usage, scanner.events, scanner.unreadable)
         tail = held + rest
         if failure is not None:
             call.status, call.error_code = failure[0], failure[1]

@@ -1,0 +1,116 @@
+"""The gateway's two data planes for the tests: the Python one (uvicorn serving
+config.asgi, as ``python -m config.serve`` does) and the compiled relay
+(gateway/relay/, built here with Go) in front of it, asking a hook served from
+a thread of this process (gateway/proxy/hook.py).
+
+Every test that takes ``gateway_url`` runs once per plane, so the gateway's
+tests, its security tests first, hold for both unchanged.
+
+The relay is built once per session (``go build``; Go's own cache makes a
+rebuild take a second). Where Go is missing the relay's runs are skipped with
+the reason, unless STAGEGATE_REQUIRE_RELAY is set (``.ci/run`` sets it and
+installs Go), where they fail."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gateway.upstream_double import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RELAY_SOURCE = ROOT / "gateway" / "relay"
+
+
+def relay_binary() -> str:
+    """The relay's executable: STAGEGATE_RELAY_BIN, or built from the source now."""
+    given = os.environ.get("STAGEGATE_RELAY_BIN")
+    if given:
+        return given
+    go = shutil.which("go")
+    if go is None:
+        reason = "Go is not installed: the compiled relay (gateway/relay/) cannot be built"
+        if os.environ.get("STAGEGATE_REQUIRE_RELAY"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    out = Path(tempfile.mkdtemp(prefix="stagegate-relay-")) / "stagegate-relay"
+    subprocess.run([go, "build", "-o", str(out), "."], cwd=RELAY_SOURCE, check=True)
+    return str(out)
+
+
+class HookThread:
+    """The hook on a unix socket, served by an event loop in a thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: Any = None
+
+    def start(self) -> HookThread:
+        from gateway.proxy.hook import Hook
+        from gateway.proxy.server import GatewayApp
+
+        self.thread.start()
+        future = asyncio.run_coroutine_threadsafe(Hook(GatewayApp()).serve(self.path), self.loop)
+        self.server = future.result(10)
+        return self
+
+    def stop(self) -> None:
+        async def close() -> None:
+            self.server.close()
+            # Let the connections' tasks settle what the relay left open.
+            await asyncio.sleep(0.2)
+
+        asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+class RelayServer:
+    """The compiled relay in front of ``python_url``, asking a hook in this process."""
+
+    def __init__(self, python_url: str) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="stagegate-hook-")
+        self.hook = HookThread(os.path.join(self.dir, "hook.sock"))
+        self.python_url = python_url
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RelayServer:
+        binary = relay_binary()
+        self.hook.start()
+        args = [binary, "-listen", f"127.0.0.1:{self.port}", "-hook", self.hook.path, "-python", self.python_url]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE)
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 20
+        line = self.process.stdout.readline()
+        if b"listening" not in line or time.monotonic() > deadline:
+            self.stop()
+            raise RuntimeError(f"the relay did not start: {line!r}")
+        out = self.process.stdout
+        threading.Thread(target=lambda: [None for _ in out], daemon=True).start()  # keep its pipe from filling
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.hook.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"strconv"
@@ -228,7 +229,21 @@ func (rl *relay) chat(w http.ResponseWriter, r *http.Request) {
 	stopWatch := func() { stopOnce.Do(func() { close(c.stopWait) }) }
 	defer stopWatch()
 
-	req, err := http.NewRequestWithContext(c.upCtx, http.MethodPost, p.URL, bytes.NewReader(f.body))
+	// pool_timeout: the wait for a connection (a free one, or a new one,
+	// whose connect_timeout counts too) is bounded; the head then has read_timeout.
+	var poolTimedOut atomic.Bool
+	reqCtx := c.upCtx
+	if wait := seconds(s.PoolTimeout) + seconds(s.ConnectTimeout); wait > 0 {
+		timer := time.AfterFunc(wait, func() {
+			poolTimedOut.Store(true)
+			c.upCancel()
+		})
+		defer timer.Stop()
+		reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+			GotConn: func(httptrace.GotConnInfo) { timer.Stop() },
+		})
+	}
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, p.URL, bytes.NewReader(f.body))
 	if err != nil {
 		c.finishWhole(w, 0, "unreachable", nil, nil)
 		return
@@ -250,7 +265,11 @@ func (rl *relay) chat(w http.ResponseWriter, r *http.Request) {
 			c.clientGone()
 			return
 		}
-		c.finishWhole(w, 0, connectErrorKind(err), nil, nil)
+		kind := connectErrorKind(err)
+		if poolTimedOut.Load() {
+			kind = "timeout"
+		}
+		c.finishWhole(w, 0, kind, nil, nil)
 		return
 	}
 	if c.gone.Load() {

@@ -668,3 +668,71 @@ func TestProxied(t *testing.T) {
 	}
 	_ = bytes.MinRead
 }
+
+// Errors before the head, and while reading a whole answer, go as 'F' kinds.
+func TestWholeFailures(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedURL := "http://" + closed.Addr().String()
+	closed.Close()
+	hold := make(chan struct{})
+	defer close(hold)
+	stall := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		io.WriteString(w, `{"partial`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}))
+	defer stall.Close()
+	big := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, strings.Repeat("x", 101))
+	}))
+	defer big.Close()
+
+	var target string
+	h := startHook(t, func(f frame) (byte, any, []byte) {
+		if f.kind == 'A' {
+			return 'P', planFor(target, false, true, nil), nil
+		}
+		return 'R', map[string]any{"status": 502, "headers": [][2]string{{"content-length", "0"}}}, nil
+	})
+	h.settings["read_timeout"] = 0.3
+	h.settings["max_response_bytes"] = 100
+	srv := startRelay(t, h, "")
+	for _, c := range []struct{ url, kind string }{
+		{"http://" + silent.Addr().String(), "timeout"},
+		{closedURL, "unreachable"},
+		{stall.URL, "read_timeout"},
+		{big.URL, "too_large"},
+	} {
+		target = c.url
+		if resp := post(t, srv, `{}`); resp.StatusCode != 502 {
+			t.Fatalf("%s: %d", c.kind, resp.StatusCode)
+		}
+		h.next('A')
+		f := h.next('F')
+		m := decode(t, f.header)
+		if m["error"] != c.kind || len(f.body) != 0 {
+			t.Fatalf("%s: F %v %q", c.kind, m, f.body)
+		}
+		if status := m["status"]; (c.kind == "timeout" || c.kind == "unreachable") != (status == 0.0) {
+			t.Fatalf("%s: status %v", c.kind, status)
+		}
+	}
+}

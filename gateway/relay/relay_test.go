@@ -736,3 +736,93 @@ func TestWholeFailures(t *testing.T) {
 		}
 	}
 }
+
+// A hook connection that drops fails its waiting calls (503 before a
+// response started; a started stream is cut); the relay reconnects.
+func TestHookDrops(t *testing.T) {
+	up := sse([]string{ev("Hello"), ev("yes"), ev("more") + "data: [DONE]\n\n"}, 20*time.Millisecond, nil)
+	defer up.Close()
+	var mu sync.Mutex
+	drop := "A"
+	var conns []net.Conn
+	h := startHook(t, nil)
+	h.handle = func(f frame) (byte, any, []byte) {
+		mu.Lock()
+		d := drop
+		mu.Unlock()
+		if string(f.kind) == d {
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+			return 'X', map[string]any{"error": "gone"}, nil
+		}
+		if f.kind == 'A' {
+			return 'P', planFor(up.URL, true, true, testFastData), nil
+		}
+		return 'z', map[string]any{}, nil
+	}
+	// keep the hook's server-side connections, to drop them
+	ln, err := net.Listen("unix", h.path+"2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go h.serve(c)
+		}
+	}()
+	h.path += "2"
+	srv := startRelay(t, h, "")
+
+	resp := post(t, srv, `{}`)
+	if body := readAll(t, resp); resp.StatusCode != 503 || body != unavailableBody {
+		t.Fatalf("dropped at admission: %d %q", resp.StatusCode, body)
+	}
+	h.next('A')
+
+	mu.Lock()
+	drop = "L" // the event ending in a form's first byte goes to Python: dropped there
+	mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp = post(t, srv, `{}`)
+		if resp.StatusCode == 200 || time.Now().After(deadline) {
+			break
+		}
+		readAll(t, resp)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("after reconnecting: %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || string(body) != ev("Hello") {
+		t.Fatalf("a cut stream: %q, %v", body, err)
+	}
+	for kind := byte('A'); kind != 'L'; {
+		select {
+		case f := <-h.seen:
+			if kind = f.kind; kind != 'A' && kind != 'L' {
+				t.Fatalf("before the L: %q", kind)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no L")
+		}
+	}
+	select {
+	case f := <-h.seen:
+		t.Fatalf("after the drop the hook got %q", f.kind)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

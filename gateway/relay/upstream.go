@@ -103,6 +103,8 @@ func approve(ctx context.Context, p *pool, host, port string, wait time.Duration
 	}{host, portNum})
 	if wait <= 0 {
 		wait = hookWait
+	} else {
+		wait += time.Second // Python resolves within connect_timeout: let its answer arrive
 	}
 	f, err := l.request('D', header, nil, wait)
 	if err != nil {

@@ -8,6 +8,7 @@ import "bytes"
 // maxLine is skipped to its end (and the stream's usage marked unreadable).
 type splitter struct {
 	maxLine    int
+	plain      bool // no redaction: the Python scanner then ends lines at \n only (it changes nothing it passes)
 	cr         bool // the previous chunk ended in \r
 	buf        []byte
 	skipping   bool
@@ -24,6 +25,10 @@ type splitter struct {
 func (s *splitter) feed(chunk []byte, line func([]byte) bool) {
 	if len(chunk) == 0 {
 		return // (the Python side never feeds an empty chunk: it would forget cr)
+	}
+	if s.plain {
+		s.lines(chunk, line)
+		return
 	}
 	if s.cr && len(chunk) > 0 && chunk[0] == '\n' {
 		chunk = chunk[1:]
@@ -44,6 +49,11 @@ func (s *splitter) feed(chunk []byte, line func([]byte) bool) {
 		s.norm = n
 		chunk = n
 	}
+	s.lines(chunk, line)
+}
+
+// lines splits a chunk whose line ends are \n.
+func (s *splitter) lines(chunk []byte, line func([]byte) bool) {
 	last := bytes.LastIndexByte(chunk, '\n')
 	if last < 0 { // no line ends in this chunk
 		if !s.skipping {

@@ -132,3 +132,17 @@ func TestTrimSpace(t *testing.T) {
 		t.Fatalf("%q", got)
 	}
 }
+
+// Without redaction the Python scanner ends lines at \n only: a lone \r stays
+// inside its line (so the events it counts are the same).
+func TestSplitPlainEndsLinesAtNewlineOnly(t *testing.T) {
+	s := splitter{maxLine: 100, plain: true}
+	var got []string
+	s.feed([]byte("data: {}\rdata: {}\n\r\nx"), func(l []byte) bool {
+		got = append(got, string(l))
+		return true
+	})
+	if !reflect.DeepEqual(got, []string{"data: {}\rdata: {}", "\r"}) {
+		t.Fatalf("got %q", got)
+	}
+}

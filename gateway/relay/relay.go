@@ -116,6 +116,29 @@ type plan struct {
 		Shortest int      `json:"shortest"`
 		Longest  int      `json:"longest"`
 	} `json:"fast"`
+	// Settings read for this call, as the Python path reads them per call.
+	Settings *callSettings `json:"settings"`
+}
+
+// callSettings: the settings a plan carries for its own call.
+type callSettings struct {
+	ConnectTimeout   float64 `json:"connect_timeout"`
+	ReadTimeout      float64 `json:"read_timeout"`
+	WriteTimeout     float64 `json:"write_timeout"`
+	PoolTimeout      float64 `json:"pool_timeout"`
+	MaxResponseBytes int64   `json:"max_response_bytes"`
+	RecheckSeconds   float64 `json:"recheck_seconds"`
+}
+
+// forCall: the settings with a plan's own applied (s itself when it has none).
+func (s *settings) forCall(cs *callSettings) *settings {
+	if cs == nil {
+		return s
+	}
+	own := *s
+	own.ConnectTimeout, own.ReadTimeout, own.WriteTimeout = cs.ConnectTimeout, cs.ReadTimeout, cs.WriteTimeout
+	own.PoolTimeout, own.MaxResponseBytes, own.RecheckSeconds = cs.PoolTimeout, cs.MaxResponseBytes, cs.RecheckSeconds
+	return &own
 }
 
 // call is one chat-completion call's state shared by its stages.
@@ -219,6 +242,9 @@ func (rl *relay) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.id = p.Call
+	transport := rl.upstream(s) // built once, from the first settings
+	s = s.forCall(p.Settings)
+	c.s = s
 
 	// 3. upstream
 	c.upCtx, c.upCancel = context.WithCancel(context.WithValue(context.Background(), linkKey{}, l))
@@ -243,6 +269,20 @@ func (rl *relay) chat(w http.ResponseWriter, r *http.Request) {
 			GotConn: func(httptrace.GotConnInfo) { timer.Stop() },
 		})
 	}
+	// read_timeout for the response head, counted from when the request was
+	// written (the transport's own ResponseHeaderTimeout is the first call's).
+	var headTimedOut atomic.Bool
+	stopHead := func() {}
+	if wait := seconds(s.ReadTimeout); wait > 0 {
+		head := time.AfterFunc(time.Duration(1<<62), func() {
+			headTimedOut.Store(true)
+			c.upCancel()
+		})
+		stopHead = func() { head.Stop() }
+		reqCtx = httptrace.WithClientTrace(reqCtx, &httptrace.ClientTrace{
+			WroteRequest: func(httptrace.WroteRequestInfo) { head.Reset(wait) },
+		})
+	}
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, p.URL, bytes.NewReader(f.body))
 	if err != nil {
 		c.finishWhole(w, 0, "unreachable", nil, nil)
@@ -259,14 +299,15 @@ func (rl *relay) chat(w http.ResponseWriter, r *http.Request) {
 	if _, ok := req.Header["User-Agent"]; !ok {
 		req.Header["User-Agent"] = []string{""} // exactly the plan's headers: no Go default
 	}
-	resp, err := rl.upstream(s).RoundTrip(req)
+	resp, err := transport.RoundTrip(req)
+	stopHead() // the head is in (or the request failed): the body has its own read timeout
 	if err != nil {
 		if c.gone.Load() {
 			c.clientGone()
 			return
 		}
 		kind := connectErrorKind(err)
-		if poolTimedOut.Load() {
+		if poolTimedOut.Load() || headTimedOut.Load() {
 			kind = "timeout"
 		}
 		c.finishWhole(w, 0, kind, nil, nil)
@@ -383,6 +424,7 @@ func newStream(c *call, p *plan, w http.ResponseWriter, resp *http.Response, bod
 	st := &stream{c: c, p: p, w: w, resp: resp, body: body, hash: sha256.New(), boundary: true}
 	st.flusher, _ = w.(http.Flusher)
 	st.split.maxLine = c.s.MaxLine
+	st.split.plain = !p.Redact
 	if st.split.maxLine <= 0 {
 		st.split.maxLine = 1 << 20
 	}

@@ -59,17 +59,17 @@ func newTransport(s *settings, p *pool) *http.Transport {
 		maxConns = 0
 	}
 	t := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dial,
-		ForceAttemptHTTP2:     false,
-		TLSNextProto:          map[string]func(string, *tls.Conn) http.RoundTripper{},
-		TLSHandshakeTimeout:   connect,
-		DisableCompression:    true,
-		MaxIdleConnsPerHost:   maxConns,
-		MaxConnsPerHost:       maxConns,
-		IdleConnTimeout:       30 * time.Second,
-		ResponseHeaderTimeout: seconds(s.ReadTimeout),
-		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		Proxy:               nil,
+		DialContext:         dial,
+		ForceAttemptHTTP2:   false,
+		TLSNextProto:        map[string]func(string, *tls.Conn) http.RoundTripper{},
+		TLSHandshakeTimeout: connect,
+		DisableCompression:  true,
+		MaxIdleConnsPerHost: maxConns,
+		MaxConnsPerHost:     maxConns,
+		IdleConnTimeout:     30 * time.Second,
+		// No ResponseHeaderTimeout: each call times its own head (relay.go).
+		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	if s.CAFile != "" {
 		roots := x509.NewCertPool()

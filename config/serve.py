@@ -163,7 +163,7 @@ class Supervisor:
         hooks = [os.path.join(sockets, f"hook-{i}.sock") for i in range(opts.workers)]
         relay = [relay_binary(), "-listen", f"{opts.host}:{opts.port}", "-hook", ",".join(hooks),
                  "-python", f"http://127.0.0.1:{inner}"]  # fmt: skip
-        hook = [[sys.executable, "-m", "gateway.proxy.hook", "--supervised", "--socket", path] for path in hooks]
+        hook = [[sys.executable, "-m", "config.hook", "--supervised", "--socket", path] for path in hooks]
         return [*hook, *(self.worker("127.0.0.1", inner) for _ in range(opts.workers)), relay]
 
     def worker(self, host: str, port: int) -> list[str]:

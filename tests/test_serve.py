@@ -144,3 +144,35 @@ def test_a_port_in_use_is_refused_at_once():
         )  # fmt: skip
     assert process.returncode != 0
     assert "Address already in use" in process.stderr
+
+
+def test_the_relay_data_plane_runs_the_relay_in_front_of_hooks_and_workers():
+    """--data-plane relay: the compiled relay on the port (tests/gateway/planes.py builds
+    it), a hook per worker behind it for chat completions, the workers for the rest;
+    a stop signal stops them all."""
+    from tests.gateway.planes import relay_binary
+
+    port = free_port()
+    env = {**os.environ, "STAGEGATE_ENV": "development", "PYTHONPATH": str(ROOT), "STAGEGATE_RELAY_BIN": relay_binary()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "config.serve", "--workers", "2", "--port", str(port), "--no-access-log",
+         "--log-level", "warning", "--data-plane", "relay"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/gateway/v1"
+    try:
+        wait_for(lambda: answers(base + "/models"))  # passed on to a worker
+        kinds = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children(process.pid)]
+        assert sum(b"stagegate-relay" in k for k in kinds) == 1
+        assert sum(b"config.hook" in k for k in kinds) == 2
+        assert sum(b"--child" in k for k in kinds) == 2
+        # A chat completion is the relay's: the hook refuses it (no token) as the Python path does.
+        refused = wait_for(
+            lambda: (r := httpx.post(base + "/chat/completions", json={}, timeout=5)).status_code != 503 and r
+        )
+        assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

@@ -23,12 +23,12 @@ Each call's state lives in the process and connection that admitted it; a
 relay that goes away leaves its open calls settled as failed (their
 reservations given back), as an error escaping the Python path does.
 
-    python -m gateway.proxy.hook --socket /run/stagegate/hook-0.sock
+Served by ``python -m config.hook --socket PATH`` (``python -m config.serve
+--data-plane relay`` starts one per worker).
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import functools
@@ -145,6 +145,26 @@ class _Digest:
         raise RuntimeError("a relayed stream's digest is the relay's")
 
 
+class _Replies:
+    """A connection's replies, written together once per turn of the event
+    loop: under load many calls' replies share one write (a write to a
+    socket costs about as much as the work of a small reply)."""
+
+    def __init__(self, writer: asyncio.StreamWriter) -> None:
+        self.writer = writer
+        self.pending: list[bytes] = []
+
+    def send(self, reply: bytes) -> None:
+        if not self.pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self.pending.append(reply)
+
+    def flush(self) -> None:
+        if self.pending and not self.writer.is_closing():
+            self.writer.write(b"".join(self.pending))
+        self.pending.clear()
+
+
 @dataclass
 class _Open:
     """A call between its plan and its settlement."""
@@ -162,6 +182,15 @@ class Hook:
             app = application
         self.app = app
         self._keys = 0
+        self.connections = 0  # relays connected now
+
+    async def drained(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until every relay has hung up: on a
+        shutdown the relay finishes its calls first, and each one's
+        settlement comes through here."""
+        deadline = time.monotonic() + seconds
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
 
     async def serve(self, path: str) -> asyncio.AbstractServer:
         with contextlib.suppress(FileNotFoundError):
@@ -173,10 +202,12 @@ class Hook:
     async def connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         calls: dict[int, _Open] = {}
         tasks: set[asyncio.Task[None]] = set()
+        self.connections += 1
+        replies = _Replies(writer)
         try:
             while True:
                 request_id, kind, header, body = await read_frame(reader)
-                task = asyncio.ensure_future(self._answer(writer, calls, request_id, kind, header, body))
+                task = asyncio.ensure_future(self._answer(replies, calls, request_id, kind, header, body))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -191,11 +222,13 @@ class Hook:
                 if not call.status:
                     call.status, call.error_code = 500, "internal_error"
                 await self.app.conclude(call)
+            replies.flush()
             writer.close()
+            self.connections -= 1
 
     async def _answer(
         self,
-        writer: asyncio.StreamWriter,
+        replies: _Replies,
         calls: dict[int, _Open],
         request_id: int,
         kind: bytes,
@@ -207,7 +240,7 @@ class Hook:
         except Exception as failed:
             logger.exception("gateway hook: %r failed", kind)
             reply = frame(request_id, b"X", {"error": type(failed).__name__})
-        writer.write(reply)
+        replies.send(reply)
 
     async def _dispatch(
         self, calls: dict[int, _Open], request_id: int, kind: bytes, header: dict[str, Any], body: bytes
@@ -377,31 +410,3 @@ def settings_for_relay() -> dict[str, Any]:
         "ca_file": certifi.where(),
         "stream_failures": {"timeout": failure("timeout"), "error": failure("error")},
     }
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m gateway.proxy.hook", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--socket", required=True, help="the unix socket to listen on")
-    parser.add_argument("--supervised", action="store_true", help="exit with the supervisor (python -m config.serve)")
-    opts = parser.parse_args(argv)
-    if opts.supervised:
-        from config.serve import die_with_parent
-
-        die_with_parent()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-
-    async def run() -> None:
-        server = await Hook().serve(opts.socket)
-        print(f"stagegate hook listening on {opts.socket}", flush=True)
-        async with server:
-            await server.serve_forever()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
-
-
-if __name__ == "__main__":
-    main()

@@ -25,6 +25,7 @@ from gateway.services import gateway_token_issue
 from labs import services as labs
 from standards.models import RiskArea
 from tests.factories import World, release_at, sha256
+from tests.gateway.planes import RelayServer
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer
 
 CREDENTIAL = "sk-lab-upstream-credential-0123456789abcdef"
@@ -45,13 +46,17 @@ def upstream() -> Any:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def gateway_url() -> Any:
+@pytest.fixture(scope="session", params=["python", "relay"])
+def gateway_url(request: pytest.FixtureRequest) -> Any:
+    """The gateway, once per data plane (tests/gateway/planes.py)."""
     from config.asgi import application
     from gateway.proxy.server import close_db_connections
 
     server = ThreadServer(application).start()
-    yield server.url
+    relay = RelayServer(server.url).start() if request.param == "relay" else None
+    yield relay.url if relay is not None else server.url
+    if relay is not None:
+        relay.stop()
     server.stop()
     close_db_connections()
 

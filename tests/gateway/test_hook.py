@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from gateway.models import GatewayCall
 from gateway.proxy import redact
 from gateway.proxy.hook import fast_path, frame, read_frame
 from gateway.proxy.server import close_db_connections
@@ -120,7 +119,7 @@ def test_lines_the_fast_path_leaves_are_scrubbed_and_the_stream_settled(scene, h
                 },
                 b"",
             ),
-        ],  # fmt: skip
+        ],
     )
     (_, _, _), (kind, state, out), (_, done, tail), (settled, _, _) = replies
     assert kind == b"O" and state["events"] == 4 and not state["done"]

@@ -94,6 +94,14 @@ def die_with_parent() -> None:
         sys.exit(0)
 
 
+def _signalled_when_parent_dies() -> None:
+    """In a child about to exec a program that cannot do ``die_with_parent``
+    itself (the relay): the death signal survives the exec."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def run_child(opts: argparse.Namespace) -> None:
     import uvicorn
 
@@ -174,7 +182,10 @@ class Supervisor:
         # A process group of its own: a terminal's Ctrl-C reaches the workers
         # once, through the supervisor (a second SIGINT makes uvicorn drop
         # its requests at once).
-        child = subprocess.Popen(command, process_group=0)  # noqa: S603 (our interpreter and module, or the relay)
+        ours = command[0] == sys.executable  # our own children call die_with_parent themselves
+        child = subprocess.Popen(  # noqa: S603 (our interpreter and module, or the relay)
+            command, process_group=0, preexec_fn=None if ours else _signalled_when_parent_dies
+        )
         self.children[child.pid] = (child, time.monotonic(), command)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:

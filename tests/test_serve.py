@@ -146,10 +146,8 @@ def test_a_port_in_use_is_refused_at_once():
     assert "Address already in use" in process.stderr
 
 
-def test_the_relay_data_plane_runs_the_relay_in_front_of_hooks_and_workers():
-    """--data-plane relay: the compiled relay on the port (tests/gateway/planes.py builds
-    it), a hook per worker behind it for chat completions, the workers for the rest;
-    a stop signal stops them all."""
+def relay_plane() -> tuple[subprocess.Popen[bytes], str]:
+    """config.serve --data-plane relay with two workers, once it answers; (process, base URL)."""
     from tests.gateway.planes import relay_binary
 
     port = free_port()
@@ -160,8 +158,16 @@ def test_the_relay_data_plane_runs_the_relay_in_front_of_hooks_and_workers():
         cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/gateway/v1"
+    wait_for(lambda: answers(base + "/models"))  # passed on to a worker
+    return process, base
+
+
+def test_the_relay_data_plane_runs_the_relay_in_front_of_hooks_and_workers():
+    """--data-plane relay: the compiled relay on the port (tests/gateway/planes.py builds
+    it), a hook per worker behind it for chat completions, the workers for the rest;
+    a stop signal stops them all."""
+    process, base = relay_plane()
     try:
-        wait_for(lambda: answers(base + "/models"))  # passed on to a worker
         kinds = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children(process.pid)]
         assert sum(b"stagegate-relay" in k for k in kinds) == 1
         assert sum(b"config.hook" in k for k in kinds) == 2
@@ -176,3 +182,20 @@ def test_the_relay_data_plane_runs_the_relay_in_front_of_hooks_and_workers():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_killed_supervisor_takes_the_relay_and_the_hooks_with_it():
+    process, _ = relay_plane()
+    everyone = children(process.pid)
+    assert len(everyone) == 5
+    process.kill()
+    process.wait(10)
+    wait_for(
+        lambda: (
+            not any(
+                Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+                for pid in everyone
+            )
+        ),
+        30,
+    )

@@ -269,6 +269,12 @@ def _inspect_eval(scene, tmp_path, monkeypatch, *, how: str, target: str, tools:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     options: dict = {}
     if how == "env":
+        # Named from the environment, the model's memo key holds neither the
+        # base URL nor the key: the session's other data plane (tests/gateway/planes.py)
+        # would otherwise get the model made for the first one, and its stopped server.
+        from inspect_ai.model import _model as inspect_models
+
+        monkeypatch.setattr(inspect_models, "_models", {})
         monkeypatch.setenv("OPENAI_BASE_URL", scene.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", scene.secret)
         options = {"model": name, "model_args": model_args}

@@ -139,15 +139,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def relay_binary() -> str:
-    """The compiled relay: STAGEGATE_RELAY_BIN, or .venv/bin/stagegate-relay,
-    built from gateway/relay/ with Go when it is missing (seconds with Go's cache)."""
+    """The compiled relay: STAGEGATE_RELAY_BIN, or .venv/bin/stagegate-relay
+    built from gateway/relay/ with Go when Go is here (every time: Go's cache
+    makes an unchanged source a second's work, and a binary from older source
+    is never run); without Go, a binary built earlier."""
     given = os.environ.get("STAGEGATE_RELAY_BIN")
     if given:
         return given
+    import shutil
+
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     binary = os.path.join(root, ".venv", "bin", "stagegate-relay")
-    if not os.path.exists(binary):
-        subprocess.run(["go", "build", "-o", binary, "."], cwd=os.path.join(root, "gateway", "relay"), check=True)  # noqa: S603, S607 (Go from PATH)
+    go = shutil.which("go")
+    if go is not None:
+        os.makedirs(os.path.dirname(binary), exist_ok=True)
+        subprocess.run([go, "build", "-o", binary, "."], cwd=os.path.join(root, "gateway", "relay"), check=True)  # noqa: S603 (Go from PATH)
+    elif not os.path.exists(binary):
+        raise RuntimeError("the compiled relay needs Go to build it (apt-get install golang-go) or STAGEGATE_RELAY_BIN")
     return binary
 
 

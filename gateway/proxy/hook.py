@@ -305,8 +305,7 @@ class Hook:
             elif error in CONNECT_FAILURES:
                 await app._error(captured, call, *CONNECT_FAILURES[error])
             else:
-                headers = {str(k).lower(): str(v) for k, v in (header.get("headers") or {}).items()}
-                call.attestation = attestation_outcome(headers.get(ATTESTATION_HEADER.lower()), call.grant.audited)  # type: ignore[union-attr]
+                headers = _attest(call, header)
                 received = _Received(int(header.get("status") or 0), headers, body, error)
                 await app._relay_whole(captured, call, received, open_call.plan.redactor, None)
         finally:
@@ -324,8 +323,6 @@ class Hook:
         out = scanner._scan(body.split(b"\n")) if count else b""
         if header.get("end"):
             out += scanner.end(failed=bool(header.get("failed")))
-        if scanner.scrub is None:
-            out = b""  # nothing to rewrite: the relay passes the stream as it came
         buffered = scanner.scrub is not None and any(w.buffer for w in scanner.scrub.windows.values())
         meta = {
             "events": scanner.events,
@@ -353,8 +350,7 @@ class Hook:
             call.final_sent = bool(header.get("final_sent"))
             call.latency_ms = float(header.get("latency_ms") or 0.0) or (time.perf_counter() - call.t0) * 1000
             call.response_hasher = _Digest(str(header.get("response_sha256", "")))
-            headers = {str(k).lower(): str(v) for k, v in (header.get("headers") or {}).items()}
-            call.attestation = attestation_outcome(headers.get(ATTESTATION_HEADER.lower()), call.grant.audited)  # type: ignore[union-attr]
+            _attest(call, header)
             scanner = open_call.scanner
             usage = scanner.usage if scanner is not None else None
             unreadable = bool(header.get("unreadable")) or (scanner is not None and scanner.unreadable)
@@ -379,6 +375,14 @@ class Hook:
         except OSError as failed:
             return frame(request_id, b"d", {"error": type(failed).__name__})
         return frame(request_id, b"d", {"address": address})
+
+
+def _attest(call: Call, header: dict[str, Any]) -> dict[str, str]:
+    """The upstream headers the relay passed on (lower-cased), with what the
+    endpoint claimed served the call judged against the audited digests."""
+    headers = {str(k).lower(): str(v) for k, v in (header.get("headers") or {}).items()}
+    call.attestation = attestation_outcome(headers.get(ATTESTATION_HEADER.lower()), call.grant.audited)  # type: ignore[union-attr]
+    return headers
 
 
 def call_settings() -> dict[str, Any]:

@@ -6,8 +6,8 @@ a thread of this process (gateway/proxy/hook.py).
 Every test that takes ``gateway_url`` runs once per plane, so the gateway's
 tests, its security tests first, hold for both unchanged.
 
-The relay is built once per session (``go build``; Go's own cache makes a
-rebuild take a second). Where Go is missing the relay's runs are skipped with
+The relay is built as config.serve builds it (``go build`` into .venv/bin;
+Go's own cache makes a rebuild take a second). Where Go is missing the relay's runs are skipped with
 the reason, unless STAGEGATE_REQUIRE_RELAY is set (``.ci/run`` sets it and
 installs Go), where they fail."""
 
@@ -20,31 +20,24 @@ import subprocess
 import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.gateway.upstream_double import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-RELAY_SOURCE = ROOT / "gateway" / "relay"
-
 
 def relay_binary() -> str:
-    """The relay's executable: STAGEGATE_RELAY_BIN, or built from the source now."""
-    given = os.environ.get("STAGEGATE_RELAY_BIN")
-    if given:
-        return given
-    go = shutil.which("go")
-    if go is None:
+    """The relay's executable, as config.serve finds or builds it (skipped,
+    or failed where the relay is required, when Go is missing)."""
+    if os.environ.get("STAGEGATE_RELAY_BIN") is None and shutil.which("go") is None:
         reason = "Go is not installed: the compiled relay (gateway/relay/) cannot be built"
         if os.environ.get("STAGEGATE_REQUIRE_RELAY"):
             pytest.fail(reason)
         pytest.skip(reason)
-    out = Path(tempfile.mkdtemp(prefix="stagegate-relay-")) / "stagegate-relay"
-    subprocess.run([go, "build", "-o", str(out), "."], cwd=RELAY_SOURCE, check=True)
-    return str(out)
+    from config.serve import relay_binary as built
+
+    return built()
 
 
 class HookThread:

@@ -1,0 +1,3 @@
+module stagegate/bench/floor
+
+go 1.19

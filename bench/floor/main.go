@@ -9,6 +9,8 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"log"
 	"net/http"
 	"net/http/httputil"
@@ -28,6 +30,14 @@ func main() {
 	}
 	proxy := &httputil.ReverseProxy{
 		Director: func(r *http.Request) {
+			// The whole body first, as the relay reads it (the gateway checks
+			// it before calling the upstream): a body still being read once the
+			// answer streams back would break the call in Go's HTTP/1 server.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				body = nil
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 			r.URL.Scheme, r.URL.Host = upstream.Scheme, upstream.Host
 			r.URL.Path = upstream.Path + strings.TrimPrefix(r.URL.Path, "/gateway/v1")
 			r.Host = upstream.Host

@@ -1,0 +1,204 @@
+-- A benchmark floor, not part of the product: the per-call work of the
+-- gateway's data plane done inside nginx by LuaJIT (Debian's nginx-extras:
+-- the Lua module, lua-nginx-redis, lua-nginx-string), to measure whether a
+-- data plane built on nginx would meet issue 17's goal before one is built.
+-- bench/gateway runs it with --data-plane nginx-lua.
+--
+-- Per call, as the Python data plane does it (gateway/proxy/server.py):
+--   access:      parse the request's JSON, check its model, work out its
+--                reservation, re-encode it with the endpoint's model, and
+--                run the gateway's own admission script
+--                (gateway.proxy.limits.ADMIT, passed in by the bench) in one
+--                Redis round trip, carrying the settlements of earlier calls;
+--   body filter: look for every form of the credential in each piece of the
+--                answer and hash what the caller gets (SHA-256);
+--   log:         build the access-log entry (the fields of
+--                gateway.proxy.entry.AccessEntry) and queue its settlement
+--                for the next admission, or a timer's flush 5 ms later.
+-- It keeps no per-grant cache fresh, redacts nothing (the forms never occur)
+-- and reads usage from no event. With BENCH_FLOOR_REDIS=off it does all of
+-- the above but the Redis round trips, which splits its cost in two.
+
+local cjson = require "cjson.safe"
+local redis = require "nginx.redis"
+local sha256 = require "nginx.sha256"
+local str = require "nginx.string"
+
+local M = {}
+local find, re_find = string.find, ngx.re.find
+
+local conf          -- set by M.setup
+local pending = {}  -- settlements waiting to ride on the next admission (per worker)
+local flush_due = false
+local MAX_CARRY = 32
+
+function M.setup(c)
+  conf = c
+end
+
+local function connect()
+  local r = redis:new()
+  r:set_timeout(1000)  -- connect, send and read (this client has no set_timeouts)
+  local ok, err = r:connect(conf.redis_host, conf.redis_port)
+  if not ok then
+    return nil, err
+  end
+  if r:get_reused_times() == 0 then
+    r:select(conf.redis_db)
+  end
+  return r
+end
+
+-- The admission script with ``carried`` settlements before it (KEYS and ARGV
+-- laid out as gateway.proxy.limits.Limits.admit lays them out).
+local function admit(r, reserve, carried)
+  local keys = { conf.rate_key, conf.quota_key, conf.stream_key, conf.epoch_key, conf.incarnation_key }
+  local args = { conf.requests_per_minute, conf.tokens_per_day, conf.backlog_max, reserve }
+  for _, s in ipairs(carried) do
+    keys[#keys + 1] = conf.quota_key
+    args[#args + 1] = s[1]
+    args[#args + 1] = s[2]
+    args[#args + 1] = s[3]
+  end
+  local n = #keys
+  local all = {}
+  for i = 1, n do all[i] = keys[i] end
+  for i = 1, #args do all[n + i] = args[i] end
+  local res, err = r:evalsha(conf.admit_sha, n, unpack(all))
+  if not res and err and err:find("NOSCRIPT", 1, true) then
+    res, err = r:eval(conf.admit_script, n, unpack(all))
+  end
+  return res, err
+end
+
+local function take()
+  local carried = {}
+  local k = math.min(#pending, MAX_CARRY)
+  for i = 1, k do carried[i] = pending[i] end
+  local rest = {}
+  for i = k + 1, #pending do rest[#rest + 1] = pending[i] end
+  pending = rest
+  return carried
+end
+
+local function flush(premature)
+  flush_due = false
+  if premature or #pending == 0 then return end
+  local r = connect()
+  if not r then return end
+  while #pending > 0 do
+    local carried = take()
+    local keys = { conf.stream_key }
+    local args = {}
+    for _, s in ipairs(carried) do
+      keys[#keys + 1] = conf.quota_key
+      args[#args + 1] = s[1]
+      args[#args + 1] = s[2]
+      args[#args + 1] = s[3]
+    end
+    local all = {}
+    for i = 1, #keys do all[i] = keys[i] end
+    for i = 1, #args do all[#keys + i] = args[i] end
+    local _, err = r:evalsha(conf.settle_sha, #keys, unpack(all))
+    if err and err:find("NOSCRIPT", 1, true) then
+      _, err = r:eval(conf.settle_script, #keys, unpack(all))
+    end
+    if err then
+      ngx.log(ngx.ERR, "settlement: ", err)
+      return
+    end
+  end
+  local ok, err = r:set_keepalive(10000, 256)
+  if not ok then ngx.log(ngx.ERR, "keepalive: ", err) end
+end
+
+function M.access()
+  local ctx = ngx.ctx
+  ctx.started = ngx.now()
+  ngx.req.read_body()
+  local raw = ngx.req.get_body_data() or ""
+  local body = cjson.decode(raw)
+  if type(body) ~= "table" or type(body.model) ~= "string" then
+    return ngx.exit(400)
+  end
+  local max_tokens = tonumber(body.max_tokens) or 256
+  local n = tonumber(body.n) or 1
+  local reserve = #raw + max_tokens * n
+  ctx.reserve = reserve
+  ctx.stream = body.stream == true
+  ctx.model = body.model
+  local request_hash = sha256:new()
+  request_hash:update(raw)
+  ctx.request_sha256 = str.to_hex(request_hash:final())
+  body.model = conf.endpoint_model
+  ngx.req.set_body_data(cjson.encode(body))
+  ngx.req.set_header("Authorization", "Bearer " .. conf.credential)
+  ctx.hash = sha256:new()
+  if not conf.redis then
+    return  -- BENCH_FLOOR_REDIS=off: the same work without Redis, to split the cost
+  end
+
+  local r, err = connect()
+  if not r then
+    ngx.log(ngx.ERR, "redis: ", err)
+    return ngx.exit(503)
+  end
+  local res
+  res, err = admit(r, reserve, take())
+  if not res then
+    ngx.log(ngx.ERR, "admission: ", err)
+    return ngx.exit(503)
+  end
+  r:set_keepalive(10000, 256)
+  if res[1] ~= 1 then
+    ctx.hash = nil
+    return ngx.exit(429)
+  end
+end
+
+function M.body_filter()
+  local ctx = ngx.ctx
+  local chunk = ngx.arg[1]
+  if chunk ~= "" then
+    -- Every form at once, in any case: one pass of a compiled, cached pattern.
+    if re_find(chunk, conf.forms_pattern, "ijo") then
+      ngx.arg[1] = ""  -- never here: the bench's upstream never echoes it
+      return
+    end
+    local events, at = ctx.events or 0, 1
+    while true do
+      local i = find(chunk, "data:", at, true)
+      if not i then break end
+      events, at = events + 1, i + 5
+    end
+    ctx.events = events
+    if ctx.hash then ctx.hash:update(chunk) end
+  end
+end
+
+function M.log()
+  local ctx = ngx.ctx
+  if not ctx.hash then return end
+  local status = ngx.status
+  local used = ctx.events or 0
+  local entry = cjson.encode({
+    call_id = ngx.var.request_id,
+    token = conf.token_id, kind = "auditor", holder = conf.holder, organisation = conf.organisation,
+    lab = conf.lab, system_version = conf.system_version, started_at = ngx.http_time(ctx.started),
+    method = ngx.req.get_method(), path = ngx.var.uri, upstream_model = conf.endpoint_model,
+    stream = ctx.stream, status = status, error_code = "", latency_ms = (ngx.now() - ctx.started) * 1000,
+    prompt_tokens = 0, completion_tokens = used, total_tokens = used, usage_clamped = false,
+    request_sha256 = ctx.request_sha256, response_sha256 = str.to_hex(ctx.hash:final()),
+    stage = 1, attestation = "",
+  })
+  if not conf.redis then
+    return
+  end
+  pending[#pending + 1] = { used, ctx.reserve, entry }
+  if not flush_due then
+    flush_due = true
+    ngx.timer.at(0.005, flush)
+  end
+end
+
+return M

@@ -54,26 +54,37 @@ local function connect()
   return r
 end
 
--- The admission script with ``carried`` settlements before it (KEYS and ARGV
--- laid out as gateway.proxy.limits.Limits.admit lays them out).
-local function admit(r, reserve, carried, requests_per_minute)
-  local keys = { conf.rate_key, conf.quota_key, conf.stream_key, conf.epoch_key, conf.incarnation_key }
-  local args = { requests_per_minute, conf.tokens_per_day, conf.backlog_max, reserve }
+-- Each carried settlement as the scripts take it: its quota key in KEYS,
+-- and the tokens used, the tokens reserved and the entry in ARGV.
+local function carry(keys, args, carried)
   for _, s in ipairs(carried) do
     keys[#keys + 1] = conf.quota_key
     args[#args + 1] = s[1]
     args[#args + 1] = s[2]
     args[#args + 1] = s[3]
   end
+end
+
+-- Run a script by its SHA-1, sending its text only when Redis lacks it.
+local function run(r, sha, script, keys, args)
   local n = #keys
   local all = {}
   for i = 1, n do all[i] = keys[i] end
   for i = 1, #args do all[n + i] = args[i] end
-  local res, err = r:evalsha(conf.admit_sha, n, unpack(all))
+  local res, err = r:evalsha(sha, n, unpack(all))
   if not res and err and err:find("NOSCRIPT", 1, true) then
-    res, err = r:eval(conf.admit_script, n, unpack(all))
+    res, err = r:eval(script, n, unpack(all))
   end
   return res, err
+end
+
+-- The admission script with ``carried`` settlements before it (KEYS and ARGV
+-- laid out as gateway.proxy.limits.Limits.admit lays them out).
+local function admit(r, reserve, carried, requests_per_minute)
+  local keys = { conf.rate_key, conf.quota_key, conf.stream_key, conf.epoch_key, conf.incarnation_key }
+  local args = { requests_per_minute, conf.tokens_per_day, conf.backlog_max, reserve }
+  carry(keys, args, carried)
+  return run(r, conf.admit_sha, conf.admit_script, keys, args)
 end
 
 local function take()
@@ -86,28 +97,15 @@ local function take()
   return carried
 end
 
-local function flush(premature)
+local function flush(premature)  -- premature: nginx is stopping; settle what is left all the same
   flush_due = false
-  if premature or #pending == 0 then return end
+  if #pending == 0 then return end
   local r = connect()
   if not r then return end
   while #pending > 0 do
-    local carried = take()
-    local keys = { conf.stream_key }
-    local args = {}
-    for _, s in ipairs(carried) do
-      keys[#keys + 1] = conf.quota_key
-      args[#args + 1] = s[1]
-      args[#args + 1] = s[2]
-      args[#args + 1] = s[3]
-    end
-    local all = {}
-    for i = 1, #keys do all[i] = keys[i] end
-    for i = 1, #args do all[#keys + i] = args[i] end
-    local _, err = r:evalsha(conf.settle_sha, #keys, unpack(all))
-    if err and err:find("NOSCRIPT", 1, true) then
-      _, err = r:eval(conf.settle_script, #keys, unpack(all))
-    end
+    local keys, args = { conf.stream_key }, {}
+    carry(keys, args, take())
+    local _, err = run(r, conf.settle_sha, conf.settle_script, keys, args)
     if err then
       ngx.log(ngx.ERR, "settlement: ", err)
       return

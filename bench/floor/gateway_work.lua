@@ -65,8 +65,15 @@ local function carry(keys, args, carried)
   end
 end
 
--- Run a script by its SHA-1, sending its text only when Redis lacks it.
-local function run(r, sha, script, keys, args)
+-- Run a script by its SHA-1 (worked out once per script), sending its text
+-- only when Redis lacks it.
+local shas = {}
+local function run(r, script, keys, args)
+  local sha = shas[script]
+  if not sha then
+    sha = str.to_hex(ngx.sha1_bin(script))
+    shas[script] = sha
+  end
   local n = #keys
   local all = {}
   for i = 1, n do all[i] = keys[i] end
@@ -84,7 +91,7 @@ local function admit(r, reserve, carried, requests_per_minute)
   local keys = { conf.rate_key, conf.quota_key, conf.stream_key, conf.epoch_key, conf.incarnation_key }
   local args = { requests_per_minute, conf.tokens_per_day, conf.backlog_max, reserve }
   carry(keys, args, carried)
-  return run(r, conf.admit_sha, conf.admit_script, keys, args)
+  return run(r, conf.admit_script, keys, args)
 end
 
 local function take()
@@ -105,7 +112,7 @@ local function flush(premature)  -- premature: nginx is stopping; settle what is
   while #pending > 0 do
     local keys, args = { conf.stream_key }, {}
     carry(keys, args, take())
-    local _, err = run(r, conf.settle_sha, conf.settle_script, keys, args)
+    local _, err = run(r, conf.settle_script, keys, args)
     if err then
       ngx.log(ngx.ERR, "settlement: ", err)
       return

@@ -44,10 +44,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--log-level", default="info")
     parser.add_argument(
         "--data-plane",
-        choices=["python", "relay"],
+        choices=["python", "relay", "nginx"],
         default=os.environ.get("STAGEGATE_GATEWAY_DATA_PLANE", "python"),
         help="who carries gateway chat completions: the Python workers, or the compiled relay "
-        "(gateway/relay/) in front of them, asking one hook process per worker (docs/gateway.md)",
+        "(gateway/relay/) or nginx (gateway/nginx/, Debian's nginx-extras) in front of them, "
+        "asking one hook process per worker (docs/gateway.md)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.child:
         run_child(opts)
         return 0
-    if opts.data_plane == "relay":
+    if opts.data_plane in ("relay", "nginx"):
         return Supervisor(opts).run()
     if opts.workers == 1 or not sys.platform.startswith("linux"):
         workers = ["--workers", str(opts.workers)] if opts.workers > 1 else []
@@ -166,21 +167,30 @@ class Supervisor:
         self.stopping: int | None = None  # the signal to pass on, once one came
 
     def commands(self) -> list[list[str]]:
-        """One command per process to keep running. With the relay: the relay
-        on the public port, one hook per worker, and the workers on a port of
-        their own on loopback for everything the relay passes on."""
+        """One command per process to keep running. With the relay or nginx:
+        it on the public port, one hook per worker, and the workers on a port
+        of their own on loopback for everything it passes on."""
         opts = self.opts
-        if opts.data_plane != "relay":
+        if opts.data_plane == "python":
             return [self.worker(opts.host, opts.port) for _ in range(opts.workers)]
         import tempfile
 
         inner = free_port()
-        sockets = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
-        hooks = [os.path.join(sockets, f"hook-{i}.sock") for i in range(opts.workers)]
-        relay = [relay_binary(), "-listen", f"{opts.host}:{opts.port}", "-hook", ",".join(hooks),
-                 "-python", f"http://127.0.0.1:{inner}"]  # fmt: skip
+        state = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
+        hooks = [os.path.join(state, f"hook-{i}.sock") for i in range(opts.workers)]
+        if opts.data_plane == "nginx":
+            from pathlib import Path
+
+            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+            from gateway.proxy import nginx
+
+            listen = f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
+            front = nginx.command(nginx.config(Path(state), listen, f"127.0.0.1:{inner}", hooks, opts.workers))
+        else:
+            front = [relay_binary(), "-listen", f"{opts.host}:{opts.port}", "-hook", ",".join(hooks),
+                     "-python", f"http://127.0.0.1:{inner}"]  # fmt: skip
         hook = [[sys.executable, "-m", "config.hook", "--supervised", "--socket", path] for path in hooks]
-        return [*hook, *(self.worker("127.0.0.1", inner) for _ in range(opts.workers)), relay]
+        return [*hook, *(self.worker("127.0.0.1", inner) for _ in range(opts.workers)), front]
 
     def worker(self, host: str, port: int) -> list[str]:
         return [sys.executable, "-m", "config.serve", "--child", "--host", host, "--port",
@@ -198,9 +208,11 @@ class Supervisor:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = signum
-        for child, _, _ in self.children.values():
+        for child, _, command in self.children.values():
             if child.poll() is None:
-                child.send_signal(signum)
+                # nginx stops gracefully on SIGQUIT (SIGTERM and SIGINT drop its calls).
+                graceful = signal.SIGQUIT if os.path.basename(command[0]) == "nginx" else signum
+                child.send_signal(graceful)
 
     def run(self) -> int:
         signal.signal(signal.SIGINT, self.on_signal)

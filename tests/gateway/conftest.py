@@ -25,7 +25,7 @@ from gateway.services import gateway_token_issue
 from labs import services as labs
 from standards.models import RiskArea
 from tests.factories import World, release_at, sha256
-from tests.gateway.planes import RelayServer
+from tests.gateway.planes import NginxServer, RelayServer
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer
 
 CREDENTIAL = "sk-lab-upstream-credential-0123456789abcdef"
@@ -46,17 +46,21 @@ def upstream() -> Any:
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["python", "relay"])
+@pytest.fixture(scope="session", params=["python", "relay", "nginx"])
 def gateway_url(request: pytest.FixtureRequest) -> Any:
     """The gateway, once per data plane (tests/gateway/planes.py)."""
     from config.asgi import application
     from gateway.proxy.server import close_db_connections
 
     server = ThreadServer(application).start()
-    relay = RelayServer(server.url).start() if request.param == "relay" else None
-    yield relay.url if relay is not None else server.url
-    if relay is not None:
-        relay.stop()
+    front: RelayServer | NginxServer | None = None
+    if request.param == "relay":
+        front = RelayServer(server.url).start()
+    elif request.param == "nginx":
+        front = NginxServer(server.url).start()
+    yield front.url if front is not None else server.url
+    if front is not None:
+        front.stop()
     server.stop()
     close_db_connections()
 

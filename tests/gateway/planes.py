@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -105,5 +107,79 @@ class RelayServer:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        self.hook.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def nginx_binary() -> str:
+    """nginx with the plane's modules (skipped, or failed where the plane is
+    required, when they are missing)."""
+    from gateway.proxy import nginx
+
+    try:
+        return nginx.binary()
+    except nginx.NginxMissing as missing:
+        if os.environ.get("STAGEGATE_REQUIRE_NGINX"):
+            pytest.fail(str(missing))
+        pytest.skip(str(missing))
+
+
+class NginxServer:
+    """The nginx data plane (gateway/nginx/) in front of ``python_url``,
+    asking a hook in this process; two nginx workers, as on a two-core machine."""
+
+    def __init__(self, python_url: str, workers: int = 2) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="stagegate-nginx-")
+        self.hook = HookThread(os.path.join(self.dir, "hook.sock"))
+        self.python = python_url.removeprefix("http://")
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> NginxServer:
+        from pathlib import Path
+
+        from gateway.proxy import nginx
+
+        nginx_binary()
+        self.hook.start()
+        conf = nginx.config(Path(self.dir), f"127.0.0.1:{self.port}", self.python, [self.hook.path], self.workers)
+        self.process = subprocess.Popen(nginx.command(conf))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        log = Path(self.dir, "error.log")
+        errors = log.read_text() if log.exists() else ""
+        self.stop()
+        raise RuntimeError(f"nginx did not start: {errors}")
+
+    def errors(self) -> str:
+        """What nginx logged at warn and above (its error log)."""
+        path = os.path.join(self.dir, "error.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path) as f:
+            return f.read()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGQUIT)  # gracefully: open calls finish and settle
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        if os.environ.get("STAGEGATE_NGINX_DEBUG"):
+            print(self.errors())
         self.hook.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -235,12 +235,21 @@ class Hook:
         header: dict[str, Any],
         body: bytes,
     ) -> None:
+        then: Call | None = None
         try:
-            reply = await self._dispatch(calls, request_id, kind, header, body)
+            if kind == b"F":
+                reply, then = await self._finish(calls.pop(header["call"]), request_id, header, body)
+            else:
+                reply = await self._dispatch(calls, request_id, kind, header, body)
         except Exception as failed:
             logger.exception("gateway hook: %r failed", kind)
             reply = frame(request_id, b"X", {"error": type(failed).__name__})
         replies.send(reply)
+        if then is not None:
+            # A whole answer goes to the caller before its settlement, as on
+            # the Python path (which sends, then concludes): the reply leaves
+            # at this task's first wait inside conclude.
+            await self.app.conclude(then)
 
     async def _dispatch(
         self, calls: dict[int, _Open], request_id: int, kind: bytes, header: dict[str, Any], body: bytes
@@ -251,8 +260,6 @@ class Hook:
             return self._lines(calls[header["call"]], request_id, header, body)
         if kind == b"Z":
             return await self._settle(calls.pop(header["call"]), request_id, header)
-        if kind == b"F":
-            return await self._finish(calls.pop(header["call"]), request_id, header, body)
         if kind == b"C":
             return await self._recheck(calls[header["call"]], request_id)
         if kind == b"D":
@@ -292,9 +299,12 @@ class Hook:
         }
         return frame(request_id, b"P", meta, plan.payload)
 
-    async def _finish(self, open_call: _Open, request_id: int, header: dict[str, Any], body: bytes) -> bytes:
-        """A whole answer (or an upstream that failed before one): judged,
-        scrubbed and settled as on the Python path."""
+    async def _finish(
+        self, open_call: _Open, request_id: int, header: dict[str, Any], body: bytes
+    ) -> tuple[bytes, Call]:
+        """A whole answer (or an upstream that failed before one): judged and
+        scrubbed as on the Python path; the reply, and the call to settle once
+        it is sent."""
         app, call = self.app, open_call.call
         captured = _Captured()
         error = header.get("error")
@@ -308,9 +318,10 @@ class Hook:
                 headers = _attest(call, header)
                 received = _Received(int(header.get("status") or 0), headers, body, error)
                 await app._relay_whole(captured, call, received, open_call.plan.redactor, None)
-        finally:
+        except BaseException:
             await app.conclude(call)
-        return captured.reply(request_id)
+            raise
+        return captured.reply(request_id), call
 
     def _lines(self, open_call: _Open, request_id: int, header: dict[str, Any], body: bytes) -> bytes:
         """Stream lines the relay's fast path left to the scanner of the Python path."""
@@ -368,7 +379,12 @@ class Hook:
     async def _dial(self, request_id: int, header: dict[str, Any]) -> bytes:
         try:
             address = await upstream.public_address(
-                str(header["host"]), int(header["port"]), settings.STAGEGATE_GATEWAY_CONNECT_TIMEOUT
+                str(header["host"]),
+                int(header["port"]),
+                settings.STAGEGATE_GATEWAY_CONNECT_TIMEOUT,
+                # Where private upstreams are allowed the address is only
+                # resolved here (the nginx plane has no resolver of its own).
+                allow_private=settings.STAGEGATE_ALLOW_PRIVATE_UPSTREAMS,
             )
         except upstream.UpstreamAddressRefused:
             return frame(request_id, b"d", {"refused": True})

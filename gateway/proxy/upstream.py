@@ -39,9 +39,10 @@ class UpstreamAddressRefused(Exception):
     """The upstream host resolves to an address the gateway must not call."""
 
 
-async def public_address(host: str, port: int, timeout: float | None) -> str:
+async def public_address(host: str, port: int, timeout: float | None, allow_private: bool = False) -> str:
     """The address to connect to for ``host``, if every address it resolves to
-    is public; else UpstreamAddressRefused. OSError when it does not resolve."""
+    is public (or ``allow_private``: the first, whatever it is); else
+    UpstreamAddressRefused. OSError when it does not resolve."""
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout)
@@ -53,7 +54,7 @@ async def public_address(host: str, port: int, timeout: float | None) -> str:
             addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
         except ValueError:
             raise UpstreamAddressRefused("unparseable address") from None
-    if not addresses or not all(is_public_address(a) for a in addresses):
+    if not addresses or not (allow_private or all(is_public_address(a) for a in addresses)):
         raise UpstreamAddressRefused("upstream resolves to a non-public address")
     return str(addresses[0])
 

@@ -1,7 +1,7 @@
-"""The hook the compiled relay asks (gateway/proxy/hook.py), spoken to
-directly as the relay speaks to it: what the relay is told, and what happens
-when the relay goes away mid-call. The gateway's other tests run through the
-relay as well (tests/gateway/planes.py)."""
+"""The hook the compiled relay and the nginx plane ask (gateway/proxy/hook.py),
+spoken to directly as they speak to it: what they are told, and what happens
+when one goes away mid-call. The gateway's other tests run through both as
+well (tests/gateway/planes.py)."""
 
 from __future__ import annotations
 
@@ -134,3 +134,18 @@ def test_lines_the_fast_path_leaves_are_scrubbed_and_the_stream_settled(scene, h
 def test_the_fast_path_is_withheld_where_json_would_not_show_the_credential_as_it_is():
     assert fast_path(redact.Redactor('sk-with"quote-0123456789')) is None
     assert fast_path(redact.Redactor("sk-ascii-0123456789abcdef")) is not None
+
+
+@pytest.mark.parametrize(("allowed", "reply"), [(False, {"refused": True}), (True, {"address": "127.0.0.1"})])
+def test_an_upstream_name_is_resolved_by_the_hook_and_refused_unless_private_addresses_are_allowed(
+    scene, hook, allowed, reply
+):
+    """The nginx plane has no resolver of its own: it asks 'D' for every new
+    connection to a name, and the hook resolves it, refusing a private address
+    unless the settings allow private upstreams."""
+    from django.test import override_settings
+
+    with override_settings(STAGEGATE_ALLOW_PRIVATE_UPSTREAMS=allowed):
+        ((kind, header, _),) = talk(hook.path, [(b"D", {"host": "localhost", "port": 80}, b"")])
+    assert kind == b"d"
+    assert header == reply or (allowed and header == {"address": "::1"})

@@ -3,37 +3,41 @@
 --
 -- Framing, both ways: a big-endian u32 length of the rest, a u32 request id,
 -- one ASCII letter for the kind, a u32 length of a JSON header, the JSON
--- header and the body bytes. One call holds one connection from its
--- admission to its settlement (Python keeps a call's state per connection;
--- a connection that drops leaves its open calls settled as failed), and
--- asks one thing at a time on it; the connection then goes back to the
--- worker's pool for the next call.
+-- header and the body bytes.
+--
+-- Each nginx worker keeps one connection to each hook process, as the relay
+-- does, and multiplexes its calls' messages over it: a timer of the worker's
+-- own holds the connection (a writer thread sends what calls queued, many
+-- frames in one write; the reader hands each reply to the call waiting for
+-- its id), so a hook reads and answers many calls per turn of its event loop
+-- instead of one per connection. A call keeps to the connection that
+-- admitted it (Python keeps a call's state per connection, and settles what
+-- a dropped connection left open as failed); when that connection drops, the
+-- call's next message fails, and a new connection serves the next calls.
 
 local cjson = require "cjson.safe"
 local bit = require "bit"
+local semaphore = require "ngx.semaphore"
 
 local band, rshift = bit.band, bit.rshift
 local char, byte, sub = string.char, string.byte, string.sub
+local concat = table.concat
 
 local M = {}
 
 -- How long one request waits for its reply: a hung Python process must not
 -- hold a call (and its caller) for ever.
-local HOOK_WAIT_MS = 120000
--- How long a call waits for the first hook's settings (nginx may start
--- before the hook processes).
+local HOOK_WAIT = 120
+-- How long a call waits for a first hook connection (nginx may start before
+-- the hook processes).
 local SETTINGS_WAIT = 10
--- Idle hook connections each worker keeps per hook socket.
-local POOL_SIZE = 256
+-- How often an idle connection's reader looks up (to see the worker exiting).
+local IDLE_READ_MS = 1000
 
-local hooks = {}   -- the hook sockets' paths (M.setup)
-local next_hook = 0
-M.settings = nil   -- the first hook's answer to 'H', per worker
+M.settings = nil -- the first hook's answer to 'H', per worker
+local conns = {} -- per hook socket: its connection's state (M.start)
+local next_conn = 0
 local ids = 0
-
-function M.setup(paths)
-  hooks = paths
-end
 
 local function u32(n)
   return char(band(rshift(n, 24), 255), band(rshift(n, 16), 255), band(rshift(n, 8), 255), band(n, 255))
@@ -42,6 +46,14 @@ end
 local function read_u32(s, i)
   local a, b, c, d = byte(s, i, i + 3)
   return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+local function next_id()
+  ids = ids + 1
+  if ids >= 4294967295 then
+    ids = 1
+  end
+  return ids
 end
 
 -- text: s as valid UTF-8 for a JSON header, each byte that is not part of a
@@ -83,7 +95,7 @@ function M.text(s)
       i = i + 1
     end
   end
-  return table.concat(out)
+  return concat(out)
 end
 
 -- latin1: s's bytes as the code points of a JSON string (Python's ASGI
@@ -95,46 +107,188 @@ function M.latin1(s)
   end))
 end
 
+-- The connection ------------------------------------------------------------
+
+-- read_exact: n bytes, waiting through idle timeouts (keeping what arrived),
+-- or nil when the connection failed or the worker is exiting with nothing left.
+local function read_exact(c, sock, n)
+  local parts, got = {}, 0
+  while got < n do
+    local data, err, partial = sock:receive(n - got)
+    data = data or partial
+    if data and data ~= "" then
+      parts[#parts + 1] = data
+      got = got + #data
+    end
+    if err then
+      if err ~= "timeout" then
+        return nil, err
+      end
+      if got == 0 and ngx.worker.exiting() and c.open == 0 then
+        return nil, "exiting"
+      end
+    end
+  end
+  return concat(parts)
+end
+
+local function fail_pending(c, why)
+  c.alive = false
+  for id, waiter in pairs(c.pending) do
+    waiter.failed = why
+    waiter.sema:post(1)
+    c.pending[id] = nil
+  end
+  c.queue = {}
+end
+
+local function writer(c, sock, gen)
+  while c.gen == gen and c.alive do
+    if #c.queue == 0 then
+      c.wake:wait(1)
+    end
+    if c.gen ~= gen or not c.alive then
+      return
+    end
+    if #c.queue > 0 then
+      local out = c.queue
+      c.queue = {}
+      local ok, err = sock:send(out)
+      if not ok then
+        ngx.log(ngx.ERR, "hook ", c.path, ": ", tostring(err))
+        fail_pending(c, err)
+        sock:close()
+        return
+      end
+    end
+  end
+end
+
+-- session: connect, greet ('H'), then read replies until the connection drops.
+local function session(c)
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(5000, HOOK_WAIT * 1000, IDLE_READ_MS)
+  local ok, err = sock:connect("unix:" .. c.path)
+  if not ok then
+    return nil, err
+  end
+  c.gen = c.gen + 1
+  local gen = c.gen
+  c.queue, c.pending, c.alive = {}, {}, true
+  local thread = ngx.thread.spawn(writer, c, sock, gen)
+  -- The greeting goes first, through the same queue and reader as the calls.
+  local hello = next_id()
+  local waiter = { sema = semaphore.new() }
+  c.pending[hello] = waiter
+  c.queue[#c.queue + 1] = u32(11) .. u32(hello) .. "H" .. u32(2) .. "{}"
+  c.wake:post(1)
+  while true do
+    local size
+    size, err = read_exact(c, sock, 4)
+    if not size then
+      break
+    end
+    local rest
+    rest, err = read_exact(c, sock, read_u32(size, 1))
+    if not rest then
+      break
+    end
+    local id = read_u32(rest, 1)
+    local w = c.pending[id]
+    if w then
+      c.pending[id] = nil
+      w.reply = rest
+      if id == hello then
+        local mlen = read_u32(rest, 6)
+        local settings = sub(rest, 5, 5) == "h" and cjson.decode(sub(rest, 10, 9 + mlen))
+        if type(settings) ~= "table" then
+          err = "no settings"
+          break
+        end
+        M.settings = M.settings or settings
+        c.ready = true
+      else
+        w.sema:post(1)
+      end
+    end
+  end
+  c.ready = false
+  fail_pending(c, err or "closed")
+  c.wake:post(1)
+  ngx.thread.wait(thread)
+  sock:close()
+  return err ~= "exiting", err
+end
+
+local function run(premature, c)
+  if premature then
+    return
+  end
+  local backoff = 0.05
+  while not ngx.worker.exiting() do
+    local was_up, err = session(c)
+    if was_up then
+      ngx.log(ngx.WARN, "hook ", c.path, ": connection lost (", tostring(err), "); reconnecting")
+      backoff = 0.05
+    end
+    if ngx.worker.exiting() then
+      return
+    end
+    ngx.sleep(backoff)
+    backoff = math.min(backoff * 2, 2)
+  end
+end
+
+-- start: the worker's connections (init_worker_by_lua), one per hook socket.
+function M.start(paths)
+  for i, path in ipairs(paths) do
+    local c = { path = path, gen = 0, alive = false, ready = false, queue = {}, pending = {},
+                wake = semaphore.new(), open = 0 }
+    conns[i] = c
+    local ok, err = ngx.timer.at(0, run, c)
+    if not ok then
+      ngx.log(ngx.ERR, "hook ", path, ": cannot start its connection: ", err)
+    end
+  end
+end
+
+-- Calls ---------------------------------------------------------------------
+
 local Link = {}
 Link.__index = Link
 
--- request sends one frame and reads its reply: kind, header (a table), body;
--- nil and an error when the hook could not answer (a reply 'X', a dropped
--- connection, no reply in time). A failed link is closed and stays dead.
+-- request sends one frame and waits for its reply: kind, header (a table),
+-- body; nil and an error when the hook could not answer (a reply 'X', the
+-- call's connection gone, no reply in time).
 function Link:request(kind, header, body)
-  if self.dead then
+  local c = self.c
+  if self.dead or c.gen ~= self.gen or not c.ready then
+    self.dead = true
     return nil, "hook connection lost"
   end
   body = body or ""
   local meta = type(header) == "string" and header or cjson.encode(header)
-  ids = ids + 1
-  if ids >= 4294967295 then
-    ids = 1
-  end
-  local id = ids -- (other calls take ids while this one waits)
-  local sock = self.sock
-  local ok, err = sock:send({ u32(9 + #meta + #body), u32(id), kind, u32(#meta), meta, body })
+  local id = next_id()
+  local waiter = { sema = semaphore.new() }
+  c.pending[id] = waiter
+  c.queue[#c.queue + 1] = u32(9 + #meta + #body) .. u32(id) .. kind .. u32(#meta) .. meta .. body
+  c.wake:post(1)
+  local ok, err = waiter.sema:wait(HOOK_WAIT)
   if not ok then
-    return self:fail(err)
+    c.pending[id] = nil
+    ngx.log(ngx.ERR, "hook gave no reply to frame ", kind, ": ", tostring(err))
+    return nil, err
   end
-  local size
-  size, err = sock:receive(4)
-  if not size then
-    return self:fail(err)
+  if waiter.failed then
+    self.dead = true
+    return nil, waiter.failed
   end
-  local rest
-  rest, err = sock:receive(read_u32(size, 1))
-  if not rest then
-    return self:fail(err)
-  end
-  if read_u32(rest, 1) ~= id then
-    return self:fail("reply to another request")
-  end
+  local rest = waiter.reply
   local rkind = sub(rest, 5, 5)
   local mlen = read_u32(rest, 6)
   local rheader = cjson.decode(sub(rest, 10, 9 + mlen))
   if type(rheader) ~= "table" then
-    return self:fail("unreadable reply header")
+    return nil, "unreadable reply header"
   end
   if rkind == "X" then
     ngx.log(ngx.ERR, "hook refused frame ", kind, ": ", tostring(rheader.error))
@@ -143,66 +297,36 @@ function Link:request(kind, header, body)
   return rkind, rheader, sub(rest, 10 + mlen)
 end
 
-function Link:fail(err)
-  self.dead = true
-  self.sock:close()
-  ngx.log(ngx.ERR, "hook: ", tostring(err))
-  return nil, err
-end
-
--- release: the call is over; the connection goes back to the pool.
+-- release: the call is over.
 function Link:release()
-  if not self.dead then
-    self.sock:setkeepalive(60000, POOL_SIZE)
-    self.dead = true
+  if not self.released then
+    self.released = true
+    self.c.open = self.c.open - 1
   end
 end
 
--- close: the call is being abandoned (its open state in Python is settled
--- as failed when the connection drops).
-function Link:close()
-  if not self.dead then
-    self.sock:close()
-    self.dead = true
-  end
+Link.close = Link.release -- (the connection is shared: what the call left open stays Python's until it drops)
+
+function Link:alive()
+  return not self.dead and self.c.gen == self.gen and self.c.ready
 end
 
-local function connect(path)
-  local sock = ngx.socket.tcp()
-  sock:settimeouts(5000, HOOK_WAIT_MS, HOOK_WAIT_MS)
-  local ok, err = sock:connect("unix:" .. path)
-  if not ok then
-    return nil, err
-  end
-  local link = setmetatable({ sock = sock, path = path }, Link)
-  if not M.settings then
-    local kind, settings = link:request("H", "{}")
-    if kind ~= "h" then
-      link:close()
-      return nil, "no settings"
-    end
-    M.settings = settings
-  end
-  return link
-end
-
--- link: a connection to the next hook (round-robin) that answers, with the
--- settings read; nil when none does (waiting a while for the first answer,
--- as the hooks may start after nginx).
+-- link: the next hook connection that is up (round-robin), for one call; nil
+-- when none is (waiting a while for the first, as the hooks may start after
+-- nginx).
 function M.link()
   local deadline = ngx.now() + (M.settings and 0 or SETTINGS_WAIT)
   while true do
-    local err
-    for _ = 1, #hooks do
-      next_hook = next_hook % #hooks + 1
-      local link
-      link, err = connect(hooks[next_hook])
-      if link then
-        return link
+    for _ = 1, #conns do
+      next_conn = next_conn % #conns + 1
+      local c = conns[next_conn]
+      if c.ready then
+        c.open = c.open + 1
+        return setmetatable({ c = c, gen = c.gen }, Link)
       end
     end
     if ngx.now() >= deadline then
-      ngx.log(ngx.ERR, "no hook answers (the last: ", hooks[next_hook], ": ", tostring(err), ")")
+      ngx.log(ngx.ERR, "no hook connection is up")
       return nil
     end
     ngx.sleep(0.05)

@@ -30,8 +30,15 @@ local UNAVAILABLE = '{"error": {"message": "The gateway cannot check this call; 
   .. '"api_error", "param": null, "code": "gateway_unavailable"}}'
 local DONE_EVENT = "data: [DONE]\n\n"
 
-function M.setup(conf)
-  hook.setup(conf.hooks)
+local conf -- M.setup's (in the master, before the workers fork)
+
+function M.setup(c)
+  conf = c
+end
+
+-- start: the worker's hook connections (init_worker_by_lua).
+function M.start()
+  hook.start(conf.hooks)
 end
 
 local function now()
@@ -162,6 +169,7 @@ end
 
 local Stream = {}
 Stream.__index = Stream
+local settle_later
 
 local function new_stream(c, conn)
   local p = c.plan
@@ -224,7 +232,7 @@ function Stream:python(line, count, at_end)
 end
 
 local function payload_of(line)
-  return sse.trim(sub(line, 6))
+  return sse.trim(line, 6)
 end
 
 -- plain_line scans a line of a stream passed on as it came (no redaction):
@@ -334,10 +342,18 @@ function Stream:abort()
   self.final = true
   self.conn.finished = false
   self.conn:done()
-  if not self.c.link.dead then -- Python answered 'X' but keeps the call: settle it
+  if self.c.link:alive() then -- Python answered 'X' but keeps the call: settle it
     self:settle(503, "gateway_unavailable", true, now() - self.c.t0)
+  else
+    self.c.link:release()
   end
   return ngx.exit(ngx.ERROR)
+end
+
+-- settle_later: a stream's settlement, from a timer (also when the worker is
+-- stopping: the hook connection stays up until every call has settled).
+settle_later = function(_premature, st, status, code, partly, latency)
+  st:settle(status, code, partly, latency)
 end
 
 function Stream:flush_out()
@@ -452,11 +468,24 @@ function Stream:run()
     tail = tail .. "data: " .. self.fail.body .. "\n\n"
   end
   self.final = true
+  if self.fail then
+    -- A failed stream is settled before the caller sees its error event, so
+    -- that its record is there when the caller acts on the failure.
+    self.hash:update(tail)
+    self.conn.finished = false
+    self.conn:done()
+    self:settle(status, code, self.read_partly, now() - c.t0)
+    ngx.print(tail)
+    return ngx.eof()
+  end
   self:write(tail, false) -- the body's last bytes: they go with its end
   ngx.eof()
   local latency = now() - c.t0
-  -- The response has ended; the drain and the settlement follow it.
-  if stopped_early and self.fail == nil then
+  -- What the upstream sent after its [DONE] (as a rule, only its end) is
+  -- read if it is already here, so the connection can go back to the pool;
+  -- else the connection is closed: nothing here waits for it.
+  if stopped_early then
+    self.conn.no_wait = true
     local drained, limit = 0, tonumber(c.s.max_response_bytes) or 0
     while drained <= limit do
       local piece = self.conn:read()
@@ -467,7 +496,13 @@ function Stream:run()
     end
   end
   self.conn:done()
-  self:settle(status, code, self.read_partly, latency)
+  -- The settlement follows the response from a timer: nginx reads the
+  -- caller's next request on this connection only once this one is over,
+  -- so waiting here for the hook would hold the caller's next call back.
+  -- (Synchronously when no timer can be had: a settlement is never dropped.)
+  if not ngx.timer.at(0, settle_later, self, status, code, self.read_partly, latency) then
+    self:settle(status, code, self.read_partly, latency)
+  end
 end
 
 -- The call -------------------------------------------------------------------

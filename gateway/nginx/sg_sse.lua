@@ -104,8 +104,13 @@ function Splitter:unfinished()
 end
 
 -- trim: the bytes Python's bytes.strip() removes, from both ends.
-function M.trim(s)
-  return (gsub(gsub(s, "^[ \t\n\r\v\f]+", ""), "[ \t\n\r\v\f]+$", ""))
+function M.trim(s, from)
+  local a = find(s, "[^ \t\n\r\v\f]", from or 1)
+  if not a then
+    return ""
+  end
+  local b = find(s, "[ \t\n\r\v\f]*$", a)
+  return sub(s, a, b - 1)
 end
 
 -- Fast path -----------------------------------------------------------------
@@ -197,78 +202,29 @@ function Fast:holds(v)
   return false
 end
 
--- The joined values: "(?:content|refusal|reasoning_content|reasoning|arguments)"
--- [ \t\n\r]* : [ \t\n\r]* "([^"]*)", matched by hand (leftmost, not overlapping).
-local JOINED = { "content", "refusal", "reasoning_content", "reasoning", "arguments" }
-
-local function skip_space(s, k)
-  local c = byte(s, k)
-  while c == 32 or c == 9 or c == 10 or c == 13 do
-    k = k + 1
-    c = byte(s, k)
-  end
-  return k
-end
-
--- match_at tries the pattern at s[i] == '"': the value's bounds [vs, ve) and
--- the match's end (exclusive), or nil.
-local function match_at(s, i)
-  local k
-  for _, key in ipairs(JOINED) do
-    local close = i + 1 + #key
-    if byte(s, close) == 34 and sub(s, i + 1, close - 1) == key then
-      k = close + 1
-      break
-    end
-  end
-  if not k then
-    return nil
-  end
-  k = skip_space(s, k)
-  if byte(s, k) ~= 58 then -- ':'
-    return nil
-  end
-  k = skip_space(s, k + 1)
-  if byte(s, k) ~= 34 then
-    return nil
-  end
-  local vs = k + 1
-  local q = find(s, '"', vs, true)
-  if not q then
-    return nil
-  end
-  return vs, q, q + 1
-end
-
-local function next_joined(s, from)
-  local i = from
-  while true do
-    local q = find(s, '"', i, true)
-    if not q then
-      return nil
-    end
-    local vs, ve, e = match_at(s, q)
-    if vs then
-      return vs, ve, e
-    end
-    i = q + 1
-  end
-end
+-- The joined values, as the Python scanner finds them (PCRE, compiled once
+-- per worker: "o", and JIT-compiled: "j"). PCRE's alternation takes the
+-- first key that matches at a position, as Go's and Python's do.
+local JOINED = [["(?:content|refusal|reasoning_content|reasoning|arguments)"[ \t\n\r]*:[ \t\n\r]*"([^"]*)"]]
+local re_find = ngx.re.find
 
 -- event_fast: an event's JSON payload may pass as it came, unparsed.
 function M.event_fast(f, payload)
   if f == nil or has_escape_byte(payload) then
     return false
   end
-  local parts, pos, at = nil, 1, 1
+  local parts, pos = nil, 1
+  local ctx = { pos = 1 }
   while true do
-    local vs, ve, e = next_joined(payload, at)
+    local vs, ve, err = re_find(payload, JOINED, "jo", ctx, 1) -- the value: [vs, ve]
     if not vs then
+      if err then
+        return false -- (in doubt: the hook decides)
+      end
       break
     end
-    at = e
-    if ve > vs then
-      local v = sub(payload, vs, ve - 1)
+    if ve >= vs then
+      local v = sub(payload, vs, ve)
       if not ascii(v) then
         return false
       end
@@ -281,7 +237,7 @@ function M.event_fast(f, payload)
       parts = parts or {}
       parts[#parts + 1] = sub(payload, pos, vs - 1)
       parts[#parts + 1] = "\0" -- no form holds a NUL: none can span the cut
-      pos = ve
+      pos = ve + 1
     end
   end
   local env = payload

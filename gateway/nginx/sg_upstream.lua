@@ -55,6 +55,9 @@ Conn.__index = Conn
 -- fill reads more into the buffer; nil and "timeout" / "gone" / an error.
 -- The wait is the read timeout in slices, each one looking at the caller.
 function Conn:fill()
+  if self.no_wait then
+    return nil, "would wait"
+  end
   local waited = 0
   local sock = self.sock
   while true do
@@ -209,10 +212,12 @@ local function head_kind(err)
   return "unreachable"
 end
 
--- address: where the endpoint may be reached (the hook's answer to 'D').
+-- address: where the endpoint may be reached (the hook's answer to 'D',
+-- which also resolves a name where private upstreams are allowed: nginx has
+-- no resolver configured).
 local function address(link, u, s)
-  if s.allow_private then
-    return u.host
+  if s.allow_private and (match(u.host, "^%d+%.%d+%.%d+%.%d+$") or find(u.host, ":", 1, true)) then
+    return u.host -- an address already, and any address is allowed
   end
   local kind, reply = link:request("D", { host = u.host, port = u.port })
   if kind ~= "d" then

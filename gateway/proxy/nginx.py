@@ -65,6 +65,7 @@ daemon off;
 master_process on;
 pid {state}/nginx.pid;
 error_log {state}/error.log warn;
+worker_shutdown_timeout 60s;
 events {{ worker_connections 8192; }}
 http {{
   access_log off;
@@ -82,7 +83,10 @@ http {{
   lua_ssl_verify_depth 8;
   lua_check_client_abort on;
   lua_socket_log_errors off;
+  lua_max_pending_timers 65536;
+  lua_max_running_timers 16384;
   init_by_lua_block {{ require("sg_plane").setup(require("cjson").decode({json.dumps(setup)})) }}
+  init_worker_by_lua_block {{ require("sg_plane").start() }}
   upstream python {{
     server {python};
     keepalive 64;

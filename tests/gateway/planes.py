@@ -1,15 +1,18 @@
-"""The gateway's two data planes for the tests: the Python one (uvicorn serving
-config.asgi, as ``python -m config.serve`` does) and the compiled relay
-(gateway/relay/, built here with Go) in front of it, asking a hook served from
-a thread of this process (gateway/proxy/hook.py).
+"""The gateway's data planes for the tests: the Python one (uvicorn serving
+config.asgi, as ``python -m config.serve`` does), and the two that carry chat
+completions in front of it, asking a hook served from a thread of this
+process (gateway/proxy/hook.py): the compiled relay (gateway/relay/, built
+here with Go) and nginx with gateway/nginx/ (Debian's nginx-extras).
 
 Every test that takes ``gateway_url`` runs once per plane, so the gateway's
-tests, its security tests first, hold for both unchanged.
+tests, its security tests first, hold for all three unchanged.
 
 The relay is built as config.serve builds it (``go build`` into .venv/bin;
-Go's own cache makes a rebuild take a second). Where Go is missing the relay's runs are skipped with
-the reason, unless STAGEGATE_REQUIRE_RELAY is set (``.ci/run`` sets it and
-installs Go), where they fail."""
+Go's own cache makes a rebuild take a second). Where Go, or nginx with its
+Lua modules, is missing, that plane's runs are skipped with the reason,
+unless STAGEGATE_REQUIRE_RELAY or STAGEGATE_REQUIRE_NGINX is set (``.ci/run``
+sets both and installs what they need), where they fail.
+STAGEGATE_NGINX_DEBUG=1 prints nginx's error log when a plane stops."""
 
 from __future__ import annotations
 

@@ -263,11 +263,16 @@ function Stream:plain_line(line)
   return true
 end
 
+-- pass: a line the fast path let through, as it came.
+function Stream:pass(line)
+  self.out[#self.out + 1] = line .. "\n"
+  self.boundary = false
+  return true
+end
+
 function Stream:text(line)
   if sse.text_fast(self.fast, line) then
-    self.out[#self.out + 1] = line .. "\n"
-    self.boundary = false
-    return true
+    return self:pass(line)
   end
   return self:python(line, 1, false)
 end
@@ -302,9 +307,7 @@ function Stream:redact_line(line)
   end
   if not find(payload, '"usage"', 1, true) and sse.event_fast(self.fast, payload) then
     self.events = self.events + 1
-    self.out[#self.out + 1] = line .. "\n"
-    self.boundary = false
-    return true
+    return self:pass(line)
   end
   return self:python(line, 1, false)
 end

@@ -122,6 +122,17 @@ function Conn:take(n)
   return piece
 end
 
+-- counted: the next piece of what is left of a counted run (a body's
+-- length, or a chunk's).
+function Conn:counted()
+  local piece, err = self:take(min(self.left, 65536))
+  if not piece then
+    return nil, err
+  end
+  self.left = self.left - #piece
+  return piece
+end
+
 -- read: the next piece of the body; nil, nil at its end; nil, err on failure.
 function Conn:read()
   if self.finished then
@@ -133,12 +144,7 @@ function Conn:read()
       self.finished = true
       return nil
     end
-    local piece, err = self:take(min(self.left, 65536))
-    if not piece then
-      return nil, err
-    end
-    self.left = self.left - #piece
-    return piece
+    return self:counted()
   elseif mode == "chunked" then
     while self.left == 0 do
       if self.chunks > 0 then -- the CRLF after the previous chunk's data
@@ -168,12 +174,7 @@ function Conn:read()
       end
       self.left = size
     end
-    local piece, err = self:take(min(self.left, 65536))
-    if not piece then
-      return nil, err
-    end
-    self.left = self.left - #piece
-    return piece
+    return self:counted()
   end
   -- to the connection's close
   local piece, err = self:take(65536)

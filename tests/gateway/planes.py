@@ -74,8 +74,12 @@ class HookThread:
         self.thread.join(10)
 
 
-class RelayServer:
-    """The compiled relay in front of ``python_url``, asking a hook in this process."""
+class FrontPlane:
+    """A plane in front of the Python workers at ``python_url``, on a port of
+    its own, asking a hook in this process (served from a private directory)."""
+
+    STOP_SIGNAL = signal.SIGTERM
+    STOP_WAIT = 10.0
 
     def __init__(self, python_url: str) -> None:
         self.port = free_port()
@@ -87,6 +91,25 @@ class RelayServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(self.STOP_SIGNAL)
+            try:
+                self.process.wait(self.STOP_WAIT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self.stopped()
+        self.hook.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stopped(self) -> None:
+        """What to do once the process is gone, before its directory goes."""
+
+
+class RelayServer(FrontPlane):
+    """The compiled relay in front of ``python_url``, asking a hook in this process."""
 
     def start(self) -> RelayServer:
         binary = relay_binary()
@@ -103,16 +126,6 @@ class RelayServer:
         threading.Thread(target=lambda: [None for _ in out], daemon=True).start()  # keep its pipe from filling
         return self
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.hook.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
 
 def nginx_binary() -> str:
     """nginx with the plane's modules (skipped, or failed where the plane is
@@ -127,21 +140,17 @@ def nginx_binary() -> str:
         pytest.skip(str(missing))
 
 
-class NginxServer:
+class NginxServer(FrontPlane):
     """The nginx data plane (gateway/nginx/) in front of ``python_url``,
     asking a hook in this process; two nginx workers, as on a two-core machine."""
 
+    STOP_SIGNAL = signal.SIGQUIT  # gracefully: open calls finish and settle
+    STOP_WAIT = 15.0
+
     def __init__(self, python_url: str, workers: int = 2) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="stagegate-nginx-")
-        self.hook = HookThread(os.path.join(self.dir, "hook.sock"))
+        super().__init__(python_url)
         self.python = python_url.removeprefix("http://")
         self.workers = workers
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> NginxServer:
         from pathlib import Path
@@ -174,15 +183,6 @@ class NginxServer:
         with open(path) as f:
             return f.read()
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGQUIT)  # gracefully: open calls finish and settle
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+    def stopped(self) -> None:
         if os.environ.get("STAGEGATE_NGINX_DEBUG"):
             print(self.errors())
-        self.hook.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)

@@ -43,10 +43,12 @@ def binary() -> str:
     return found
 
 
-def config(state: Path, listen: str, python: str, hooks: list[str], workers: int) -> Path:
+def config(state: Path, listen: str, python: str, hooks: list[str], workers: int, ca_file: str | None = None) -> Path:
     """Write nginx.conf for the plane into ``state`` (a private directory:
     its temp files may hold request bodies) and return its path.
-    ``listen``: host:port for callers; ``python``: host:port of the workers."""
+    ``listen``: host:port for callers; ``python``: host:port of the workers;
+    ``ca_file``: the CAs https upstreams are checked against (certifi's, as
+    on the Python path, unless given)."""
     for sub in ("body", "proxy", "spare"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     max_request = int(settings.STAGEGATE_GATEWAY_MAX_REQUEST_BYTES)
@@ -79,7 +81,7 @@ http {{
   uwsgi_temp_path {state}/spare;
   scgi_temp_path {state}/spare;
   lua_package_path "{LUA}/?.lua;/usr/share/lua/5.1/?.lua;;";
-  lua_ssl_trusted_certificate {certifi.where()};
+  lua_ssl_trusted_certificate {ca_file or certifi.where()};
   lua_ssl_verify_depth 8;
   lua_check_client_abort on;
   lua_socket_log_errors off;

@@ -147,10 +147,11 @@ class NginxServer(FrontPlane):
     STOP_SIGNAL = signal.SIGQUIT  # gracefully: open calls finish and settle
     STOP_WAIT = 15.0
 
-    def __init__(self, python_url: str, workers: int = 2) -> None:
+    def __init__(self, python_url: str, workers: int = 2, ca_file: str | None = None) -> None:
         super().__init__(python_url)
         self.python = python_url.removeprefix("http://")
         self.workers = workers
+        self.ca_file = ca_file
 
     def start(self) -> NginxServer:
         from pathlib import Path
@@ -159,7 +160,9 @@ class NginxServer(FrontPlane):
 
         nginx_binary()
         self.hook.start()
-        conf = nginx.config(Path(self.dir), f"127.0.0.1:{self.port}", self.python, [self.hook.path], self.workers)
+        conf = nginx.config(
+            Path(self.dir), f"127.0.0.1:{self.port}", self.python, [self.hook.path], self.workers, self.ca_file
+        )
         self.process = subprocess.Popen(nginx.command(conf))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -1,0 +1,118 @@
+"""What only the nginx plane's own upstream client does (gateway/nginx/
+sg_upstream.lua): https upstreams, with the certificate checked against the
+plane's CAs and the name the lab registered. The gateway's other tests run
+through this plane as through the others (tests/gateway/planes.py); the
+Python client's own TLS tests are in test_http1.py."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from gateway.models import GatewayCall
+from gateway.services import access_log_drain
+from tests.gateway.conftest import build
+from tests.gateway.planes import NginxServer, nginx_binary
+from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer, free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A self-signed certificate for the name ``localhost`` only."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_upstream(certificate: tuple[str, str]) -> Iterator[ScriptedUpstream]:
+    """The scripted model behind TLS (uvicorn with the certificate)."""
+    cert, key = certificate
+    double = ScriptedUpstream()
+    port = free_port()
+    config = uvicorn.Config(
+        double, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ssl_certfile=cert, ssl_keyfile=key
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    double.port = port  # type: ignore[attr-defined]
+    yield double
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def python_plane() -> Iterator[str]:
+    from config.asgi import application
+    from gateway.proxy.server import close_db_connections
+
+    server = ThreadServer(application).start()
+    yield server.url
+    server.stop()
+    close_db_connections()
+
+
+def plane(python_url: str, ca_file: str | None) -> NginxServer:
+    nginx_binary()
+    return NginxServer(python_url, ca_file=ca_file).start()
+
+
+def call(reference_data: Any, upstream: ScriptedUpstream, url: str, host: str) -> tuple[httpx.Response, GatewayCall]:
+    upstream.reset()
+    scene = build(upstream, url, endpoint_base_url=f"https://{host}:{upstream.port}/v1")  # type: ignore[attr-defined]
+    body = {"model": scene.model, "messages": [{"role": "user", "content": "hi"}]}
+    response = httpx.post(scene.base_url + "/chat/completions", headers=scene.headers(), json=body, timeout=20)
+    deadline = time.monotonic() + 5
+    while not access_log_drain() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return response, GatewayCall.objects.get()
+
+
+def test_an_https_upstream_whose_certificate_the_plane_trusts_answers(
+    reference_data, tls_upstream, python_plane, certificate
+):
+    front = plane(python_plane, certificate[0])
+    try:
+        response, row = call(reference_data, tls_upstream, front.url, "localhost")
+    finally:
+        front.stop()
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"]
+    assert len(tls_upstream.requests) == 1 and row.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("trusted", "host"),
+    [(False, "localhost"), (True, "127.0.0.1")],
+    ids=["a-certificate-from-no-trusted-ca", "a-certificate-for-another-name"],
+)
+def test_an_https_upstream_that_fails_the_check_is_never_sent_the_call(
+    reference_data, tls_upstream, python_plane, certificate, trusted, host
+):
+    # Untrusted: the plane checks against certifi's CAs (its default), which never signed this one.
+    front = plane(python_plane, certificate[0] if trusted else None)
+    try:
+        response, row = call(reference_data, tls_upstream, front.url, host)
+    finally:
+        front.stop()
+    assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_unreachable"
+    assert tls_upstream.requests == []  # the request (and the lab's credential) never went out
+    assert (row.status_code, row.error_code) == (502, "upstream_unreachable")

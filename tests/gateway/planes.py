@@ -87,19 +87,23 @@ class FrontPlane:
         self.hook = HookThread(os.path.join(self.dir, "hook.sock"))
         self.python_url = python_url
         self.process: subprocess.Popen[bytes] | None = None
+        self.done = False
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        if self.process is not None:
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(self.STOP_SIGNAL)
             try:
                 self.process.wait(self.STOP_WAIT)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        if self.done:
+            return  # stopped before
+        self.done = True
         self.stopped()
         self.hook.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

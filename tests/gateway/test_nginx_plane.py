@@ -116,3 +116,44 @@ def test_an_https_upstream_that_fails_the_check_is_never_sent_the_call(
     assert response.status_code == 502 and response.json()["error"]["code"] == "upstream_unreachable"
     assert tls_upstream.requests == []  # the request (and the lab's credential) never went out
     assert (row.status_code, row.error_code) == (502, "upstream_unreachable")
+
+
+def test_a_stopping_plane_finishes_its_open_streams_and_settles_them(reference_data, upstream, python_plane):
+    """Stopped gracefully (SIGQUIT, as config.serve stops it), each nginx
+    worker finishes the calls it holds and keeps its hook connection until
+    every one has settled (a stream settles from a timer after its response),
+    then exits."""
+    front = plane(python_plane, None)
+    upstream.reset()
+    upstream.delay = 1.0  # the answer starts a second after the call
+    try:
+        scene = build(upstream, front.url)
+        body = {"model": scene.model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        got: dict[str, Any] = {}
+
+        def stream() -> None:
+            with httpx.stream(
+                "POST", scene.base_url + "/chat/completions", headers=scene.headers(), json=body, timeout=20
+            ) as r:
+                got["status"], got["text"] = r.status_code, r.read().decode()
+
+        caller = threading.Thread(target=stream)
+        caller.start()
+        deadline = time.monotonic() + 5
+        while not upstream.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert upstream.requests  # the call is open upstream
+        started = time.monotonic()
+        front.stop()  # SIGQUIT, then waits for nginx to exit
+        stopped_in = time.monotonic() - started
+        caller.join(10)
+    finally:
+        upstream.reset()
+        front.stop()
+    assert got["status"] == 200 and got["text"].endswith("data: [DONE]\n\n")
+    assert stopped_in < 10  # not the 60 s worker_shutdown_timeout: the workers left once their calls settled
+    deadline = time.monotonic() + 5
+    while not access_log_drain() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    row = GatewayCall.objects.get()
+    assert row.status_code == 200 and row.stream and row.response_sha256

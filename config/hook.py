@@ -1,9 +1,9 @@
-"""Serve the gateway's hook for the compiled relay (gateway/proxy/hook.py).
+"""Serve the gateway's hook for the nginx data plane (gateway/proxy/hook.py).
 
     python -m config.hook --socket /run/stagegate/hook-0.sock [--supervised]
 
-``python -m config.serve --data-plane relay`` starts one per worker, with the
-relay (gateway/relay/) in front of them."""
+``python -m config.serve --data-plane nginx`` starts one per worker, with
+nginx (gateway/nginx/) in front of them."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import asyncio
 import os
 import signal
 
-# Longer than the relay's own wait for its calls to finish.
-DRAIN_SECONDS = 35.0
+# Longer than nginx's own wait for its calls to finish (worker_shutdown_timeout).
+DRAIN_SECONDS = 65.0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
-        # The relay, told to stop too, finishes its calls (up to 30 s) and
+        # nginx, told to stop too, finishes its calls (up to 60 s) and
         # hangs up; their settlements still come here until then.
         server.close()
         await hook.drained(DRAIN_SECONDS)

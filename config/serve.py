@@ -44,11 +44,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--log-level", default="info")
     parser.add_argument(
         "--data-plane",
-        choices=["python", "relay", "nginx"],
+        choices=["python", "nginx"],
         default=os.environ.get("STAGEGATE_GATEWAY_DATA_PLANE", "python"),
-        help="who carries gateway chat completions: the Python workers, or the compiled relay "
-        "(gateway/relay/) or nginx (gateway/nginx/, Debian's nginx-extras) in front of them, "
-        "asking one hook process per worker (docs/gateway.md)",
+        help="who carries gateway chat completions: the Python workers, or nginx (gateway/nginx/, "
+        "Debian's nginx-extras) in front of them, asking one hook process per worker (docs/gateway.md)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
@@ -97,7 +96,7 @@ def die_with_parent() -> None:
 
 def _signalled_when_parent_dies() -> None:
     """In a child about to exec a program that cannot do ``die_with_parent``
-    itself (the relay): the death signal survives the exec."""
+    itself (nginx): the death signal survives the exec."""
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.child:
         run_child(opts)
         return 0
-    if opts.data_plane in ("relay", "nginx"):
+    if opts.data_plane == "nginx":
         return Supervisor(opts).run()
     if opts.workers == 1 or not sys.platform.startswith("linux"):
         workers = ["--workers", str(opts.workers)] if opts.workers > 1 else []
@@ -139,27 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     return Supervisor(opts).run()
 
 
-def relay_binary() -> str:
-    """The compiled relay: STAGEGATE_RELAY_BIN, or .venv/bin/stagegate-relay
-    built from gateway/relay/ with Go when Go is here (every time: Go's cache
-    makes an unchanged source a second's work, and a binary from older source
-    is never run); without Go, a binary built earlier."""
-    given = os.environ.get("STAGEGATE_RELAY_BIN")
-    if given:
-        return given
-    import shutil
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    binary = os.path.join(root, ".venv", "bin", "stagegate-relay")
-    go = shutil.which("go")
-    if go is not None:
-        os.makedirs(os.path.dirname(binary), exist_ok=True)
-        subprocess.run([go, "build", "-o", binary, "."], cwd=os.path.join(root, "gateway", "relay"), check=True)  # noqa: S603 (Go from PATH)
-    elif not os.path.exists(binary):
-        raise RuntimeError("the compiled relay needs Go to build it (apt-get install golang-go) or STAGEGATE_RELAY_BIN")
-    return binary
-
-
 class Supervisor:
     def __init__(self, opts: argparse.Namespace) -> None:
         self.opts = opts
@@ -167,9 +145,9 @@ class Supervisor:
         self.stopping: int | None = None  # the signal to pass on, once one came
 
     def commands(self) -> list[list[str]]:
-        """One command per process to keep running. With the relay or nginx:
-        it on the public port, one hook per worker, and the workers on a port
-        of their own on loopback for everything it passes on."""
+        """One command per process to keep running. With nginx: it on the
+        public port, one hook per worker, and the workers on a port of their
+        own on loopback for everything it passes on."""
         opts = self.opts
         if opts.data_plane == "python":
             return [self.worker(opts.host, opts.port) for _ in range(opts.workers)]
@@ -178,17 +156,13 @@ class Supervisor:
         inner = free_port()
         state = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
         hooks = [os.path.join(state, f"hook-{i}.sock") for i in range(opts.workers)]
-        if opts.data_plane == "nginx":
-            from pathlib import Path
+        from pathlib import Path
 
-            os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-            from gateway.proxy import nginx
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        from gateway.proxy import nginx
 
-            listen = f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
-            front = nginx.command(nginx.config(Path(state), listen, f"127.0.0.1:{inner}", hooks, opts.workers))
-        else:
-            front = [relay_binary(), "-listen", f"{opts.host}:{opts.port}", "-hook", ",".join(hooks),
-                     "-python", f"http://127.0.0.1:{inner}"]  # fmt: skip
+        listen = f"[{opts.host}]:{opts.port}" if ":" in opts.host else f"{opts.host}:{opts.port}"
+        front = nginx.command(nginx.config(Path(state), listen, f"127.0.0.1:{inner}", hooks, opts.workers))
         hook = [[sys.executable, "-m", "config.hook", "--supervised", "--socket", path] for path in hooks]
         return [*hook, *(self.worker("127.0.0.1", inner) for _ in range(opts.workers)), front]
 
@@ -201,7 +175,7 @@ class Supervisor:
         # once, through the supervisor (a second SIGINT makes uvicorn drop
         # its requests at once).
         ours = command[0] == sys.executable  # our own children call die_with_parent themselves
-        child = subprocess.Popen(  # noqa: S603 (our interpreter and module, or the relay)
+        child = subprocess.Popen(  # noqa: S603 (our interpreter and module, or nginx)
             command, process_group=0, preexec_fn=None if ours else _signalled_when_parent_dies
         )
         self.children[child.pid] = (child, time.monotonic(), command)

@@ -146,22 +146,16 @@ def test_a_port_in_use_is_refused_at_once():
     assert "Address already in use" in process.stderr
 
 
-def front_plane(plane: str) -> tuple[subprocess.Popen[bytes], str]:
-    """config.serve --data-plane relay or nginx with two workers, once it
-    answers; (process, base URL)."""
+def nginx_plane() -> tuple[subprocess.Popen[bytes], str]:
+    """config.serve --data-plane nginx with two workers, once it answers; (process, base URL)."""
+    from tests.gateway.planes import nginx_binary
+
+    nginx_binary()
     env = {**os.environ, "STAGEGATE_ENV": "development", "PYTHONPATH": str(ROOT)}
-    if plane == "relay":
-        from tests.gateway.planes import relay_binary
-
-        env["STAGEGATE_RELAY_BIN"] = relay_binary()
-    else:
-        from tests.gateway.planes import nginx_binary
-
-        nginx_binary()
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "config.serve", "--workers", "2", "--port", str(port), "--no-access-log",
-         "--log-level", "warning", "--data-plane", plane],
+         "--log-level", "warning", "--data-plane", "nginx"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/gateway/v1"
@@ -176,20 +170,14 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-# What runs in front of the hooks and workers, by plane: (its command's mark, how many processes).
-FRONT = {"relay": (b"stagegate-relay", 1), "nginx": (b"nginx", 3)}  # nginx: the master and two workers
-
-
-@pytest.mark.parametrize("plane", ["relay", "nginx"])
-def test_a_front_data_plane_runs_in_front_of_hooks_and_workers(plane):
-    """--data-plane relay or nginx: it on the port (tests/gateway/planes.py finds
-    it), a hook per worker behind it for chat completions, the workers for the
-    rest; a stop signal stops them all."""
-    process, base = front_plane(plane)
+def test_the_nginx_data_plane_runs_in_front_of_hooks_and_workers():
+    """--data-plane nginx: nginx on the port (its master and two workers), a
+    hook per worker behind it for chat completions, the workers for the rest;
+    a stop signal stops them all."""
+    process, base = nginx_plane()
     try:
         kinds = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in descendants(process.pid)]
-        mark, count = FRONT[plane]
-        assert sum(k.startswith(mark) or b"/" + mark in k.split(b"\0")[0] for k in kinds) == count
+        assert sum(k.startswith(b"nginx: ") for k in kinds) == 3
         assert sum(b"config.hook" in k for k in kinds) == 2
         assert sum(b"--child" in k for k in kinds) == 2
         # A chat completion is the plane's: the hook refuses it (no token) as the Python path does.
@@ -204,11 +192,10 @@ def test_a_front_data_plane_runs_in_front_of_hooks_and_workers(plane):
             process.kill()
 
 
-@pytest.mark.parametrize("plane", ["relay", "nginx"])
-def test_a_killed_supervisor_takes_the_front_plane_and_the_hooks_with_it(plane):
-    process, _ = front_plane(plane)
+def test_a_killed_supervisor_takes_nginx_and_the_hooks_with_it():
+    process, _ = nginx_plane()
     everyone = descendants(process.pid)
-    assert len(everyone) == 4 + FRONT[plane][1]
+    assert len(everyone) == 7  # two hooks, two workers, nginx's master and its two workers
     process.kill()
     process.wait(10)
     wait_for(

@@ -1,30 +1,34 @@
-"""The hook: where the compiled relay (gateway/relay/) asks the Python data
-plane what to do with a chat completion.
+"""The hook: where the nginx data plane (gateway/nginx/) asks the Python
+data plane what to do with a chat completion.
 
-The relay carries a call's bytes (the caller's connection, the upstream
-request, the event stream, its digest) and decides nothing that this package
-decides: it sends the call here at admission and gets back either the answer
-to give (a refusal) or the upstream request to make (``P``, a plan: the URL,
-payload and headers ``GatewayApp._plan`` built, and the credential's forms for
-its fast path); a whole answer comes back here to be checked, scrubbed and
-settled (``F``); a stream's lines that the relay's fast path cannot prove
-harmless come here to go through the same ``SseScanner`` as on the Python path
-(``L``); a long stream asks whether its grant still holds (``C``); and a
-stream's end is settled here (``Z``), through the same access-log entry, spool
-and settlement script. The relay asks for each new upstream connection's
-address too (``D``), so the public-address rule has one home as well.
+nginx carries a call's bytes (the caller's connection, the upstream request,
+the event stream, its digest) and decides nothing that this package decides:
+it sends the call here at admission and gets back either the answer to give
+(a refusal) or the upstream request to make (``P``, a plan: the URL, payload
+and headers ``GatewayApp._plan`` built, and the credential's forms for its
+fast path); a whole answer comes back here to be checked and scrubbed, and
+is settled once the reply is on its way (``F``); a stream's lines that the
+plane's fast path cannot prove harmless come here to go through the same
+``SseScanner`` as on the Python path (``L``); a long stream asks whether its
+grant still holds (``C``); and a stream's end is settled here (``Z``),
+through the same access-log entry, spool and settlement script. The plane
+asks for each new upstream connection's address too (``D``), so the
+public-address rule has one home as well (and, where private upstreams are
+allowed, the name is resolved here: nginx has no resolver of its own).
 
 Framing (both ways, over a unix socket per hook process): a big-endian u32
 length of the rest, a u32 request id (the reply carries the same one), one
 ASCII letter for the kind, a u32 length of a JSON header, the JSON header and
-the body bytes. docs/gateway.md ("The compiled relay") lists the messages.
+the body bytes. docs/gateway.md ("The nginx data plane") lists the messages.
 
 Each call's state lives in the process and connection that admitted it; a
-relay that goes away leaves its open calls settled as failed (their
-reservations given back), as an error escaping the Python path does.
+plane worker that goes away leaves its open calls settled as failed (their
+reservations given back), as an error escaping the Python path does. (The
+compiled Go relay that first spoke this protocol was retired for nginx:
+docs/architecture.md.)
 
 Served by ``python -m config.hook --socket PATH`` (``python -m config.serve
---data-plane relay`` starts one per worker).
+--data-plane nginx`` starts one per worker).
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes, dict[str
 
 @functools.lru_cache(maxsize=256)
 def fast_path(redactor: redact.Redactor) -> dict[str, Any] | None:
-    """What the relay's fast path needs to prove a line holds no form of the
+    """What the plane's fast path needs to prove a line holds no form of the
     credential and could not begin one: the forms, when all are plain ASCII
     that JSON shows as they are (else every line comes here)."""
     if not redactor._raw_check or not all(f.isascii() for f in redactor.forms):
@@ -91,7 +95,7 @@ def fast_path(redactor: redact.Redactor) -> dict[str, Any] | None:
 
 
 class _Captured:
-    """An ASGI ``send`` that keeps the response for the relay to give."""
+    """An ASGI ``send`` that keeps the response for the plane to give."""
 
     def __init__(self) -> None:
         self.status = 0
@@ -110,7 +114,7 @@ class _Captured:
 
 
 class _Received:
-    """The upstream's answer as the relay read it, shaped as the Python path's
+    """The upstream's answer as the plane read it, shaped as the Python path's
     upstream response (gateway/proxy/upstream.py), so ``_relay_whole`` judges both."""
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes, error: str | None) -> None:
@@ -133,7 +137,7 @@ class _Received:
 
 
 class _Digest:
-    """The relay's digest of what the caller got, where the entry reads it."""
+    """The plane's digest of what the caller got, where the entry reads it."""
 
     def __init__(self, hexdigest: str) -> None:
         self._hex = hexdigest
@@ -141,8 +145,8 @@ class _Digest:
     def hexdigest(self) -> str:
         return self._hex
 
-    def update(self, data: bytes) -> None:  # pragma: no cover (the relay hashed the stream)
-        raise RuntimeError("a relayed stream's digest is the relay's")
+    def update(self, data: bytes) -> None:  # pragma: no cover (the plane hashed the stream)
+        raise RuntimeError("a carried stream's digest is the plane's")
 
 
 class _Replies:
@@ -182,11 +186,11 @@ class Hook:
             app = application
         self.app = app
         self._keys = 0
-        self.connections = 0  # relays connected now
+        self.connections = 0  # plane workers connected now
 
     async def drained(self, seconds: float) -> None:
-        """Wait (at most ``seconds``) until every relay has hung up: on a
-        shutdown the relay finishes its calls first, and each one's
+        """Wait (at most ``seconds``) until every plane worker has hung up: on
+        a shutdown nginx finishes its calls first, and each one's
         settlement comes through here."""
         deadline = time.monotonic() + seconds
         while self.connections and time.monotonic() < deadline:
@@ -216,7 +220,7 @@ class Hook:
             for task in list(tasks):
                 with contextlib.suppress(Exception):
                     await task
-            # The relay went away: what it left open is settled as failed.
+            # The plane's worker went away: what it left open is settled as failed.
             for open_call in calls.values():
                 call = open_call.call
                 if not call.status:
@@ -265,7 +269,7 @@ class Hook:
         if kind == b"D":
             return await self._dial(request_id, header)
         if kind == b"H":
-            return frame(request_id, b"h", settings_for_relay())
+            return frame(request_id, b"h", settings_for_plane())
         raise ValueError(f"unknown hook message {kind!r}")
 
     async def _admit(self, calls: dict[int, _Open], request_id: int, header: dict[str, Any], body: bytes) -> bytes:
@@ -324,7 +328,7 @@ class Hook:
         return captured.reply(request_id), call
 
     def _lines(self, open_call: _Open, request_id: int, header: dict[str, Any], body: bytes) -> bytes:
-        """Stream lines the relay's fast path left to the scanner of the Python path."""
+        """Stream lines the plane's fast path left to the scanner of the Python path."""
         scanner = open_call.scanner
         if scanner is None:
             scanner = open_call.scanner = SseScanner(redactor=open_call.plan.redactor)
@@ -352,7 +356,7 @@ class Hook:
         return frame(request_id, b"c", {"withdrawn": True, "status": status, "code": code}, _error_body(*withdrawn))
 
     async def _settle(self, open_call: _Open, request_id: int, header: dict[str, Any]) -> bytes:
-        """A relayed stream's end: its usage, outcome and digest into the access log."""
+        """A carried stream's end: its usage, outcome and digest into the access log."""
         app, call = self.app, open_call.call
         try:
             call.status = int(header.get("status") or 0)
@@ -394,7 +398,7 @@ class Hook:
 
 
 def _attest(call: Call, header: dict[str, Any]) -> dict[str, str]:
-    """The upstream headers the relay passed on (lower-cased), with what the
+    """The upstream headers the plane passed on (lower-cased), with what the
     endpoint claimed served the call judged against the audited digests."""
     headers = {str(k).lower(): str(v) for k, v in (header.get("headers") or {}).items()}
     call.attestation = attestation_outcome(headers.get(ATTESTATION_HEADER.lower()), call.grant.audited)  # type: ignore[union-attr]
@@ -413,8 +417,8 @@ def call_settings() -> dict[str, Any]:
     }
 
 
-def settings_for_relay() -> dict[str, Any]:
-    """What the relay needs of the gateway's settings (its answer to ``H``)."""
+def settings_for_plane() -> dict[str, Any]:
+    """What the plane needs of the gateway's settings (its answer to ``H``)."""
     import certifi
 
     def failure(kind: str) -> dict[str, Any]:

@@ -237,7 +237,7 @@ class Plan:
 
 
 # How a failure to get a response head from the upstream is answered, by its
-# kind (the compiled relay names its failures with these kinds: gateway/proxy/hook.py).
+# kind (the nginx plane names its failures with these kinds: gateway/proxy/hook.py).
 CONNECT_FAILURES: dict[str, tuple[int, str, str]] = {
     "timeout": (504, "upstream_timeout", "The model did not answer in time."),
     "address_refused": (502, "upstream_address_refused", "The model's address is not allowed."),
@@ -801,7 +801,7 @@ class GatewayApp:
     async def _plan(self, scope: Scope, raw: bytes, send: Send, call: Call, translate: bool) -> Plan | None:
         """Admit a model call whose body is ``raw`` and make its upstream
         request; None when it is refused (the refusal sent). The Python data
-        plane and the compiled relay's hook (gateway/proxy/hook.py) both come
+        plane and the nginx plane's hook (gateway/proxy/hook.py) both come
         through here, so every rule up to the upstream call has one home."""
         admitted = await self._admit(scope, send, call, functools.partial(_prepare, raw, translate))
         if admitted is None:

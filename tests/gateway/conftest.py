@@ -25,7 +25,7 @@ from gateway.services import gateway_token_issue
 from labs import services as labs
 from standards.models import RiskArea
 from tests.factories import World, release_at, sha256
-from tests.gateway.planes import NginxServer, RelayServer
+from tests.gateway.planes import NginxServer
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer
 
 CREDENTIAL = "sk-lab-upstream-credential-0123456789abcdef"
@@ -46,18 +46,14 @@ def upstream() -> Any:
     server.stop()
 
 
-@pytest.fixture(scope="session", params=["python", "relay", "nginx"])
+@pytest.fixture(scope="session", params=["python", "nginx"])
 def gateway_url(request: pytest.FixtureRequest) -> Any:
     """The gateway, once per data plane (tests/gateway/planes.py)."""
     from config.asgi import application
     from gateway.proxy.server import close_db_connections
 
     server = ThreadServer(application).start()
-    front: RelayServer | NginxServer | None = None
-    if request.param == "relay":
-        front = RelayServer(server.url).start()
-    elif request.param == "nginx":
-        front = NginxServer(server.url).start()
+    front = NginxServer(server.url).start() if request.param == "nginx" else None
     yield front.url if front is not None else server.url
     if front is not None:
         front.stop()

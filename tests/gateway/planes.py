@@ -1,18 +1,15 @@
 """The gateway's data planes for the tests: the Python one (uvicorn serving
-config.asgi, as ``python -m config.serve`` does), and the two that carry chat
-completions in front of it, asking a hook served from a thread of this
-process (gateway/proxy/hook.py): the compiled relay (gateway/relay/, built
-here with Go) and nginx with gateway/nginx/ (Debian's nginx-extras).
+config.asgi, as ``python -m config.serve`` does), and nginx with
+gateway/nginx/ (Debian's nginx-extras) carrying chat completions in front of
+it, asking a hook served from a thread of this process (gateway/proxy/hook.py).
 
 Every test that takes ``gateway_url`` runs once per plane, so the gateway's
-tests, its security tests first, hold for all three unchanged.
+tests, its security tests first, hold for both unchanged.
 
-The relay is built as config.serve builds it (``go build`` into .venv/bin;
-Go's own cache makes a rebuild take a second). Where Go, or nginx with its
-Lua modules, is missing, that plane's runs are skipped with the reason,
-unless STAGEGATE_REQUIRE_RELAY or STAGEGATE_REQUIRE_NGINX is set (``.ci/run``
-sets both and installs what they need), where they fail.
-STAGEGATE_NGINX_DEBUG=1 prints nginx's error log when a plane stops."""
+Where nginx with its Lua modules is missing, the nginx plane's runs are
+skipped with the reason, unless STAGEGATE_REQUIRE_NGINX is set (``.ci/run``
+sets it and installs the packages), where they fail. STAGEGATE_NGINX_DEBUG=1
+prints nginx's error log when a plane stops."""
 
 from __future__ import annotations
 
@@ -30,19 +27,6 @@ from typing import Any
 import pytest
 
 from tests.gateway.upstream_double import free_port
-
-
-def relay_binary() -> str:
-    """The relay's executable, as config.serve finds or builds it (skipped,
-    or failed where the relay is required, when Go is missing)."""
-    if os.environ.get("STAGEGATE_RELAY_BIN") is None and shutil.which("go") is None:
-        reason = "Go is not installed: the compiled relay (gateway/relay/) cannot be built"
-        if os.environ.get("STAGEGATE_REQUIRE_RELAY"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from config.serve import relay_binary as built
-
-    return built()
 
 
 class HookThread:
@@ -66,7 +50,7 @@ class HookThread:
     def stop(self) -> None:
         async def close() -> None:
             self.server.close()
-            # Let the connections' tasks settle what the relay left open.
+            # Let the connections' tasks settle what the plane left open.
             await asyncio.sleep(0.2)
 
         asyncio.run_coroutine_threadsafe(close(), self.loop).result(10)
@@ -110,25 +94,6 @@ class FrontPlane:
 
     def stopped(self) -> None:
         """What to do once the process is gone, before its directory goes."""
-
-
-class RelayServer(FrontPlane):
-    """The compiled relay in front of ``python_url``, asking a hook in this process."""
-
-    def start(self) -> RelayServer:
-        binary = relay_binary()
-        self.hook.start()
-        args = [binary, "-listen", f"127.0.0.1:{self.port}", "-hook", self.hook.path, "-python", self.python_url]
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE)
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 20
-        line = self.process.stdout.readline()
-        if b"listening" not in line or time.monotonic() > deadline:
-            self.stop()
-            raise RuntimeError(f"the relay did not start: {line!r}")
-        out = self.process.stdout
-        threading.Thread(target=lambda: [None for _ in out], daemon=True).start()  # keep its pipe from filling
-        return self
 
 
 def nginx_binary() -> str:

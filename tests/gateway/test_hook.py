@@ -1,7 +1,7 @@
-"""The hook the compiled relay and the nginx plane ask (gateway/proxy/hook.py),
-spoken to directly as they speak to it: what they are told, and what happens
-when one goes away mid-call. The gateway's other tests run through both as
-well (tests/gateway/planes.py)."""
+"""The hook the nginx plane asks (gateway/proxy/hook.py), spoken to directly
+as the plane speaks to it: what it is told, and what happens when a worker
+goes away mid-call. The gateway's other tests run through the plane as well
+(tests/gateway/planes.py)."""
 
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ def hook() -> Any:
 @pytest.fixture
 def scene(reference_data: Any, upstream: Any) -> Any:
     upstream.reset()
-    return build(upstream, "http://relay.invalid", tokens_per_day=10_000)
+    return build(upstream, "http://plane.invalid", tokens_per_day=10_000)
 
 
 def talk(path: str, messages: list[tuple[bytes, dict[str, Any], bytes]]) -> list[tuple[bytes, dict[str, Any], bytes]]:
-    """Send each message in turn on one connection, as the relay does; the replies."""
+    """Send each message in turn on one connection, as the plane does; the replies."""
 
     async def run() -> list[tuple[bytes, dict[str, Any], bytes]]:
         reader, writer = await asyncio.open_unix_connection(path)
@@ -85,7 +85,7 @@ def test_a_plan_carries_the_upstream_request_and_the_credentials_forms(scene, ho
     assert set(header["fast"]["forms"]) == set(redact.Redactor(CREDENTIAL).forms)
 
 
-def test_a_relay_that_goes_away_mid_call_leaves_it_settled_as_failed(scene, hook):
+def test_a_plane_worker_that_goes_away_mid_call_leaves_it_settled_as_failed(scene, hook):
     ((kind, _, _),) = talk(hook.path, [admit(scene)])  # admitted, then the connection closes
     assert kind == b"P"
     (call,) = logged(1)
@@ -96,7 +96,7 @@ def test_a_relay_that_goes_away_mid_call_leaves_it_settled_as_failed(scene, hook
 def test_lines_the_fast_path_leaves_are_scrubbed_and_the_stream_settled(scene, hook):
     leak = b'data: {"choices":[{"index":0,"delta":{"content":"key ' + CREDENTIAL.encode() + b'"}}]}'
     usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7}}'
-    sent = hashlib.sha256(b"whatever the relay sent").hexdigest()
+    sent = hashlib.sha256(b"whatever the plane sent").hexdigest()
     replies = talk(
         hook.path,
         [

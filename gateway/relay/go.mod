@@ -1,3 +1,0 @@
-module stagegate/relay
-
-go 1.19

@@ -270,13 +270,6 @@ function Stream:pass(line)
   return true
 end
 
-function Stream:text(line)
-  if sse.text_fast(self.fast, line) then
-    return self:pass(line)
-  end
-  return self:python(line, 1, false)
-end
-
 -- redact_line applies the line rule to one line, appending to out.
 function Stream:redact_line(line)
   if self.done or self.hook_failed then
@@ -285,28 +278,26 @@ function Stream:redact_line(line)
   if self.buffered then
     return self:python(line, 1, false)
   end
+  local payload
   if sub(line, 1, 5) ~= "data:" then
     if sse.trim(line) == "" then
       self.out[#self.out + 1] = "\n"
       self.boundary = true
       return true
     end
-    return self:text(line)
-  end
-  local payload = payload_of(line)
-  if payload == "[DONE]" then
-    if self.py_used and self.buffered then
-      return self:python(line, 1, false)
+  else
+    payload = payload_of(line)
+    if payload == "[DONE]" then
+      self.done = true
+      self.out[#self.out + 1] = DONE_EVENT
+      return false
     end
-    self.done = true
-    self.out[#self.out + 1] = DONE_EVENT
-    return false
   end
-  if byte(payload, 1) ~= 123 then
-    return self:text(line)
-  end
-  if not find(payload, '"usage"', 1, true) and sse.event_fast(self.fast, payload) then
+  local passed = sse.passes(self.fast, line, payload)
+  if passed == "event" then
     self.events = self.events + 1
+  end
+  if passed then
     return self:pass(line)
   end
   return self:python(line, 1, false)

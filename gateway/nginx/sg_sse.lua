@@ -254,4 +254,21 @@ function M.event_fast(f, payload)
   return true
 end
 
+-- passes: whether a line that is neither blank nor the [DONE] event may go
+-- to the caller as it came: "event" for a data event the fast path proved
+-- harmless, "text" for any other line it did; nil when the hook must decide.
+-- ``payload``: the data event's payload, trimmed (worked out if not given).
+function M.passes(f, line, payload)
+  if payload == nil and sub(line, 1, 5) == "data:" then
+    payload = M.trim(line, 6)
+  end
+  if payload == nil or byte(payload, 1) ~= 123 then -- not a JSON event: a line of text
+    return M.text_fast(f, line) and "text" or nil
+  end
+  if not find(payload, '"usage"', 1, true) and M.event_fast(f, payload) then
+    return "event"
+  end
+  return nil
+end
+
 return M

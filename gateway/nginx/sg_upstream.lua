@@ -269,7 +269,13 @@ local function connect(link, u, s, cs)
     end
     if u.scheme == "https" and sock:getreusedtimes() == 0 then
       local sni = (not match(u.host, "^[%d.]+$") and not find(u.host, ":", 1, true)) and u.host or nil
-      local session, herr = sock:sslhandshake(nil, sni or u.host, true)
+      -- In a pcall: lua-resty-core 0.1.25 (Debian 12) asserts, rather than
+      -- returning the error, when a handshake that completed at once then
+      -- fails its verification; either way the handshake failed.
+      local ok, session, herr = pcall(sock.sslhandshake, sock, nil, sni or u.host, true)
+      if not ok then
+        session, herr = nil, session
+      end
       if not session then
         sock:close()
         return nil, head_kind(herr)

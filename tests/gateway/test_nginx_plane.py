@@ -80,10 +80,19 @@ def call(reference_data: Any, upstream: ScriptedUpstream, url: str, host: str) -
     scene = build(upstream, url, endpoint_base_url=f"https://{host}:{upstream.port}/v1")  # type: ignore[attr-defined]
     body = {"model": scene.model, "messages": [{"role": "user", "content": "hi"}]}
     response = httpx.post(scene.base_url + "/chat/completions", headers=scene.headers(), json=body, timeout=20)
+    return response, logged_row()
+
+
+def logged_row() -> GatewayCall:
+    """The one call's access-log row, once its settlement (which may follow
+    the answer, as on the Python path) has been drained into the database."""
     deadline = time.monotonic() + 5
-    while not access_log_drain() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        access_log_drain()
+        if GatewayCall.objects.exists():
+            break
         time.sleep(0.05)
-    return response, GatewayCall.objects.get()
+    return GatewayCall.objects.get()
 
 
 def test_an_https_upstream_whose_certificate_the_plane_trusts_answers(
@@ -152,8 +161,5 @@ def test_a_stopping_plane_finishes_its_open_streams_and_settles_them(reference_d
         front.stop()
     assert got["status"] == 200 and got["text"].endswith("data: [DONE]\n\n")
     assert stopped_in < 10  # not the 60 s worker_shutdown_timeout: the workers left once their calls settled
-    deadline = time.monotonic() + 5
-    while not access_log_drain() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    row = GatewayCall.objects.get()
+    row = logged_row()
     assert row.status_code == 200 and row.stream and row.response_sha256

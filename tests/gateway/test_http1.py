@@ -216,13 +216,15 @@ def test_private_upstreams_are_refused_at_connect_time(host):
         asyncio.run(go())
 
 
-def self_signed(tmp_path) -> tuple[str, str]:
+def self_signed(tmp_path, name: str = "IP:127.0.0.1") -> tuple[str, str]:
+    """A self-signed certificate (and its key) for ``name``, a subjectAltName
+    such as ``IP:127.0.0.1`` or ``DNS:localhost``; (cert path, key path)."""
     import subprocess
 
     cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         f"/CN={name.split(':', 1)[1]}", "-addext", f"subjectAltName={name}", "-keyout", key, "-out", cert],
         check=True, capture_output=True,
     )  # fmt: skip
     return cert, key

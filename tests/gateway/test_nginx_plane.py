@@ -6,7 +6,6 @@ Python client's own TLS tests are in test_http1.py."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from gateway.models import GatewayCall
 from gateway.services import access_log_drain
 from tests.gateway.conftest import build
 from tests.gateway.planes import NginxServer, nginx_binary
+from tests.gateway.test_http1 import self_signed
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,14 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """A self-signed certificate for the name ``localhost`` only."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost", "-keyout", key, "-out", cert],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return self_signed(tmp_path_factory.mktemp("tls"), "DNS:localhost")
 
 
 @pytest.fixture(scope="module")

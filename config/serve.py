@@ -143,6 +143,7 @@ class Supervisor:
         self.opts = opts
         self.children: dict[int, tuple[subprocess.Popen[bytes], float, list[str]]] = {}
         self.stopping: int | None = None  # the signal to pass on, once one came
+        self.state: str | None = None  # nginx's and the hooks' private directory, removed on the way out
 
     def commands(self) -> list[list[str]]:
         """One command per process to keep running. With nginx: it on the
@@ -154,7 +155,7 @@ class Supervisor:
         import tempfile
 
         inner = free_port()
-        state = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
+        state = self.state = tempfile.mkdtemp(prefix="stagegate-hook-")  # 0700: the plans carry the labs' credentials
         hooks = [os.path.join(state, f"hook-{i}.sock") for i in range(opts.workers)]
         from pathlib import Path
 
@@ -210,6 +211,10 @@ class Supervisor:
                     continue
                 print(f"config.serve: worker {pid} exited with {code}; starting another", file=sys.stderr)
                 self.start(command)
+        if self.state is not None:  # every child is gone: its sockets, config and temp files go too
+            import shutil
+
+            shutil.rmtree(self.state, ignore_errors=True)
         return status
 
 

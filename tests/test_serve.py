@@ -185,8 +185,13 @@ def test_the_nginx_data_plane_runs_in_front_of_hooks_and_workers():
             lambda: (r := httpx.post(base + "/chat/completions", json={}, timeout=5)).status_code != 503 and r
         )
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+        [hook] = [k for k in kinds if b"config.hook" in k][:1]
+        args = hook.split(b"\0")
+        state = Path(args[args.index(b"--socket") + 1].decode()).parent
+        assert (state / "nginx.conf").exists()
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0
+        assert not state.exists()  # the sockets, nginx's config and its temp files went with it
     finally:
         if process.poll() is None:
             process.kill()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import tempfile
 import time
@@ -80,6 +81,7 @@ http {{
     yield f"http://127.0.0.1:{port}/passes"
     process.terminate()
     process.wait(10)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def event(**fields: object) -> str:

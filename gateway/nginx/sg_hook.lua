@@ -48,6 +48,18 @@ local function read_u32(s, i)
   return ((a * 256 + b) * 256 + c) * 256 + d
 end
 
+-- frame: one message, as the hook reads it.
+local function frame(id, kind, meta, body)
+  return u32(9 + #meta + #body) .. u32(id) .. kind .. u32(#meta) .. meta .. body
+end
+
+-- parse: a reply's kind, header (a table, or nil when unreadable) and body,
+-- from what follows its length.
+local function parse(rest)
+  local mlen = read_u32(rest, 6)
+  return sub(rest, 5, 5), cjson.decode(sub(rest, 10, 9 + mlen)), sub(rest, 10 + mlen)
+end
+
 local function next_id()
   ids = ids + 1
   if ids >= 4294967295 then
@@ -180,7 +192,7 @@ local function session(c)
   local hello = next_id()
   local waiter = { sema = semaphore.new() }
   c.pending[hello] = waiter
-  c.queue[#c.queue + 1] = u32(11) .. u32(hello) .. "H" .. u32(2) .. "{}"
+  c.queue[#c.queue + 1] = frame(hello, "H", "{}", "")
   c.wake:post(1)
   while true do
     local size
@@ -199,9 +211,8 @@ local function session(c)
       c.pending[id] = nil
       w.reply = rest
       if id == hello then
-        local mlen = read_u32(rest, 6)
-        local settings = sub(rest, 5, 5) == "h" and cjson.decode(sub(rest, 10, 9 + mlen))
-        if type(settings) ~= "table" then
+        local kind, settings = parse(rest)
+        if kind ~= "h" or type(settings) ~= "table" then
           err = "no settings"
           break
         end
@@ -271,7 +282,7 @@ function Link:request(kind, header, body)
   local id = next_id()
   local waiter = { sema = semaphore.new() }
   c.pending[id] = waiter
-  c.queue[#c.queue + 1] = u32(9 + #meta + #body) .. u32(id) .. kind .. u32(#meta) .. meta .. body
+  c.queue[#c.queue + 1] = frame(id, kind, meta, body)
   c.wake:post(1)
   local ok, err = waiter.sema:wait(HOOK_WAIT)
   if not ok then
@@ -283,10 +294,7 @@ function Link:request(kind, header, body)
     self.dead = true
     return nil, waiter.failed
   end
-  local rest = waiter.reply
-  local rkind = sub(rest, 5, 5)
-  local mlen = read_u32(rest, 6)
-  local rheader = cjson.decode(sub(rest, 10, 9 + mlen))
+  local rkind, rheader, rbody = parse(waiter.reply)
   if type(rheader) ~= "table" then
     return nil, "unreadable reply header"
   end
@@ -294,10 +302,11 @@ function Link:request(kind, header, body)
     ngx.log(ngx.ERR, "hook refused frame ", kind, ": ", tostring(rheader.error))
     return nil, "refused"
   end
-  return rkind, rheader, sub(rest, 10 + mlen)
+  return rkind, rheader, rbody
 end
 
--- release: the call is over.
+-- release: the call is over (or abandoned: what it left open in Python
+-- stays there until the shared connection drops).
 function Link:release()
   if not self.released then
     self.released = true
@@ -305,7 +314,6 @@ function Link:release()
   end
 end
 
-Link.close = Link.release -- (the connection is shared: what the call left open stays Python's until it drops)
 
 function Link:alive()
   return not self.dead and self.c.gen == self.gen and self.c.ready

@@ -501,7 +501,7 @@ end
 
 -- The call -------------------------------------------------------------------
 
-local function admit(ctx, link, body, too_large)
+local function admit(link, body, too_large)
   local admission = { method = "POST", path = CHAT, authorization = hook.latin1(ngx.var.http_authorization or "") }
   if too_large then
     admission.too_large = true
@@ -515,7 +515,7 @@ function M.too_large()
   if not link then
     return unavailable()
   end
-  local kind, header, body = admit({}, link, "", true)
+  local kind, header, body = admit(link, "", true)
   link:release()
   return reply_or_unavailable(kind, header, body)
 end
@@ -541,13 +541,13 @@ function M.chat()
   if too_large then
     body = ""
   end
-  local kind, header, payload = admit(ctx, link, body, too_large)
+  local kind, header, payload = admit(link, body, too_large)
   if kind == "R" then
     link:release()
     return reply_or_unavailable(kind, header, payload)
   end
   if kind ~= "P" then
-    link:close()
+    link:release()
     if kind then
       ngx.log(ngx.ERR, "hook: unexpected reply ", kind, " to 'A'")
     end

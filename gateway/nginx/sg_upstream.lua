@@ -72,7 +72,7 @@ function Conn:fill()
     if self.ctx.gone then
       return nil, "gone"
     end
-    waited = waited + self.slice
+    waited = waited + SLICE
     if waited >= self.read_timeout then
       return nil, "timeout"
     end
@@ -233,6 +233,14 @@ local function address(link, u, s)
   return reply.address
 end
 
+-- socket: a new cosocket with the call's timeouts (the wait for a pooled
+-- connection and the connect together; each write; each read in slices).
+local function socket(cs)
+  local sock = ngx.socket.tcp()
+  sock:settimeouts(ms(cs.connect_timeout + (cs.pool_timeout or 0)), ms(cs.write_timeout), ms(SLICE))
+  return sock
+end
+
 -- connect: a connection to the endpoint, from the pool or new (the new one's
 -- address approved by the hook).
 local function connect(link, u, s, cs)
@@ -242,8 +250,7 @@ local function connect(link, u, s, cs)
   if max > 0 then
     opts.pool_size, opts.backlog = max, 1048576
   end
-  local sock = ngx.socket.tcp()
-  sock:settimeouts(ms(cs.connect_timeout + (cs.pool_timeout or 0)), ms(cs.write_timeout), ms(SLICE))
+  local sock = socket(cs)
   local reused = false
   if (pooled[key] or 0) > 0 and approved[key] then
     local ok = sock:connect(approved[key], u.port, opts)
@@ -253,8 +260,7 @@ local function connect(link, u, s, cs)
     else
       pooled[key] = 0 -- the pool has none left: what was connected is new, and unchecked
       sock:close()
-      sock = ngx.socket.tcp()
-      sock:settimeouts(ms(cs.connect_timeout + (cs.pool_timeout or 0)), ms(cs.write_timeout), ms(SLICE))
+      sock = socket(cs)
     end
   end
   if not reused then
@@ -316,7 +322,7 @@ function M.open(link, plan, payload, s, ctx)
     return nil, head_kind(err)
   end
   local conn = setmetatable({ sock = sock, buf = "", pos = 1, ctx = ctx, key = key, pool_size = pool_size,
-                              slice = SLICE, read_timeout = (cs.read_timeout and cs.read_timeout > 0)
+                              read_timeout = (cs.read_timeout and cs.read_timeout > 0)
                                 and cs.read_timeout or FOREVER, chunks = 0, left = 0 }, Conn)
   local status, version
   repeat

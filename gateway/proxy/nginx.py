@@ -43,6 +43,16 @@ def binary() -> str:
     return found
 
 
+def preamble() -> str:
+    """The lines every nginx running the plane's Lua starts with: its dynamic
+    modules and, started as root, the user its workers run as (nginx would
+    run them as nobody, who could not open the hook sockets, 0600: the plans
+    carry the labs' credentials; started by anyone else, nginx cannot change
+    user and none is given)."""
+    user = "user root root;\n" if os.geteuid() == 0 else ""
+    return "".join(f"load_module {MODULES / m}.so;\n" for m in NEEDED) + user
+
+
 def config(state: Path, listen: str, python: str, hooks: list[str], workers: int, ca_file: str | None = None) -> Path:
     """Write nginx.conf for the plane into ``state`` (a private directory:
     its temp files may hold request bodies) and return its path.
@@ -55,13 +65,7 @@ def config(state: Path, listen: str, python: str, hooks: list[str], workers: int
     import certifi
 
     setup = json.dumps({"hooks": hooks})
-    # nginx started as root runs its workers as nobody, who could not open the
-    # hook sockets (0600: the plans carry the labs' credentials): the workers
-    # run as whoever runs the hooks. (Started by anyone else, nginx cannot
-    # change user and this does not apply.)
-    user = "user root root;\n" if os.geteuid() == 0 else ""
-    modules = "".join(f"load_module {MODULES / m}.so;\n" for m in NEEDED)
-    text = f"""{modules}{user}
+    text = f"""{preamble()}
 worker_processes {workers};
 daemon off;
 master_process on;

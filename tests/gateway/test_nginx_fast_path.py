@@ -52,10 +52,8 @@ def lua() -> Iterator[str]:
     binary = nginx_binary()
     state = Path(tempfile.mkdtemp(prefix="stagegate-fastpath-"))
     port = free_port()
-    modules = "".join(f"load_module {nginx.MODULES / m}.so;\n" for m in nginx.NEEDED)
-    user = "user root root;\n" if __import__("os").geteuid() == 0 else ""
     (state / "nginx.conf").write_text(
-        f"""{modules}{user}daemon off; master_process off; pid {state}/nginx.pid; error_log {state}/error.log warn;
+        f"""{nginx.preamble()}daemon off; master_process off; pid {state}/nginx.pid; error_log {state}/error.log warn;
 events {{ worker_connections 64; }}
 http {{
   access_log off;

@@ -9,7 +9,8 @@
 --       settled by Python, which gives the reply;
 --   'L' stream lines the fast path (sg_sse.lua) cannot prove harmless;
 --   'C' a long stream's grant rechecked;
---   'Z' a stream's settlement: its outcome, event count and digest.
+--   'Z' a stream's settlement: its outcome, event count and digest (and
+--       the settlement of a call this module itself failed: M.chat's guard).
 -- Everything but POST /gateway/v1/chat/completions goes to the Python workers
 -- unchanged (the @python location of the generated nginx.conf).
 
@@ -29,6 +30,7 @@ local CHAT = "/gateway/v1/chat/completions"
 local UNAVAILABLE = '{"error": {"message": "The gateway cannot check this call; try again.", "type": '
   .. '"api_error", "param": null, "code": "gateway_unavailable"}}'
 local DONE_EVENT = "data: [DONE]\n\n"
+local EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 local conf -- M.setup's (in the master, before the workers fork)
 
@@ -113,6 +115,7 @@ end
 
 -- client_gone: the caller left before any response to it started.
 function Call:client_gone()
+  self.settled = true
   self:send("F", { call = self.id, error = "client_gone", status = 0 })
   self.link:release()
   return ngx.exit(499)
@@ -127,6 +130,7 @@ function Call:finish_whole(status, kind, upstream_headers, data)
       headers[name] = hook.text(v)
     end
   end
+  self.settled = true
   local rkind, reply, body = self:send("F", { call = self.id, status = status, error = kind or null,
                                               headers = headers }, data)
   self.link:release()
@@ -184,6 +188,7 @@ local function new_stream(c, conn)
   if attest then
     st.attest = hook.text(attest)
   end
+  c.st = st -- for the guard
   return st
 end
 
@@ -317,17 +322,28 @@ function Stream:recheck()
   return false, true
 end
 
-function Stream:settle(status, code, partly, latency)
-  local headers = {}
-  if self.attest then
-    headers["stagegate-attestation"] = self.attest
+-- settle sends the call's 'Z' (once): a stream's end, or (st nil, or the
+-- stream cut) a call this module failed; its outcome, events and digest.
+function Call:settle(st, status, code, partly, latency)
+  if self.settled then
+    return
   end
-  self.c:send("Z", {
-    call = self.c.id, status = status, error_code = code, events = self.events, read_partly = partly,
-    final_sent = self.final, unreadable = self.unreadable or self.split.unreadable,
-    latency_ms = latency * 1000, response_sha256 = str.to_hex(self.hash:final()), headers = headers,
+  self.settled = true
+  local headers = {}
+  if st and st.attest then
+    headers["stagegate-attestation"] = st.attest
+  end
+  self:send("Z", {
+    call = self.id, status = status, error_code = code, events = st and st.events or 0, read_partly = partly,
+    final_sent = st and st.final or false, unreadable = st and (st.unreadable or st.split.unreadable) or false,
+    latency_ms = latency * 1000, response_sha256 = st and str.to_hex(st.hash:final()) or EMPTY_SHA256,
+    headers = headers,
   })
-  self.c.link:release()
+  self.link:release()
+end
+
+function Stream:settle(status, code, partly, latency)
+  return self.c:settle(self, status, code, partly, latency)
 end
 
 -- abort: the hook failed mid-stream: the stream just ends (cut, so the
@@ -347,7 +363,11 @@ end
 -- settle_later: a stream's settlement, from a timer (also when the worker is
 -- stopping: the hook connection stays up until every call has settled).
 settle_later = function(_premature, st, status, code, partly, latency)
-  st:settle(status, code, partly, latency)
+  local ok, err = xpcall(st.settle, debug.traceback, st, status, code, partly, latency)
+  if not ok then
+    ngx.log(ngx.ERR, "plane: a stream's settlement failed: ", err)
+    st.c.link:release()
+  end
 end
 
 function Stream:flush_out()
@@ -509,21 +529,71 @@ local function admit(link, body, too_large)
   return link:request("A", admission, body)
 end
 
+-- guard: the answer when this module itself fails mid-call (a Lua error:
+-- a bug, never a rule). The call is settled as Python settles an error
+-- that escapes its own path (500 internal_error; a stream cut where it
+-- was, its caller charged for what it read), its hook link and upstream
+-- connection let go, and the caller gets a 500, or (a response under
+-- way) a connection cut short: nothing stays open in Python, and a
+-- stopping worker does not wait for it.
+local function guard(state, err)
+  ngx.log(ngx.ERR, "plane: the call failed in Lua: ", err)
+  local c = state.c
+  if c then
+    local st = c.st
+    pcall(function()
+      if c.conn then
+        c.conn.finished = false
+        c.conn:done()
+      end
+    end)
+    local ok, serr = pcall(c.settle, c, st, 500, "internal_error", ngx.headers_sent and st ~= nil, now() - c.t0)
+    if not ok then
+      ngx.log(ngx.ERR, "plane: the failed call could not be settled: ", serr)
+    end
+  end
+  if state.link then
+    state.link:release()
+  end
+  if ngx.headers_sent then
+    return ngx.exit(ngx.ERROR)
+  end
+  local f = hook.settings and tbl(hook.settings.plane_failure)
+  if not f then
+    return unavailable()
+  end
+  ngx.status = tonumber(f.status) or 500
+  ngx.header["Content-Type"] = "application/json"
+  ngx.header["Content-Length"] = #f.body
+  ngx.print(f.body)
+  return ngx.exit(ngx.HTTP_OK)
+end
+
+local function guarded(fn)
+  local state = {}
+  local ok, err = xpcall(fn, debug.traceback, state)
+  if not ok then
+    return guard(state, err)
+  end
+end
+
 -- too_large: nginx refused a body over the bound (error_page 413): Python's answer.
-function M.too_large()
+local function too_large(state)
   local link = hook.link()
   if not link then
     return unavailable()
   end
+  state.link = link
   local kind, header, body = admit(link, "", true)
   link:release()
   return reply_or_unavailable(kind, header, body)
 end
 
-function M.chat()
-  if ngx.req.get_method() ~= "POST" or raw_path() ~= CHAT then
-    return ngx.exec("@python")
-  end
+function M.too_large()
+  return guarded(too_large)
+end
+
+local function chat(state)
   local t0 = now()
   local ctx = { gone = false }
   ngx.on_abort(function() ctx.gone = true end)
@@ -534,6 +604,7 @@ function M.chat()
   if not link then
     return unavailable()
   end
+  state.link = link
   local s = hook.settings
   if #body > (tonumber(s.max_request_bytes) or math.huge) then
     too_large = true
@@ -553,10 +624,10 @@ function M.chat()
     end
     return unavailable()
   end
-  local settings = tbl(header.settings)
-  local cs = setmetatable(settings or {}, { __index = s }) -- the plan's own settings first
-  local c = setmetatable({ id = header.call, plan = header, s = cs, link = link, ctx = ctx, t0 = t0 }, Call)
-  header.settings = cs
+  local c = setmetatable({ id = header.call, plan = header, link = link, ctx = ctx, t0 = t0 }, Call)
+  state.c = c -- from here on Python holds the call open until it is settled
+  c.s = setmetatable(tbl(header.settings) or {}, { __index = s }) -- the plan's own settings first
+  header.settings = c.s
   if header.fast == null then
     header.fast = nil
   end
@@ -567,6 +638,7 @@ function M.chat()
     end
     return c:finish_whole(0, failed, nil, nil)
   end
+  c.conn = conn
   if ctx.gone then
     conn:done()
     return c:client_gone()
@@ -575,6 +647,13 @@ function M.chat()
     return c:whole(conn)
   end
   return new_stream(c, conn):run()
+end
+
+function M.chat()
+  if ngx.req.get_method() ~= "POST" or raw_path() ~= CHAT then
+    return ngx.exec("@python")
+  end
+  return guarded(chat)
 end
 
 return M

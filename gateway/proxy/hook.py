@@ -69,6 +69,7 @@ logger = logging.getLogger("stagegate.gateway")
 _HEAD = struct.Struct(">IIBI")  # length of the rest, request id, kind, JSON length
 _REST = struct.Struct(">IBI")
 CHAT = "/gateway/v1/chat/completions"
+PLANE_FAILURE = _error_body(500, "internal_error", "The gateway failed on this call; it has been recorded.")
 
 
 def frame(request_id: int, kind: bytes, header: dict[str, Any], body: bytes = b"") -> bytes:
@@ -433,4 +434,7 @@ def settings_for_plane() -> dict[str, Any]:
         "max_line": SseScanner.MAX_LINE,
         "ca_file": certifi.where(),
         "stream_failures": {"timeout": failure("timeout"), "error": failure("error")},
+        # The plane's answer when its own Lua fails mid-call (settled as an
+        # error escaping the Python path is: 500 internal_error).
+        "plane_failure": {"status": 500, "code": "internal_error", "body": PLANE_FAILURE.decode()},
     }

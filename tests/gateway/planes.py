@@ -132,6 +132,7 @@ class NginxServer(FrontPlane):
         conf = nginx.config(
             Path(self.dir), f"127.0.0.1:{self.port}", self.python, [self.hook.path], self.workers, self.ca_file
         )
+        self.configured(conf)
         self.process = subprocess.Popen(nginx.command(conf))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -146,6 +147,9 @@ class NginxServer(FrontPlane):
         errors = log.read_text() if log.exists() else ""
         self.stop()
         raise RuntimeError(f"nginx did not start: {errors}")
+
+    def configured(self, conf: Any) -> None:
+        """Change the written nginx.conf (``conf``, a Path) before nginx starts (a test's own Lua)."""
 
     def errors(self) -> str:
         """What nginx logged at warn and above (its error log)."""

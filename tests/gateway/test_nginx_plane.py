@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -156,3 +157,55 @@ def test_a_stopping_plane_finishes_its_open_streams_and_settles_them(reference_d
     assert stopped_in < 10  # not the 60 s worker_shutdown_timeout: the workers left once their calls settled
     row = logged_row()
     assert row.status_code == 200 and row.stream and row.response_sha256
+
+
+class FaultyPlane(NginxServer):
+    """The plane with tests/gateway/nginx_fault/sg_fault.lua loaded: its Lua
+    fails where a call's X-Lua-Fault header says (as a bug would)."""
+
+    def configured(self, conf: Path) -> None:
+        fault = Path(__file__).resolve().parent / "nginx_fault"
+        text = conf.read_text()
+        text = text.replace('lua_package_path "', f'lua_package_path "{fault}/?.lua;', 1)
+        text = text.replace("init_worker_by_lua_block {", 'init_worker_by_lua_block { require("sg_fault")', 1)
+        conf.write_text(text)
+
+
+@pytest.mark.parametrize("fault", ["before-upstream", "mid-stream"])
+def test_a_call_the_planes_own_lua_fails_is_answered_settled_and_let_go(reference_data, upstream, python_plane, fault):
+    """A Lua error mid-call (a bug in the plane, not a rule) is settled as an
+    error escaping the Python path is (500 internal_error, the reservation
+    given back), the caller gets a 500 (or, a stream under way, the stream
+    cut short), and nothing of the call stays open: a graceful stop right
+    after is quick, not the 60 s worker_shutdown_timeout."""
+    nginx_binary()
+    front = FaultyPlane(python_plane).start()
+    upstream.reset()
+    try:
+        scene = build(upstream, front.url)
+        body = {"model": scene.model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        headers = {**scene.headers(), "X-Lua-Fault": fault}
+        with httpx.stream("POST", scene.base_url + "/chat/completions", headers=headers, json=body, timeout=20) as r:
+            status = r.status_code
+            try:
+                text = r.read().decode()
+            except httpx.HTTPError:  # the stream cut short
+                text = ""
+        row = logged_row()
+        errors, sent = front.errors(), len(upstream.requests)
+        started = time.monotonic()
+        front.stop()
+        stopped_in = time.monotonic() - started
+    finally:
+        upstream.reset()
+        front.stop()
+    assert (row.status_code, row.error_code, row.stream) == (500, "internal_error", True)
+    assert "injected fault" in errors  # the plane logs what failed
+    assert stopped_in < 10
+    if fault == "before-upstream":
+        assert status == 500 and "internal_error" in text
+        assert sent == 0
+        assert row.total_tokens == 0
+    else:
+        assert status == 200 and "[DONE]" not in text  # the caller sees it broken off, not complete
+        assert sent == 1

@@ -167,3 +167,25 @@ def test_an_entry_neither_redis_nor_the_database_took_is_replayed(scene, tmp_pat
         # (with the rest of its file: the 200's entry is handed over twice, stored once)
         assert access_log_drain() == 3
     assert sorted(GatewayCall.objects.values_list("status_code", flat=True)) == [200, 503]
+
+
+def test_a_forked_process_has_a_spool_of_its_own(tmp_path):
+    """A child forked from a process with a spool writes files of its own
+    (its own name and lock), never its parent's."""
+    import os
+
+    parent = spool_mod.spool_for(str(tmp_path))
+    assert parent is not None and spool_mod.spool_for(str(tmp_path)) is parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child reports through the pipe)
+        try:
+            child = spool_mod.spool_for(str(tmp_path))
+            same = child is parent or child is None or child.prefix == parent.prefix
+            os.write(write, b"own" if not same and child.pid == os.getpid() else b"parent's")
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read, "rb") as pipe:
+        assert pipe.read() == b"own"

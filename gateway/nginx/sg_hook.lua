@@ -176,6 +176,22 @@ local function writer(c, sock, gen)
   end
 end
 
+-- ended: a session is over, however it ended (a Lua error in it included):
+-- its calls' waits fail at once, its writer stops, its socket closes.
+local function ended(c, why)
+  c.ready = false
+  fail_pending(c, why)
+  c.wake:post(1)
+  if c.writer then
+    ngx.thread.wait(c.writer)
+    c.writer = nil
+  end
+  if c.sock then
+    c.sock:close()
+    c.sock = nil
+  end
+end
+
 -- session: connect, greet ('H'), then read replies until the connection drops.
 local function session(c)
   local sock = ngx.socket.tcp()
@@ -184,10 +200,11 @@ local function session(c)
   if not ok then
     return nil, err
   end
+  c.sock = sock
   c.gen = c.gen + 1
   local gen = c.gen
   c.queue, c.pending, c.alive = {}, {}, true
-  local thread = ngx.thread.spawn(writer, c, sock, gen)
+  c.writer = ngx.thread.spawn(writer, c, sock, gen)
   -- The greeting goes first, through the same queue and reader as the calls.
   local hello = next_id()
   local waiter = { sema = semaphore.new() }
@@ -223,11 +240,7 @@ local function session(c)
       end
     end
   end
-  c.ready = false
-  fail_pending(c, err or "closed")
-  c.wake:post(1)
-  ngx.thread.wait(thread)
-  sock:close()
+  ended(c, err or "closed")
   return err ~= "exiting", err
 end
 
@@ -237,7 +250,17 @@ local function run(premature, c)
   end
   local backoff = 0.05
   while not ngx.worker.exiting() do
-    local was_up, err = session(c)
+    -- In a pcall: a reply this module cannot read (a bug on either side)
+    -- must not end the timer that holds the connection, which would leave
+    -- the worker's calls waiting on it for HOOK_WAIT; it drops the
+    -- connection instead (Python then settles what it held open) and a new
+    -- one is made.
+    local ok, was_up, err = pcall(session, c)
+    if not ok then
+      ngx.log(ngx.ERR, "hook ", c.path, ": ", tostring(was_up))
+      ended(c, "error")
+      was_up, err = true, "error"
+    end
     if was_up then
       ngx.log(ngx.WARN, "hook ", c.path, ": connection lost (", tostring(err), "); reconnecting")
       backoff = 0.05

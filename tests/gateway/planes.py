@@ -38,12 +38,16 @@ class HookThread:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: Any = None
 
-    def start(self) -> HookThread:
+    def make(self) -> Any:
+        """The hook to serve (a test's own may differ)."""
         from gateway.proxy.hook import Hook
         from gateway.proxy.server import GatewayApp
 
+        return Hook(GatewayApp())
+
+    def start(self) -> HookThread:
         self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(Hook(GatewayApp()).serve(self.path), self.loop)
+        future = asyncio.run_coroutine_threadsafe(self.make().serve(self.path), self.loop)
         self.server = future.result(10)
         return self
 

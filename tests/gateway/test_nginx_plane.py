@@ -19,7 +19,7 @@ import uvicorn
 from gateway.models import GatewayCall
 from gateway.services import access_log_drain
 from tests.gateway.conftest import build
-from tests.gateway.planes import NginxServer, nginx_binary
+from tests.gateway.planes import HookThread, NginxServer, nginx_binary
 from tests.gateway.test_http1 import self_signed
 from tests.gateway.upstream_double import ScriptedUpstream, ThreadServer, free_port
 
@@ -209,3 +209,55 @@ def test_a_call_the_planes_own_lua_fails_is_answered_settled_and_let_go(referenc
     else:
         assert status == 200 and "[DONE]" not in text  # the caller sees it broken off, not complete
         assert sent == 1
+
+
+MALFORMED = "sgw_malformed-reply"
+
+
+class MalformedHookThread(HookThread):
+    """The hook, but its reply to the admission of a call whose token is
+    ``MALFORMED`` is a frame too short to read (as a bug would make one)."""
+
+    def make(self) -> Any:
+        from gateway.proxy.hook import Hook
+        from gateway.proxy.server import GatewayApp
+
+        class Malformed(Hook):
+            async def _dispatch(self, calls, request_id, kind, header, body):  # type: ignore[no-untyped-def]
+                if kind == b"A" and MALFORMED in str(header.get("authorization")):
+                    return b"\x00\x00\x00\x02ok"  # a length, then two bytes where nine at least belong
+                return await super()._dispatch(calls, request_id, kind, header, body)
+
+        return Malformed(GatewayApp())
+
+
+def test_a_reply_the_plane_cannot_read_drops_the_hook_connection_and_a_new_one_serves(
+    reference_data, upstream, python_plane
+):
+    """A hook reply the Lua cannot parse fails the calls waiting on that
+    connection at once (503) and the worker connects again, so the next
+    call is answered: it is not left waiting on a connection whose reader
+    died (HOOK_WAIT, two minutes)."""
+    nginx_binary()
+    front = NginxServer(python_plane, workers=1)
+    front.hook = MalformedHookThread(front.hook.path)
+    front.start()
+    upstream.reset()
+    try:
+        scene = build(upstream, front.url)
+        body = {"model": scene.model, "messages": [{"role": "user", "content": "hi"}]}
+        url = scene.base_url + "/chat/completions"
+        broken = httpx.post(url, headers=scene.headers(MALFORMED), json=body, timeout=10)
+        deadline, answered = time.monotonic() + 5, None
+        while time.monotonic() < deadline:
+            answered = httpx.post(url, headers=scene.headers(), json=body, timeout=10)
+            if answered.status_code == 200:
+                break
+            time.sleep(0.1)  # the connection is being made again (503 meanwhile)
+        errors = front.errors()
+    finally:
+        upstream.reset()
+        front.stop()
+    assert broken.status_code == 503 and broken.json()["error"]["code"] == "gateway_unavailable"
+    assert answered is not None and answered.status_code == 200, answered and answered.text
+    assert "connection lost" in errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 
@@ -33,6 +34,11 @@ def main(argv: list[str] | None = None) -> None:
 
     async def run() -> None:
         hook = Hook()
+        # As in config/asgi.py: what is loaded by now (Django, the apps, the
+        # gateway) lives as long as the process; frozen, it is left out of
+        # every collection, which would otherwise stall every call in flight
+        # for as long as a full scan of it takes.
+        gc.freeze()
         server = await hook.serve(opts.socket)
         print(f"stagegate hook listening on {opts.socket}", flush=True)
         stop = asyncio.Event()

@@ -169,6 +169,10 @@ def test_an_entry_neither_redis_nor_the_database_took_is_replayed(scene, tmp_pat
     assert sorted(GatewayCall.objects.values_list("status_code", flat=True)) == [200, 503]
 
 
+# The test process has threads (the spool's disk thread among them); the
+# child only looks its spool up and exits, so fork's warning about them does
+# not apply here.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_process_has_a_spool_of_its_own(tmp_path):
     """A child forked from a process with a spool writes files of its own
     (its own name and lock), never its parent's."""

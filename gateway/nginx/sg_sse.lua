@@ -4,8 +4,8 @@
 -- only when it certainly holds nothing the redaction would change; any doubt
 -- sends it to the hook, where the Python scanner decides).
 --
--- The same rules as gateway/relay/lines.go and fast.go, which the gateway's
--- tests hold to the Python path through both planes (tests/gateway/planes.py).
+-- The gateway's tests hold these rules to the Python path's by running the
+-- same cases through both planes (tests/gateway/planes.py).
 
 local byte, sub, find, lower = string.byte, string.sub, string.find, string.lower
 local gsub = string.gsub
